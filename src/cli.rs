@@ -1,0 +1,268 @@
+//! Command line: clap definitions and their translation into a validated
+//! [`Config`]. No I/O here.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{
+    BindMode, Config, ConfigError, Idle, Mac, Mode, PortConfig, RingConfig, StatsFormat, XdpMode,
+};
+
+/// xskfwd — AF_XDP userspace packet forwarder.
+#[derive(Debug, Parser)]
+#[command(name = "xskfwd", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Forward frames between interfaces (runs until SIGINT/SIGTERM or --duration).
+    Run(RunArgs),
+    /// Manage the veth + network-namespace lab (src ── dut ── dst).
+    Lab {
+        /// Lab action.
+        #[command(subcommand)]
+        action: LabAction,
+    },
+    /// Build nothing, bring up a throwaway lab, forward real traffic through
+    /// xskfwd for a few seconds, print the rates and tear everything down.
+    Demo(DemoArgs),
+}
+
+/// `xskfwd lab ...`
+#[derive(Debug, Subcommand)]
+pub enum LabAction {
+    /// Create the lab namespaces <prefix>-src, <prefix>-dut, <prefix>-dst.
+    Up {
+        /// Namespace name prefix.
+        #[arg(long, default_value = "xskfwd")]
+        prefix: String,
+        /// Queues per veth.
+        #[arg(long, default_value_t = 1)]
+        queues: u32,
+    },
+    /// Remove the lab (also after a crash).
+    Down {
+        /// Namespace name prefix.
+        #[arg(long, default_value = "xskfwd")]
+        prefix: String,
+    },
+    /// Show the lab's interfaces and addresses.
+    Status {
+        /// Namespace name prefix.
+        #[arg(long, default_value = "xskfwd")]
+        prefix: String,
+    },
+}
+
+/// `xskfwd demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seconds of traffic.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Frame size in bytes (60..=1514, without FCS).
+    #[arg(long, default_value_t = 60)]
+    pub size: usize,
+    /// Most packets to send.
+    #[arg(long, default_value_t = 20_000_000)]
+    pub count: u64,
+}
+
+/// `xskfwd run`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Interfaces. Cross-connect: pairs `A B [C D ...]` (A↔B, C↔D). Hairpin: one.
+    #[arg(required = true, value_name = "IFACE")]
+    pub ports: Vec<String>,
+    /// Forwarding mode.
+    #[arg(long, value_enum, default_value_t = ModeArg::L2)]
+    pub mode: ModeArg,
+    /// Shorthand for `--mode hairpin`.
+    #[arg(long)]
+    pub hairpin: bool,
+    /// L2: rewrite frames leaving IFACE to this destination MAC (and the
+    /// source MAC to IFACE's own). Without it, frames pass unchanged.
+    #[arg(long = "next-hop", value_name = "IFACE=MAC")]
+    pub next_hops: Vec<String>,
+    /// Queue ids to serve on every port (one pinned worker per queue).
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    pub queues: Vec<u32>,
+    /// CPUs to pin workers to, round robin (default: not pinned).
+    #[arg(long, value_delimiter = ',')]
+    pub cpus: Vec<usize>,
+    /// AF_XDP bind mode.
+    #[arg(long = "bind", value_enum, default_value_t = BindMode::Auto)]
+    pub bind: BindMode,
+    /// XDP attach mode.
+    #[arg(long = "xdp-mode", value_enum, default_value_t = XdpMode::Auto)]
+    pub xdp_mode: XdpMode,
+    /// Do not use the need_wakeup ring flag (kick the kernel every time).
+    #[arg(long)]
+    pub no_need_wakeup: bool,
+    /// Frames per ring operation (1..=256).
+    #[arg(long, default_value_t = RingConfig::default().batch)]
+    pub batch: u32,
+    /// rx ring size (power of two).
+    #[arg(long, default_value_t = RingConfig::default().rx_size)]
+    pub rx_size: u32,
+    /// tx ring size (power of two).
+    #[arg(long, default_value_t = RingConfig::default().tx_size)]
+    pub tx_size: u32,
+    /// Fill ring size (power of two).
+    #[arg(long, default_value_t = RingConfig::default().fill_size)]
+    pub fill_size: u32,
+    /// Completion ring size (power of two).
+    #[arg(long, default_value_t = RingConfig::default().comp_size)]
+    pub comp_size: u32,
+    /// UMEM frame size (power of two, 2048..=65536).
+    #[arg(long, default_value_t = RingConfig::default().frame_size)]
+    pub frame_size: u32,
+    /// UMEM frames in total (default: enough for every ring).
+    #[arg(long, default_value_t = 0)]
+    pub frames: u32,
+    /// What an idle worker does.
+    #[arg(long, value_enum, default_value_t = Idle::Poll)]
+    pub idle: Idle,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Stats output.
+    #[arg(long, value_enum, default_value_t = StatsFormat::Table)]
+    pub stats: StatsFormat,
+    /// Seconds between stats lines.
+    #[arg(long, default_value_t = 1.0)]
+    pub stats_interval: f64,
+    /// Run inside this network namespace (as `ip netns exec` would).
+    #[arg(long)]
+    pub netns: Option<String>,
+}
+
+/// Forwarding modes on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// L2 cross-connect of port pairs.
+    L2,
+    /// Single port, MACs swapped.
+    Hairpin,
+}
+
+impl RunArgs {
+    /// Builds and validates the configuration.
+    pub fn to_config(&self) -> Result<Config, ConfigError> {
+        let mode = if self.hairpin || self.mode == ModeArg::Hairpin {
+            Mode::Hairpin
+        } else {
+            Mode::CrossConnect
+        };
+        let mut ports: Vec<PortConfig> = self
+            .ports
+            .iter()
+            .map(|p| PortConfig {
+                ifname: p.clone(),
+                next_hop_mac: None,
+            })
+            .collect();
+        for nh in &self.next_hops {
+            let (ifname, mac) = nh.split_once('=').ok_or_else(|| {
+                ConfigError::Ports(format!("--next-hop '{nh}' must look like IFACE=MAC"))
+            })?;
+            let mac: Mac = mac.parse()?;
+            let port = ports
+                .iter_mut()
+                .find(|p| p.ifname == ifname)
+                .ok_or_else(|| {
+                    ConfigError::Ports(format!(
+                        "--next-hop names {ifname}, which is not one of the ports {:?}",
+                        self.ports
+                    ))
+                })?;
+            port.next_hop_mac = Some(mac);
+        }
+        if mode == Mode::Hairpin && ports.iter().any(|p| p.next_hop_mac.is_some()) {
+            return Err(ConfigError::Ports(
+                "--next-hop does not apply to hairpin mode (it swaps the MACs)".into(),
+            ));
+        }
+        let config = Config {
+            mode,
+            ports,
+            queues: self.queues.clone(),
+            cpus: self.cpus.clone(),
+            rings: RingConfig {
+                frame_size: self.frame_size,
+                frames: self.frames,
+                rx_size: self.rx_size,
+                tx_size: self.tx_size,
+                fill_size: self.fill_size,
+                comp_size: self.comp_size,
+                batch: self.batch,
+            },
+            xdp_mode: self.xdp_mode,
+            bind_mode: self.bind,
+            need_wakeup: !self.no_need_wakeup,
+            idle: self.idle,
+            duration: self.duration,
+            stats_interval: self.stats_interval,
+            stats: self.stats,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Config, String> {
+        let mut v = vec!["xskfwd", "run"];
+        v.extend_from_slice(args);
+        let cli = Cli::try_parse_from(v).map_err(|e| e.to_string())?;
+        match cli.command {
+            Command::Run(r) => r.to_config().map_err(|e| e.to_string()),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = run(&["a", "b"]).unwrap();
+        assert_eq!(c.mode, Mode::CrossConnect);
+        assert_eq!(c.queues, vec![0]);
+        assert_eq!(c.rings, RingConfig::default());
+        assert!(c.need_wakeup);
+    }
+
+    #[test]
+    fn next_hops_and_lists() {
+        let c = run(&[
+            "a",
+            "b",
+            "--next-hop",
+            "b=02:00:00:00:00:01",
+            "--queues",
+            "0,1",
+            "--cpus",
+            "1,0",
+        ])
+        .unwrap();
+        assert_eq!(c.ports[1].next_hop_mac, Some(Mac([2, 0, 0, 0, 0, 1])));
+        assert_eq!(c.ports[0].next_hop_mac, None);
+        assert_eq!((c.queues, c.cpus), (vec![0, 1], vec![1, 0]));
+    }
+
+    #[test]
+    fn clear_errors() {
+        assert!(run(&["a", "b", "--rx-size", "1000"]).unwrap_err().contains("power of two"));
+        assert!(run(&["a", "b", "--next-hop", "c=02:00:00:00:00:01"]).unwrap_err().contains("not one of the ports"));
+        assert!(run(&["a", "b", "--next-hop", "b"]).unwrap_err().contains("IFACE=MAC"));
+        assert!(run(&["a", "b", "--next-hop", "b=xx"]).unwrap_err().contains("not a MAC"));
+        assert!(run(&["a"]).unwrap_err().contains("pairs"));
+        assert!(run(&["a", "--hairpin"]).is_ok());
+        assert!(run(&["a", "b", "--bind", "bogus"]).is_err());
+    }
+}

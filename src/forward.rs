@@ -1,0 +1,235 @@
+//! The forwarding decision: bytes in, verdict out.
+//!
+//! PURE: no syscalls, no allocation, no clock, no panics on any input. The
+//! frame is rewritten in place; the caller moves it to the verdict's port.
+
+use crate::config::{Config, Mac, Mode, MAX_PORTS};
+use crate::stats::DropReason;
+use crate::wire::ethernet;
+
+/// What happens to a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Transmit `len` bytes of the (rewritten) frame on port `port`.
+    Tx {
+        /// Egress port index.
+        port: u8,
+        /// Length to transmit.
+        len: u32,
+    },
+    /// Return the frame to the free pool and count why.
+    Drop(DropReason),
+}
+
+/// How frames arriving on one port leave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Egress {
+    port: u8,
+    /// Source MAC to write (the egress interface's MAC); `None` keeps it.
+    src: Option<[u8; 6]>,
+    /// Destination MAC to write; `None` keeps it.
+    dst: Option<[u8; 6]>,
+    /// Swap the two MACs instead (hairpin).
+    swap: bool,
+    /// Largest frame the egress port accepts (Ethernet header included).
+    max_len: u32,
+}
+
+/// Per-packet L2 decision: cross-connect with MAC rewrite, or hairpin.
+#[derive(Clone, Debug)]
+pub struct L2Forwarder {
+    egress: [Egress; MAX_PORTS],
+    ports: usize,
+}
+
+/// What the forwarder needs to know about one port at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortInfo {
+    /// The interface's own MAC address.
+    pub mac: Mac,
+    /// Largest frame it can send (MTU + Ethernet header, bounded by the
+    /// UMEM frame).
+    pub max_len: u32,
+}
+
+impl L2Forwarder {
+    /// Builds the table for a validated `config`; `info[i]` describes port i.
+    pub fn new(config: &Config, info: &[PortInfo]) -> Self {
+        let none = Egress {
+            port: 0,
+            src: None,
+            dst: None,
+            swap: false,
+            max_len: 0,
+        };
+        let mut egress = [none; MAX_PORTS];
+        let n = config.ports.len().min(MAX_PORTS).min(info.len());
+        for (i, e) in egress.iter_mut().enumerate().take(n) {
+            *e = match config.mode {
+                Mode::Hairpin => Egress {
+                    port: i as u8,
+                    src: None,
+                    dst: None,
+                    swap: true,
+                    max_len: info[i].max_len,
+                },
+                Mode::CrossConnect => {
+                    let out = i ^ 1;
+                    let nh = config.ports[out].next_hop_mac;
+                    Egress {
+                        port: out as u8,
+                        // A transparent wire keeps both MACs; with a next hop
+                        // the frame is re-originated by the egress port.
+                        src: nh.map(|_| info[out].mac.0),
+                        dst: nh.map(|m| m.0),
+                        swap: false,
+                        max_len: info[out].max_len,
+                    }
+                }
+            };
+        }
+        L2Forwarder { egress, ports: n }
+    }
+
+    /// Number of ports.
+    pub fn ports(&self) -> usize {
+        self.ports
+    }
+
+    /// Decides and rewrites one frame that arrived on port `ingress`.
+    #[inline]
+    pub fn process(&self, ingress: usize, frame: &mut [u8]) -> Verdict {
+        let len = frame.len() as u32;
+        let Some(e) = self.egress.get(ingress) else {
+            return Verdict::Drop(DropReason::Runt);
+        };
+        let Ok(mut eth) = ethernet::Frame::new_checked(frame) else {
+            return Verdict::Drop(DropReason::Runt);
+        };
+        if len > e.max_len {
+            return Verdict::Drop(DropReason::TooBig);
+        }
+        if e.swap {
+            eth.swap_addrs();
+        } else {
+            if let Some(dst) = e.dst {
+                eth.set_dst(dst);
+            }
+            if let Some(src) = e.src {
+                eth.set_src(src);
+            }
+        }
+        Verdict::Tx { port: e.port, len }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{BindMode, Idle, PortConfig, RingConfig, StatsFormat, XdpMode};
+
+    const A: Mac = Mac([2, 0, 0, 0, 0, 0xa]);
+    const B: Mac = Mac([2, 0, 0, 0, 0, 0xb]);
+    const NH_A: Mac = Mac([2, 0, 0, 0, 1, 0xa]);
+    const NH_B: Mac = Mac([2, 0, 0, 0, 1, 0xb]);
+
+    fn config(mode: Mode, nh: [Option<Mac>; 2]) -> Config {
+        let n = if mode == Mode::Hairpin { 1 } else { 2 };
+        Config {
+            mode,
+            ports: (0..n)
+                .map(|i| PortConfig {
+                    ifname: format!("p{i}"),
+                    next_hop_mac: nh[i],
+                })
+                .collect(),
+            queues: vec![0],
+            cpus: vec![],
+            rings: RingConfig::default(),
+            xdp_mode: XdpMode::Auto,
+            bind_mode: BindMode::Auto,
+            need_wakeup: true,
+            idle: Idle::Busy,
+            duration: None,
+            stats_interval: 1.0,
+            stats: StatsFormat::None,
+        }
+    }
+
+    fn info() -> [PortInfo; 2] {
+        [
+            PortInfo {
+                mac: A,
+                max_len: 1514,
+            },
+            PortInfo {
+                mac: B,
+                max_len: 1514,
+            },
+        ]
+    }
+
+    fn frame(len: usize) -> Vec<u8> {
+        let mut f: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+        f[..6].copy_from_slice(&A.0);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 9, 9]);
+        f
+    }
+
+    #[test]
+    fn cross_connect_rewrites_both_macs_with_a_next_hop() {
+        let fwd = L2Forwarder::new(&config(Mode::CrossConnect, [Some(NH_A), Some(NH_B)]), &info());
+        let mut f = frame(60);
+        let orig = f.clone();
+        assert_eq!(fwd.process(0, &mut f), Verdict::Tx { port: 1, len: 60 });
+        assert_eq!(&f[0..6], &NH_B.0, "dst = next hop behind port 1");
+        assert_eq!(&f[6..12], &B.0, "src = port 1's own MAC");
+        assert_eq!(&f[12..], &orig[12..]);
+
+        let mut f = frame(1514);
+        assert_eq!(fwd.process(1, &mut f), Verdict::Tx { port: 0, len: 1514 });
+        assert_eq!(&f[0..12], &[NH_A.0, A.0].concat()[..]);
+    }
+
+    #[test]
+    fn transparent_wire_changes_nothing() {
+        let fwd = L2Forwarder::new(&config(Mode::CrossConnect, [None, None]), &info());
+        for len in [14, 60, 61, 1000, 1514] {
+            let mut f = frame(len);
+            let orig = f.clone();
+            assert_eq!(
+                fwd.process(1, &mut f),
+                Verdict::Tx {
+                    port: 0,
+                    len: len as u32
+                }
+            );
+            assert_eq!(f, orig);
+        }
+    }
+
+    #[test]
+    fn hairpin_swaps() {
+        let fwd = L2Forwarder::new(&config(Mode::Hairpin, [None, None]), &info());
+        let mut f = frame(64);
+        let orig = f.clone();
+        assert_eq!(fwd.process(0, &mut f), Verdict::Tx { port: 0, len: 64 });
+        assert_eq!(&f[0..6], &orig[6..12]);
+        assert_eq!(&f[6..12], &orig[0..6]);
+        assert_eq!(&f[12..], &orig[12..]);
+    }
+
+    #[test]
+    fn runts_oversize_and_unknown_ports_are_dropped_not_panicking() {
+        let fwd = L2Forwarder::new(&config(Mode::CrossConnect, [Some(NH_A), Some(NH_B)]), &info());
+        for len in 0..14 {
+            let mut f = vec![0u8; len];
+            assert_eq!(fwd.process(0, &mut f), Verdict::Drop(DropReason::Runt));
+            assert!(f.iter().all(|b| *b == 0), "a dropped runt is not written");
+        }
+        let mut f = frame(1515);
+        assert_eq!(fwd.process(0, &mut f), Verdict::Drop(DropReason::TooBig));
+        let mut f = frame(60);
+        assert!(matches!(fwd.process(MAX_PORTS + 3, &mut f), Verdict::Drop(_)));
+    }
+}

@@ -1,0 +1,21 @@
+//! xskfwd — an AF_XDP userspace packet forwarder.
+//!
+//! The crate is split the way `shared/STYLE.md` asks: a pure core that decides
+//! every packet's fate from bytes alone ([`wire`], [`forward`], [`config`],
+//! [`stats`], [`port`], [`worker`]) and a thin I/O edge that owns every syscall
+//! and every `unsafe` block ([`xsk`], [`bpf`], [`netns`]).
+
+pub mod app;
+pub mod bpf;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod forward;
+pub mod lab;
+pub mod netns;
+pub mod port;
+pub mod stats;
+pub mod traffic;
+pub mod wire;
+pub mod worker;
+pub mod xsk;
