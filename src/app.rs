@@ -139,7 +139,8 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
 
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("installing signal handlers")?;
     }
 
     // The programs live until the very end of this function (dropped last).
@@ -229,7 +230,9 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
             .spawn(move || {
                 if let Some(cpu) = cpu {
                     if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
-                        eprintln!("xskfwd: could not pin worker {i} to CPU {cpu}; running unpinned");
+                        eprintln!(
+                            "xskfwd: could not pin worker {i} to CPU {cpu}; running unpinned"
+                        );
                     }
                 }
                 w.run(&stop, &shared);
@@ -352,9 +355,14 @@ fn stats_loop(
                         let x = xsk::socket_stats(running.sock_fds[w][p]).unwrap_or_default();
                         let (rdr, pass) = if w == 0 {
                             (
-                                stats::human(stats::rate(progs[p].redirect - last_prog[p].redirect, dt)),
                                 stats::human(stats::rate(
-                                    (progs[p].pass_no_socket + progs[p].pass_short + progs[p].pass_queue)
+                                    progs[p].redirect - last_prog[p].redirect,
+                                    dt,
+                                )),
+                                stats::human(stats::rate(
+                                    (progs[p].pass_no_socket
+                                        + progs[p].pass_short
+                                        + progs[p].pass_queue)
                                         - (last_prog[p].pass_no_socket
                                             + last_prog[p].pass_short
                                             + last_prog[p].pass_queue),

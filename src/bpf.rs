@@ -22,7 +22,12 @@ use thiserror::Error;
 use crate::config::XdpMode;
 use crate::stats::XdpProgStats;
 
-#[allow(clippy::all, missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
+#[allow(
+    clippy::all,
+    missing_docs,
+    missing_debug_implementations,
+    unsafe_op_in_unsafe_fn
+)]
 #[allow(clippy::undocumented_unsafe_blocks)]
 mod skel {
     include!(concat!(env!("OUT_DIR"), "/xskfwd.skel.rs"));
@@ -147,7 +152,8 @@ fn link_create(prog: RawFd, ifindex: u32, flags: u32) -> io::Result<OwnedFd> {
     opts.sz = std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _;
     opts.flags = flags;
     // SAFETY: plain FFI call with a valid program fd and a valid opts struct.
-    let fd = unsafe { libbpf_sys::bpf_link_create(prog, ifindex as i32, libbpf_sys::BPF_XDP, &opts) };
+    let fd =
+        unsafe { libbpf_sys::bpf_link_create(prog, ifindex as i32, libbpf_sys::BPF_XDP, &opts) };
     if fd < 0 {
         return Err(io::Error::from_raw_os_error(-fd));
     }
@@ -176,9 +182,14 @@ pub fn query(ifindex: u32) -> io::Result<Option<ExistingProgram>> {
     if rc < 0 {
         return Err(io::Error::from_raw_os_error(-rc));
     }
-    let id = [opts.prog_id, opts.drv_prog_id, opts.skb_prog_id, opts.hw_prog_id]
-        .into_iter()
-        .find(|id| *id != 0);
+    let id = [
+        opts.prog_id,
+        opts.drv_prog_id,
+        opts.skb_prog_id,
+        opts.hw_prog_id,
+    ]
+    .into_iter()
+    .find(|id| *id != 0);
     let Some(id) = id else { return Ok(None) };
     Ok(Some(ExistingProgram {
         id,
@@ -199,7 +210,11 @@ fn prog_name(id: u32) -> io::Result<String> {
     let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
     // SAFETY: `info` is a writable bpf_prog_info of `len` bytes.
     let rc = unsafe {
-        libbpf_sys::bpf_obj_get_info_by_fd(fd.as_raw_fd(), (&mut info as *mut libbpf_sys::bpf_prog_info).cast(), &mut len)
+        libbpf_sys::bpf_obj_get_info_by_fd(
+            fd.as_raw_fd(),
+            (&mut info as *mut libbpf_sys::bpf_prog_info).cast(),
+            &mut len,
+        )
     };
     if rc < 0 {
         return Err(io::Error::from_raw_os_error(-rc));
@@ -247,7 +262,8 @@ pub fn claim(ifname: &str, ifindex: u32) -> Result<(), BpfError> {
         });
     }
     // SAFETY: plain FFI; detaches whatever netlink-attached program is there.
-    let rc = unsafe { libbpf_sys::bpf_xdp_detach(ifindex as i32, mode_flags(p.mode), std::ptr::null()) };
+    let rc =
+        unsafe { libbpf_sys::bpf_xdp_detach(ifindex as i32, mode_flags(p.mode), std::ptr::null()) };
     if rc == -libc::EBUSY {
         return Err(BpfError::Busy {
             ifname: ifname.into(),
@@ -271,7 +287,12 @@ pub fn claim(ifname: &str, ifindex: u32) -> Result<(), BpfError> {
 
 impl PortProgram {
     /// Loads an instance of the program and attaches it to `ifindex`.
-    pub fn attach(ifname: &str, ifindex: u32, mode: XdpMode, prog_mode: u32) -> Result<Self, BpfError> {
+    pub fn attach(
+        ifname: &str,
+        ifindex: u32,
+        mode: XdpMode,
+        prog_mode: u32,
+    ) -> Result<Self, BpfError> {
         claim(ifname, ifindex)?;
         let skel = load_skel(prog_mode)?;
         let prog_fd = skel.progs.xskfwd_xdp.as_fd().as_raw_fd();
@@ -327,7 +348,11 @@ impl PortProgram {
         self.skel
             .maps
             .xsks
-            .update(&queue.to_ne_bytes(), &(fd as u32).to_ne_bytes(), MapFlags::ANY)
+            .update(
+                &queue.to_ne_bytes(),
+                &(fd as u32).to_ne_bytes(),
+                MapFlags::ANY,
+            )
             .map_err(|err| BpfError::Map {
                 what: "adding the socket to the XSKMAP",
                 err,
@@ -337,17 +362,28 @@ impl PortProgram {
     /// Stops steering `queue` (frames go to the kernel again).
     pub fn unregister(&self, queue: u32) {
         if let Err(e) = self.skel.maps.xsks.delete(&queue.to_ne_bytes()) {
-            eprintln!("xskfwd: {}: removing queue {queue} from the XSKMAP: {e}", self.ifname);
+            eprintln!(
+                "xskfwd: {}: removing queue {queue} from the XSKMAP: {e}",
+                self.ifname
+            );
         }
     }
 
     /// The program's counters, summed over CPUs.
     pub fn counters(&self) -> XdpProgStats {
         let get = |key: u32| -> u64 {
-            match self.skel.maps.counters.lookup_percpu(&key.to_ne_bytes(), MapFlags::ANY) {
+            match self
+                .skel
+                .maps
+                .counters
+                .lookup_percpu(&key.to_ne_bytes(), MapFlags::ANY)
+            {
                 Ok(Some(per_cpu)) => per_cpu
                     .iter()
-                    .filter_map(|v| v.get(..8).map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]))))
+                    .filter_map(|v| {
+                        v.get(..8)
+                            .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
+                    })
                     .sum(),
                 _ => 0,
             }
@@ -379,7 +415,12 @@ pub fn attach_pass_persistent(ifindex: u32) -> Result<(), BpfError> {
     let fd = skel.progs.xskfwd_pass.as_fd().as_raw_fd();
     // SAFETY: plain FFI with a valid program fd.
     let rc = unsafe {
-        libbpf_sys::bpf_xdp_attach(ifindex as i32, fd, libbpf_sys::XDP_FLAGS_DRV_MODE, std::ptr::null())
+        libbpf_sys::bpf_xdp_attach(
+            ifindex as i32,
+            fd,
+            libbpf_sys::XDP_FLAGS_DRV_MODE,
+            std::ptr::null(),
+        )
     };
     if rc < 0 {
         return Err(BpfError::Attach {

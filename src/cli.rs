@@ -257,10 +257,18 @@ mod tests {
 
     #[test]
     fn clear_errors() {
-        assert!(run(&["a", "b", "--rx-size", "1000"]).unwrap_err().contains("power of two"));
-        assert!(run(&["a", "b", "--next-hop", "c=02:00:00:00:00:01"]).unwrap_err().contains("not one of the ports"));
-        assert!(run(&["a", "b", "--next-hop", "b"]).unwrap_err().contains("IFACE=MAC"));
-        assert!(run(&["a", "b", "--next-hop", "b=xx"]).unwrap_err().contains("not a MAC"));
+        assert!(run(&["a", "b", "--rx-size", "1000"])
+            .unwrap_err()
+            .contains("power of two"));
+        assert!(run(&["a", "b", "--next-hop", "c=02:00:00:00:00:01"])
+            .unwrap_err()
+            .contains("not one of the ports"));
+        assert!(run(&["a", "b", "--next-hop", "b"])
+            .unwrap_err()
+            .contains("IFACE=MAC"));
+        assert!(run(&["a", "b", "--next-hop", "b=xx"])
+            .unwrap_err()
+            .contains("not a MAC"));
         assert!(run(&["a"]).unwrap_err().contains("pairs"));
         assert!(run(&["a", "--hairpin"]).is_ok());
         assert!(run(&["a", "b", "--bind", "bogus"]).is_err());

@@ -297,7 +297,10 @@ impl Config {
         pow2("tx-size", r.tx_size, 64, 1 << 16)?;
         pow2("fill-size", r.fill_size, 64, 1 << 17)?;
         pow2("comp-size", r.comp_size, 64, 1 << 17)?;
-        if r.batch == 0 || r.batch as usize > MAX_BATCH || r.batch > r.rx_size || r.batch > r.tx_size
+        if r.batch == 0
+            || r.batch as usize > MAX_BATCH
+            || r.batch > r.rx_size
+            || r.batch > r.tx_size
         {
             return Err(ConfigError::BadBatch {
                 batch: r.batch,
@@ -331,8 +334,7 @@ impl Config {
             )));
         }
         for (i, p) in self.ports.iter().enumerate() {
-            if p.ifname.is_empty() || p.ifname.len() > 15 || p.ifname.contains(['/', ' ', '\0'])
-            {
+            if p.ifname.is_empty() || p.ifname.len() > 15 || p.ifname.contains(['/', ' ', '\0']) {
                 return Err(ConfigError::Ports(format!(
                     "'{}' is not a valid interface name",
                     p.ifname
@@ -460,7 +462,10 @@ mod tests {
         for b in [0, 257, 4096] {
             let mut c = sample();
             c.rings.batch = b;
-            assert!(matches!(c.validate(), Err(ConfigError::BadBatch { .. })), "{b}");
+            assert!(
+                matches!(c.validate(), Err(ConfigError::BadBatch { .. })),
+                "{b}"
+            );
         }
         let mut c = sample();
         c.rings.rx_size = 64;
@@ -481,7 +486,11 @@ mod tests {
         c.ports[1].ifname = "a".into();
         assert!(c.validate().unwrap_err().to_string().contains("twice"));
         c.ports[1].ifname = "waytoolonginterfacename".into();
-        assert!(c.validate().unwrap_err().to_string().contains("not a valid"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("not a valid"));
     }
 
     #[test]
@@ -500,7 +509,10 @@ mod tests {
         c.rings.frames = 0;
         c.rings.frame_size = 65536;
         c.rings.fill_size = 1 << 17;
-        assert!(matches!(c.validate(), Err(ConfigError::UmemTooLarge { .. })));
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::UmemTooLarge { .. })
+        ));
     }
 
     #[test]
@@ -525,7 +537,13 @@ mod tests {
             "02-00-00-00-00-01".parse::<Mac>().unwrap().to_string(),
             "02:00:00:00:00:01"
         );
-        for bad in ["", "02:00:00:00:00", "02:00:00:00:00:00:00", "zz:00:00:00:00:00", "002:0:0:0:0:0"] {
+        for bad in [
+            "",
+            "02:00:00:00:00",
+            "02:00:00:00:00:00:00",
+            "zz:00:00:00:00:00",
+            "002:0:0:0:0:0",
+        ] {
             assert!(bad.parse::<Mac>().is_err(), "{bad}");
         }
     }

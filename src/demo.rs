@@ -1,15 +1,215 @@
-//! `xskfwd lab ...` and `xskfwd demo`.
+//! `xskfwd lab ...` and `xskfwd demo`: the veth lab from the command line,
+//! and the one-command demonstration that forwards real traffic through
+//! xskfwd between throwaway namespaces.
+//!
+//! Traffic stays inside the namespaces created here and is bounded by a
+//! packet count and a duration.
 
-use anyhow::Result;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
+use anyhow::{bail, Context, Result};
+
+use crate::bpf;
 use crate::cli::{DemoArgs, LabAction};
+use crate::lab::{self, Lab, LabInfo, LabSpec};
+use crate::netns;
+use crate::stats;
+use crate::traffic::{self, Receiver, SendLimits, Sender};
 
-/// Runs a lab action.
-pub fn lab(_action: LabAction) -> Result<()> {
-    anyhow::bail!("not wired yet")
+/// A lab spec whose far ends (src0, dst0) carry the pass-everything XDP
+/// program, so native XDP redirects into them work.
+pub fn lab_spec(prefix: &str, queues: u32) -> LabSpec {
+    LabSpec::new(prefix)
+        .queues(queues)
+        .attach_peer_xdp(|ns, ifname| {
+            let ifname = ifname.to_string();
+            netns::in_netns(ns, move || -> Result<()> {
+                let idx = netns::ifindex(&ifname)?;
+                bpf::attach_pass_persistent(idx)?;
+                Ok(())
+            })?
+        })
 }
 
-/// Runs the demo.
-pub fn demo(_args: &DemoArgs) -> Result<()> {
-    anyhow::bail!("not wired yet")
+/// Runs a lab action.
+pub fn lab(action: LabAction) -> Result<()> {
+    match action {
+        LabAction::Up { prefix, queues } => {
+            if lab::status(&prefix)?.is_some() {
+                bail!("a lab named {prefix} exists already (remove it with `xskfwd lab down --prefix {prefix}`)");
+            }
+            let info = Lab::up(lab_spec(&prefix, queues))?.leak();
+            print!("{info}");
+            println!(
+                "run xskfwd in it:  xskfwd run --netns {} dut0 dut1 --next-hop dut0={} --next-hop dut1={}",
+                info.dut_ns(),
+                netns::format_mac(&info.src0.mac),
+                netns::format_mac(&info.dst0.mac)
+            );
+            Ok(())
+        }
+        LabAction::Down { prefix } => lab::down(&prefix),
+        LabAction::Status { prefix } => {
+            match lab::status(&prefix)? {
+                Some(info) => print!("{info}"),
+                None => println!("no lab named {prefix}"),
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The xskfwd child process; killed (and reaped) if still running on drop.
+struct Forwarder {
+    child: Child,
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Arguments for `xskfwd run` in the lab's dut, cross-connecting dut0 and
+/// dut1 with the MACs of the far ends as next hops.
+pub fn l2_run_args(info: &LabInfo) -> Vec<String> {
+    vec![
+        "run".into(),
+        "--netns".into(),
+        info.dut_ns().into(),
+        "dut0".into(),
+        "dut1".into(),
+        "--next-hop".into(),
+        format!("dut0={}", netns::format_mac(&info.src0.mac)),
+        "--next-hop".into(),
+        format!("dut1={}", netns::format_mac(&info.dst0.mac)),
+    ]
+}
+
+/// Waits (bounded) until xskfwd's program is attached to `ifname` in `ns`.
+pub fn wait_attached(ns: &str, ifname: &str, child: &mut Child, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            bail!("xskfwd exited during start-up ({status})");
+        }
+        let ifname2 = ifname.to_string();
+        let attached = netns::in_netns(ns, move || -> Result<bool> {
+            let idx = netns::ifindex(&ifname2)?;
+            Ok(bpf::query(idx)?.is_some_and(|p| p.name == bpf::PROG_NAME))
+        })??;
+        if attached {
+            // The XSKMAP is filled right after the attach.
+            thread::sleep(Duration::from_millis(300));
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!("xskfwd did not attach to {ifname} within {timeout:?}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs the demo: lab up, xskfwd in dut, UDP from src to dst, rates, down.
+pub fn demo(args: &DemoArgs) -> Result<()> {
+    if !(args.duration > 0.0 && args.duration <= 600.0) {
+        bail!("--duration must be between 0 and 600 seconds");
+    }
+    if !(60..=1514).contains(&args.size) {
+        bail!("--size must be between 60 and 1514 bytes");
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!(
+            "the demo creates network namespaces and attaches XDP programs: run it as root (sudo)"
+        );
+    }
+    let prefix = lab::unique_prefix("demo");
+    println!("== bringing up the lab {prefix}: src ── dut ── dst (veth, 198.18.0.0/15)");
+    let lab = Lab::up(lab_spec(&prefix, 1))?;
+    let info = lab.info().clone();
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    let mut cmd = Command::new(std::env::current_exe().context("finding the xskfwd binary")?);
+    cmd.args(l2_run_args(&info)).args([
+        "--duration".to_string(),
+        format!("{}", args.duration + 3.0),
+        "--cpus".to_string(),
+        (cpus - 1).to_string(),
+    ]);
+    println!("== starting: xskfwd {}", l2_run_args(&info).join(" "));
+    let mut fwd = Forwarder {
+        child: cmd
+            .stdin(Stdio::null())
+            .spawn()
+            .context("starting xskfwd run")?,
+    };
+    wait_attached(
+        info.dut_ns(),
+        "dut0",
+        &mut fwd.child,
+        Duration::from_secs(10),
+    )?;
+
+    let spec = info.udp_spec(false, args.size);
+    let frames = traffic::build_frames(&spec, 1024)?;
+    let receiver = Receiver::new(info.dst_ns(), "dst0")?;
+    let sender = Sender::new(info.src_ns(), "src0")?;
+    let dur = Duration::from_secs_f64(args.duration);
+    println!(
+        "== sending {}-byte UDP frames src0 -> dst0 for {:.1} s through xskfwd (L2, MAC rewrite)",
+        args.size, args.duration
+    );
+    let rx = thread::spawn(move || receiver.count_for(dur + Duration::from_millis(500)));
+    let sent = sender.send(&frames, SendLimits::new(args.count, dur))?;
+    let got = rx
+        .join()
+        .map_err(|_| anyhow::anyhow!("receiver thread panicked"))??;
+
+    // Stop xskfwd and let it print its summary.
+    // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
+    unsafe { libc::kill(fwd.child.id() as i32, libc::SIGTERM) };
+    let status = fwd.child.wait()?;
+    let secs = sent.elapsed.as_secs_f64();
+    println!("== result");
+    println!(
+        "   offered   {:>10} packets in {secs:.2} s = {} pps",
+        sent.sent,
+        stats::human(stats::rate(sent.sent, secs))
+    );
+    println!(
+        "   delivered {:>10} packets of ours at dst0 = {} pps ({:.2} Gbit/s on the wire), loss {:.2}%",
+        got.ours,
+        stats::human(stats::rate(got.ours, secs)),
+        (got.ours as f64 * (args.size as f64 + 24.0) * 8.0) / secs / 1e9,
+        if sent.sent > 0 {
+            100.0 * sent.sent.saturating_sub(got.ours) as f64 / sent.sent as f64
+        } else {
+            0.0
+        }
+    );
+    println!(
+        "   (veth runs AF_XDP in copy mode: the kernel copies every frame in and builds an skb per \
+         transmitted frame; see README for what limits the rate)"
+    );
+    if !status.success() {
+        bail!(
+            "xskfwd exited with {}",
+            status.code().map_or_else(
+                || format!("signal {:?}", status.signal()),
+                |c| c.to_string()
+            )
+        );
+    }
+    println!("== tearing down {prefix}");
+    lab.teardown()?;
+    if got.ours == 0 {
+        bail!("no packet reached dst0: forwarding does not work here");
+    }
+    Ok(())
 }

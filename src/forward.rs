@@ -178,7 +178,10 @@ mod tests {
 
     #[test]
     fn cross_connect_rewrites_both_macs_with_a_next_hop() {
-        let fwd = L2Forwarder::new(&config(Mode::CrossConnect, [Some(NH_A), Some(NH_B)]), &info());
+        let fwd = L2Forwarder::new(
+            &config(Mode::CrossConnect, [Some(NH_A), Some(NH_B)]),
+            &info(),
+        );
         let mut f = frame(60);
         let orig = f.clone();
         assert_eq!(fwd.process(0, &mut f), Verdict::Tx { port: 1, len: 60 });
@@ -221,7 +224,10 @@ mod tests {
 
     #[test]
     fn runts_oversize_and_unknown_ports_are_dropped_not_panicking() {
-        let fwd = L2Forwarder::new(&config(Mode::CrossConnect, [Some(NH_A), Some(NH_B)]), &info());
+        let fwd = L2Forwarder::new(
+            &config(Mode::CrossConnect, [Some(NH_A), Some(NH_B)]),
+            &info(),
+        );
         for len in 0..14 {
             let mut f = vec![0u8; len];
             assert_eq!(fwd.process(0, &mut f), Verdict::Drop(DropReason::Runt));
@@ -230,6 +236,9 @@ mod tests {
         let mut f = frame(1515);
         assert_eq!(fwd.process(0, &mut f), Verdict::Drop(DropReason::TooBig));
         let mut f = frame(60);
-        assert!(matches!(fwd.process(MAX_PORTS + 3, &mut f), Verdict::Drop(_)));
+        assert!(matches!(
+            fwd.process(MAX_PORTS + 3, &mut f),
+            Verdict::Drop(_)
+        ));
     }
 }

@@ -14,7 +14,9 @@ fn main() -> ExitCode {
                 if s.conserved() {
                     ExitCode::SUCCESS
                 } else {
-                    eprintln!("xskfwd: error: frame accounting failed (a bug): see the summary above");
+                    eprintln!(
+                        "xskfwd: error: frame accounting failed (a bug): see the summary above"
+                    );
                     ExitCode::from(3)
                 }
             }),

@@ -109,7 +109,12 @@ struct MemPort {
 impl MemRings {
     /// `ports` ports whose fill rings hold up to `fill_cap` frames; returns
     /// the rings and the `frames` frames (ids 0..frames) to seed a pool.
-    pub fn new(ports: usize, fill_cap: usize, frames: u32, frame_size: usize) -> (Self, Vec<MemFrame>) {
+    pub fn new(
+        ports: usize,
+        fill_cap: usize,
+        frames: u32,
+        frame_size: usize,
+    ) -> (Self, Vec<MemFrame>) {
         let pool = (0..frames)
             .map(|id| MemFrame {
                 id,

@@ -299,7 +299,9 @@ fn unreachable_port<F>(c: &mut PortCounters, pool: &mut Vec<F>, f: F) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{BindMode, Config, Mac, Mode, PortConfig, RingConfig, StatsFormat, XdpMode};
+    use crate::config::{
+        BindMode, Config, Mac, Mode, PortConfig, RingConfig, StatsFormat, XdpMode,
+    };
     use crate::forward::PortInfo;
     use crate::port::MemRings;
 
@@ -329,7 +331,15 @@ mod tests {
         let info = OWN.map(|mac| PortInfo { mac, max_len: 1514 });
         let fwd = L2Forwarder::new(&config, &info);
         let (rings, pool) = MemRings::new(2, fill, frames, 2048);
-        let mut w = Worker::new(rings, fwd, WorkerParams { batch, idle: Idle::Busy }, pool);
+        let mut w = Worker::new(
+            rings,
+            fwd,
+            WorkerParams {
+                batch,
+                idle: Idle::Busy,
+            },
+            pool,
+        );
         w.prime();
         w
     }
@@ -392,7 +402,11 @@ mod tests {
         w.rings().inject(0, &packet(1, 98));
         w.rings().deliver();
         assert_eq!(w.poll_once(), 1);
-        assert_eq!(w.rings().take_sent(1).len(), 1, "partial batches are flushed");
+        assert_eq!(
+            w.rings().take_sent(1).len(),
+            1,
+            "partial batches are flushed"
+        );
     }
 
     #[test]
@@ -419,7 +433,11 @@ mod tests {
             w.poll_once();
         }
         assert_eq!(w.counters()[1].drops[DropReason::Runt as usize], 100);
-        assert_eq!(w.rings().dropped_no_frame(1), 0, "frames came back to the fill ring");
+        assert_eq!(
+            w.rings().dropped_no_frame(1),
+            0,
+            "frames came back to the fill ring"
+        );
         assert!(account(&mut w).conserved());
     }
 

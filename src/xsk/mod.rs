@@ -175,8 +175,12 @@ impl XskSocket {
                 flags |= BindFlags::XDP_USE_NEED_WAKEUP;
             }
             let config = SocketConfig::builder()
-                .rx_queue_size(QueueSize::new(opts.rx_size).map_err(|e| XskError::Size(e.to_string()))?)
-                .tx_queue_size(QueueSize::new(opts.tx_size).map_err(|e| XskError::Size(e.to_string()))?)
+                .rx_queue_size(
+                    QueueSize::new(opts.rx_size).map_err(|e| XskError::Size(e.to_string()))?,
+                )
+                .tx_queue_size(
+                    QueueSize::new(opts.tx_size).map_err(|e| XskError::Size(e.to_string()))?,
+                )
                 .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
                 .bind_flags(flags)
                 .build();
@@ -271,7 +275,13 @@ fn is_zero_copy(fd: RawFd) -> io::Result<bool> {
     let mut len = std::mem::size_of::<u32>() as libc::socklen_t;
     // SAFETY: `flags` is a writable u32 of `len` bytes (struct xdp_options).
     let rc = unsafe {
-        libc::getsockopt(fd, libc::SOL_XDP, XDP_OPTIONS, (&mut flags as *mut u32).cast(), &mut len)
+        libc::getsockopt(
+            fd,
+            libc::SOL_XDP,
+            XDP_OPTIONS,
+            (&mut flags as *mut u32).cast(),
+            &mut len,
+        )
     };
     if rc != 0 {
         return Err(io::Error::last_os_error());

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests (no root needed) and the end-to-end tests
+# that run xskfwd between network namespaces (root; they skip, saying so,
+# without it). Installs missing system packages first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -eq 0 ]; then
+    scripts/install-deps.sh
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo scripts/install-deps.sh
+else
+    echo "test.sh: not root: system packages not checked, end-to-end tests will skip" >&2
+fi
+cargo test --locked --all-targets "$@"
