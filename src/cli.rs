@@ -35,7 +35,7 @@ pub enum Command {
 /// `xskfwd lab ...`
 #[derive(Debug, Subcommand)]
 pub enum LabAction {
-    /// Create the lab namespaces <prefix>-src, <prefix>-dut, <prefix>-dst.
+    /// Create the lab namespaces PREFIX-src, PREFIX-dut, PREFIX-dst.
     Up {
         /// Namespace name prefix.
         #[arg(long, default_value = "xskfwd")]

@@ -449,7 +449,7 @@ impl Sender {
     /// Sends `frames` cyclically (frame `i % frames.len()` as the i-th
     /// packet) until `limits.count` packets went out or `limits.duration`
     /// passed, whichever comes first. ENOBUFS/EAGAIN are retried after a
-    /// short sleep (at most [`MAX_CONSECUTIVE_BACKOFFS`] times in a row, then
+    /// short sleep (at most `MAX_CONSECUTIVE_BACKOFFS` times in a row, then
     /// an error); other errors end the call.
     pub fn send(&self, frames: &[Vec<u8>], limits: SendLimits) -> Result<SendReport> {
         ensure!(!frames.is_empty(), "no frames to send");

@@ -1,0 +1,161 @@
+//! Shared helpers of the end-to-end tests: root check, a lab, and the
+//! xskfwd binary run as a child process (killed on drop).
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use xskfwd::bpf;
+use xskfwd::lab::{self, Lab};
+use xskfwd::netns;
+
+/// True when running as root; otherwise prints why the test is skipped.
+pub fn root_or_skip(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        true
+    } else {
+        eprintln!("skipped {test}: needs root (network namespaces, XDP, AF_XDP)");
+        false
+    }
+}
+
+/// A fresh lab with a unique name (removed on drop).
+pub fn lab(tag: &str) -> Lab {
+    Lab::up(xskfwd::demo::lab_spec(&lab::unique_prefix(tag), 1)).expect("lab up")
+}
+
+/// The xskfwd binary under test.
+pub fn xskfwd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_xskfwd"))
+}
+
+/// A running `xskfwd run`; SIGKILLed and reaped on drop if still running.
+pub struct Running {
+    pub child: Child,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Output of a finished run.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Running {
+    /// Starts `xskfwd` with `args`, waiting until its program is attached
+    /// to `ifname` in `ns`.
+    pub fn start(args: &[String], ns: &str, ifname: &str) -> Running {
+        let child = xskfwd()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn xskfwd");
+        let mut r = Running { child };
+        if let Err(e) =
+            xskfwd::demo::wait_attached(ns, ifname, &mut r.child, Duration::from_secs(20))
+        {
+            let out = r.finish_now();
+            panic!(
+                "xskfwd did not start: {e:#}\nstdout:\n{}\nstderr:\n{}",
+                out.stdout, out.stderr
+            );
+        }
+        r
+    }
+
+    fn finish_now(&mut self) -> Finished {
+        let _ = self.child.kill();
+        self.collect(Duration::from_secs(10))
+    }
+
+    /// Sends `sig` and collects the output (bounded wait, then SIGKILL).
+    pub fn signal_and_wait(mut self, sig: i32) -> Finished {
+        // SAFETY: kill(2) on our own, not yet reaped child.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+        self.collect(Duration::from_secs(20))
+    }
+
+    fn collect(&mut self, timeout: Duration) -> Finished {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                break s;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                break self.child.wait().expect("wait after kill");
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        if let Some(mut o) = self.child.stdout.take() {
+            let _ = o.read_to_string(&mut stdout);
+        }
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut stderr);
+        }
+        Finished {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+/// The XDP program attached to `ifname` in `ns`, if any (name).
+pub fn xdp_prog(ns: &str, ifname: &str) -> Option<String> {
+    let ifname = ifname.to_string();
+    netns::in_netns(ns, move || {
+        let idx = netns::ifindex(&ifname).expect("ifindex");
+        bpf::query(idx).expect("query").map(|p| p.name)
+    })
+    .expect("in_netns")
+}
+
+/// Asserts that no XDP program is attached to dut0 and dut1.
+pub fn assert_dut_clean(ns: &str) {
+    for ifname in ["dut0", "dut1"] {
+        assert_eq!(
+            xdp_prog(ns, ifname),
+            None,
+            "an XDP program is left on {ifname}"
+        );
+    }
+}
+
+/// Runs `ping` in `ns` (one echo, bounded) and returns whether it succeeded.
+pub fn ping(ns: &str, dst: &str) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "2", dst])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// The last JSON line of `stdout` whose "type" is `ty`.
+pub fn last_json(stdout: &str, ty: &str) -> serde_json::Value {
+    stdout
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["type"] == ty)
+        .unwrap_or_else(|| panic!("no {ty} line in:\n{stdout}"))
+}
