@@ -411,8 +411,25 @@ impl PortProgram {
 /// netlink, so it stays after this process exits (the lab uses it on the
 /// far ends of its veth pairs; it goes away with the namespace).
 pub fn attach_pass_persistent(ifindex: u32) -> Result<(), BpfError> {
+    attach_persistent(ifindex, false)
+}
+
+/// Attaches xskfwd's own forwarding program through netlink, the way an
+/// older or crashed tool could have left it: it outlives this process. Only
+/// for tests of the stale-program handling.
+#[doc(hidden)]
+pub fn attach_stale_for_tests(ifindex: u32) -> Result<(), BpfError> {
+    attach_persistent(ifindex, true)
+}
+
+fn attach_persistent(ifindex: u32, forwarder: bool) -> Result<(), BpfError> {
     let skel = load_skel(MODE_L2)?;
-    let fd = skel.progs.xskfwd_pass.as_fd().as_raw_fd();
+    let prog = if forwarder {
+        &skel.progs.xskfwd_xdp
+    } else {
+        &skel.progs.xskfwd_pass
+    };
+    let fd = prog.as_fd().as_raw_fd();
     // SAFETY: plain FFI with a valid program fd.
     let rc = unsafe {
         libbpf_sys::bpf_xdp_attach(

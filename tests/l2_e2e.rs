@@ -340,3 +340,35 @@ fn bad_input_fails_clearly_and_leaves_nothing_attached() {
     );
     assert_eq!(xdp_prog(&ns, "dut0"), None, "dut0 was released again");
 }
+
+#[test]
+fn a_stale_xskfwd_program_is_reported_and_replaced() {
+    if !root_or_skip("a_stale_xskfwd_program_is_reported_and_replaced") {
+        return;
+    }
+    let lab = lab("stale");
+    let info = lab.info().clone();
+    let ns = info.dut_ns().to_string();
+    xskfwd::netns::in_netns(&ns, || {
+        let idx = xskfwd::netns::ifindex("dut0").unwrap();
+        xskfwd::bpf::attach_stale_for_tests(idx).unwrap();
+    })
+    .unwrap();
+    assert_eq!(
+        xdp_prog(&ns, "dut0").as_deref(),
+        Some(xskfwd::bpf::PROG_NAME)
+    );
+    let fwd = Running::start(&run_args(&info, &["--stats", "none"]), &ns, "dut1");
+    assert!(
+        ping(info.src_ns(), &info.dst0.ipv4.to_string()),
+        "forwarding after the replacement"
+    );
+    let out = fwd.signal_and_wait(libc::SIGTERM);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("removed a stale xskfwd XDP program"),
+        "{}",
+        out.stderr
+    );
+    assert_dut_clean(&ns);
+}
