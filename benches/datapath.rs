@@ -2,33 +2,14 @@
 //! the whole worker loop over in-memory rings (no kernel involved).
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use xskfwd::config::{
-    BindMode, Config, Idle, Mac, Mode, PortConfig, RingConfig, StatsFormat, XdpMode,
-};
+use xskfwd::config::{Config, Idle, Mac, Mode};
 use xskfwd::forward::{L2Forwarder, PortInfo};
 use xskfwd::port::MemRings;
 use xskfwd::worker::{Worker, WorkerParams};
 
 fn config() -> Config {
-    Config {
-        mode: Mode::CrossConnect,
-        ports: (0..2)
-            .map(|i| PortConfig {
-                ifname: format!("p{i}"),
-                next_hop_mac: Some(Mac([2, 0, 0, 0, 1, i as u8])),
-            })
-            .collect(),
-        queues: vec![0],
-        cpus: vec![],
-        rings: RingConfig::default(),
-        xdp_mode: XdpMode::Auto,
-        bind_mode: BindMode::Auto,
-        need_wakeup: true,
-        idle: Idle::Busy,
-        duration: None,
-        stats_interval: 1.0,
-        stats: StatsFormat::None,
-    }
+    let nh = |i: u8| Some(Mac([2, 0, 0, 0, 1, i]));
+    Config::with_ports(Mode::CrossConnect, &[("p0", nh(0)), ("p1", nh(1))])
 }
 
 fn forwarder() -> L2Forwarder {

@@ -274,6 +274,31 @@ fn pow2(name: &'static str, value: u32, min: u32, max: u32) -> Result<(), Config
 }
 
 impl Config {
+    /// A configuration with every option at its command-line default and
+    /// the given mode and ports (each port's next-hop MAC in order).
+    pub fn with_ports(mode: Mode, ports: &[(&str, Option<Mac>)]) -> Config {
+        Config {
+            mode,
+            ports: ports
+                .iter()
+                .map(|(ifname, next_hop_mac)| PortConfig {
+                    ifname: ifname.to_string(),
+                    next_hop_mac: *next_hop_mac,
+                })
+                .collect(),
+            queues: vec![0],
+            cpus: vec![],
+            rings: RingConfig::default(),
+            xdp_mode: XdpMode::Auto,
+            bind_mode: BindMode::Auto,
+            need_wakeup: true,
+            idle: Idle::Poll,
+            duration: None,
+            stats_interval: 1.0,
+            stats: StatsFormat::Table,
+        }
+    }
+
     /// Number of worker threads: one per queue id (each owns that queue on
     /// every port, see `worker`).
     pub fn workers(&self) -> usize {
@@ -400,29 +425,10 @@ mod tests {
     use super::*;
 
     pub(crate) fn sample() -> Config {
-        Config {
-            mode: Mode::CrossConnect,
-            ports: vec![
-                PortConfig {
-                    ifname: "a".into(),
-                    next_hop_mac: None,
-                },
-                PortConfig {
-                    ifname: "b".into(),
-                    next_hop_mac: Some(Mac([2, 0, 0, 0, 0, 1])),
-                },
-            ],
-            queues: vec![0],
-            cpus: vec![],
-            rings: RingConfig::default(),
-            xdp_mode: XdpMode::Auto,
-            bind_mode: BindMode::Auto,
-            need_wakeup: true,
-            idle: Idle::Poll,
-            duration: None,
-            stats_interval: 1.0,
-            stats: StatsFormat::Table,
-        }
+        Config::with_ports(
+            Mode::CrossConnect,
+            &[("a", None), ("b", Some(Mac([2, 0, 0, 0, 0, 1])))],
+        )
     }
 
     #[test]

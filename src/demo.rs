@@ -42,7 +42,7 @@ pub fn lab(action: LabAction) -> Result<()> {
                 bail!("a lab named {prefix} exists already (remove it with `xskfwd lab down --prefix {prefix}`)");
             }
             let info = Lab::up(lab_spec(&prefix, queues))?.leak();
-            print!("{info}");
+            println!("{}", info.to_string().trim_end());
             println!(
                 "run xskfwd in it:  xskfwd run --netns {} dut0 dut1 --next-hop dut0={} --next-hop dut1={}",
                 info.dut_ns(),
@@ -54,7 +54,7 @@ pub fn lab(action: LabAction) -> Result<()> {
         LabAction::Down { prefix } => lab::down(&prefix),
         LabAction::Status { prefix } => {
             match lab::status(&prefix)? {
-                Some(info) => print!("{info}"),
+                Some(info) => println!("{}", info.to_string().trim_end()),
                 None => println!("no lab named {prefix}"),
             }
             Ok(())

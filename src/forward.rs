@@ -126,7 +126,6 @@ impl L2Forwarder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{BindMode, Idle, PortConfig, RingConfig, StatsFormat, XdpMode};
 
     const A: Mac = Mac([2, 0, 0, 0, 0, 0xa]);
     const B: Mac = Mac([2, 0, 0, 0, 0, 0xb]);
@@ -134,26 +133,9 @@ mod tests {
     const NH_B: Mac = Mac([2, 0, 0, 0, 1, 0xb]);
 
     fn config(mode: Mode, nh: [Option<Mac>; 2]) -> Config {
+        let ports = [("p0", nh[0]), ("p1", nh[1])];
         let n = if mode == Mode::Hairpin { 1 } else { 2 };
-        Config {
-            mode,
-            ports: (0..n)
-                .map(|i| PortConfig {
-                    ifname: format!("p{i}"),
-                    next_hop_mac: nh[i],
-                })
-                .collect(),
-            queues: vec![0],
-            cpus: vec![],
-            rings: RingConfig::default(),
-            xdp_mode: XdpMode::Auto,
-            bind_mode: BindMode::Auto,
-            need_wakeup: true,
-            idle: Idle::Busy,
-            duration: None,
-            stats_interval: 1.0,
-            stats: StatsFormat::None,
-        }
+        Config::with_ports(mode, &ports[..n])
     }
 
     fn info() -> [PortInfo; 2] {

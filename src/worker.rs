@@ -80,11 +80,11 @@ pub struct Worker<R: Rings> {
 
 impl<R: Rings> Worker<R> {
     /// A worker over `rings` with the frames in `pool`.
-    pub fn new(rings: R, fwd: L2Forwarder, params: WorkerParams, mut pool: Vec<R::Frame>) -> Self {
+    /// `pool` must have capacity for every frame of the worker (it never
+    /// grows, so the loop never allocates).
+    pub fn new(rings: R, fwd: L2Forwarder, params: WorkerParams, pool: Vec<R::Frame>) -> Self {
         let ports = rings.ports().min(MAX_PORTS);
         let total = pool.len() as u64;
-        // The pool never grows beyond every frame the worker has.
-        pool.reserve_exact(0);
         Worker {
             rings,
             fwd,
@@ -299,9 +299,7 @@ fn unreachable_port<F>(c: &mut PortCounters, pool: &mut Vec<F>, f: F) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{
-        BindMode, Config, Mac, Mode, PortConfig, RingConfig, StatsFormat, XdpMode,
-    };
+    use crate::config::{Config, Mac, Mode};
     use crate::forward::PortInfo;
     use crate::port::MemRings;
 
@@ -309,25 +307,10 @@ mod tests {
     const OWN: [Mac; 2] = [Mac([2, 0, 0, 0, 0, 0]), Mac([2, 0, 0, 0, 0, 1])];
 
     fn worker(fill: usize, frames: u32, batch: usize) -> Worker<MemRings> {
-        let config = Config {
-            mode: Mode::CrossConnect,
-            ports: (0..2)
-                .map(|i| PortConfig {
-                    ifname: format!("p{i}"),
-                    next_hop_mac: Some(NH[i]),
-                })
-                .collect(),
-            queues: vec![0],
-            cpus: vec![],
-            rings: RingConfig::default(),
-            xdp_mode: XdpMode::Auto,
-            bind_mode: BindMode::Auto,
-            need_wakeup: true,
-            idle: Idle::Busy,
-            duration: None,
-            stats_interval: 1.0,
-            stats: StatsFormat::None,
-        };
+        let config = Config::with_ports(
+            Mode::CrossConnect,
+            &[("p0", Some(NH[0])), ("p1", Some(NH[1]))],
+        );
         let info = OWN.map(|mac| PortInfo { mac, max_len: 1514 });
         let fwd = L2Forwarder::new(&config, &info);
         let (rings, pool) = MemRings::new(2, fill, frames, 2048);
