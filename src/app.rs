@@ -1,8 +1,10 @@
 //! `xskfwd run`: set-up order, workers, stats, signals and teardown.
 //!
-//! Set-up: resolve ports → attach the XDP program (bpf_link) → create the
-//! UMEM → bind one socket per (port, queue) → stock the fill rings → steer
-//! the queues to the sockets (XSKMAP) → start pinned workers.
+//! Set-up: resolve ports → load the XDP program per port (refusing foreign
+//! programs) → create the UMEM → bind one socket per (port, queue) → stock
+//! the fill rings → steer the queues to the sockets (XSKMAP) → attach the
+//! programs (bpf_link) → start pinned workers. Because the program is
+//! attached last, no frame ever meets a queue without its socket.
 //!
 //! Teardown (also on every error path, through drop order): steer the
 //! queues back to the kernel → let the workers empty their rx rings → stop
@@ -144,10 +146,11 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
     }
 
     // The programs live until the very end of this function (dropped last).
+    // They are loaded now (which also refuses foreign programs early) and
+    // attached only once every socket is bound and steered.
     let mut programs = Vec::new();
     for p in &ports {
-        let prog = PortProgram::attach(&p.ifname, p.ifindex, config.xdp_mode, bpf::MODE_L2)?;
-        programs.push(prog);
+        programs.push(PortProgram::load(&p.ifname, p.ifindex, bpf::MODE_L2)?);
     }
 
     let total = config.total_frames();
@@ -195,6 +198,19 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
     }
     drop(frames); // leftover frames (total not divisible by workers) stay unused
 
+    // Steer the queues to the sockets (the fill rings are stocked), then
+    // attach: from the first frame the program sees, every queue has a
+    // socket, and "attached" means "forwarding".
+    for (qi, &q) in config.queues.iter().enumerate() {
+        for (pi, prog) in programs.iter().enumerate() {
+            prog.register(q, sock_fds[qi][pi])?;
+        }
+    }
+    let mut attached = Vec::new();
+    for prog in &mut programs {
+        attached.push(prog.attach(config.xdp_mode)?);
+    }
+
     eprintln!(
         "xskfwd: forwarding {} on queue(s) {:?} — {} worker(s), {} frames of {} B, xdp {} mode, {} bind, batch {}",
         ports.iter().map(|p| p.ifname.as_str()).collect::<Vec<_>>().join(" <-> "),
@@ -202,17 +218,10 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
         config.workers(),
         total,
         config.rings.frame_size,
-        programs.first().map(|p| p.attached.name()).unwrap_or("-"),
+        attached.first().map_or("-", |a| a.name()),
         if zero_copy { "zero-copy" } else { "copy" },
         config.rings.batch,
     );
-
-    // Steer the queues to the sockets only now that the fill rings are stocked.
-    for (qi, &q) in config.queues.iter().enumerate() {
-        for (pi, prog) in programs.iter().enumerate() {
-            prog.register(q, sock_fds[qi][pi])?;
-        }
-    }
 
     let mut running = Running {
         workers: Vec::new(),

@@ -129,11 +129,12 @@ impl Attached {
 /// Our XDP program attached to one port. Dropping it removes it.
 pub struct PortProgram {
     // Field order is drop order: the link goes first, then the program.
-    link: OwnedFd,
+    link: Option<OwnedFd>,
     skel: XskfwdSkel<'static>,
     ifname: String,
-    /// How it is attached.
-    pub attached: Attached,
+    ifindex: u32,
+    /// How it is attached, once it is.
+    pub attached: Option<Attached>,
 }
 
 impl std::fmt::Debug for PortProgram {
@@ -287,15 +288,24 @@ pub fn claim(ifname: &str, ifindex: u32) -> Result<(), BpfError> {
 
 impl PortProgram {
     /// Loads an instance of the program and attaches it to `ifindex`.
-    pub fn attach(
-        ifname: &str,
-        ifindex: u32,
-        mode: XdpMode,
-        prog_mode: u32,
-    ) -> Result<Self, BpfError> {
+    /// Claims `ifindex` (see [`claim`]) and loads an instance of the
+    /// program for it, not yet attached: its XSKMAP can be filled first, so
+    /// the moment the program is attached every queue already has a socket.
+    pub fn load(ifname: &str, ifindex: u32, prog_mode: u32) -> Result<Self, BpfError> {
         claim(ifname, ifindex)?;
-        let skel = load_skel(prog_mode)?;
-        let prog_fd = skel.progs.xskfwd_xdp.as_fd().as_raw_fd();
+        Ok(PortProgram {
+            link: None,
+            skel: load_skel(prog_mode)?,
+            ifname: ifname.into(),
+            ifindex,
+            attached: None,
+        })
+    }
+
+    /// Attaches the loaded program to its interface through a bpf_link.
+    pub fn attach(&mut self, mode: XdpMode) -> Result<Attached, BpfError> {
+        let (ifname, ifindex) = (self.ifname.as_str(), self.ifindex);
+        let prog_fd = self.skel.progs.xskfwd_xdp.as_fd().as_raw_fd();
         let tries: &[(u32, Attached)] = match mode {
             XdpMode::Native => &[(libbpf_sys::XDP_FLAGS_DRV_MODE, Attached::Native)],
             XdpMode::Skb => &[(libbpf_sys::XDP_FLAGS_SKB_MODE, Attached::Skb)],
@@ -311,12 +321,9 @@ impl PortProgram {
                     if *attached == Attached::Skb && mode == XdpMode::Auto {
                         eprintln!("xskfwd: {ifname}: the driver has no native XDP, using generic (skb) mode");
                     }
-                    return Ok(PortProgram {
-                        link,
-                        skel,
-                        ifname: ifname.into(),
-                        attached: *attached,
-                    });
+                    self.link = Some(link);
+                    self.attached = Some(*attached);
+                    return Ok(*attached);
                 }
                 Err(e) => last = Some((*attached, e)),
             }
@@ -401,9 +408,9 @@ impl PortProgram {
         drop(self);
     }
 
-    /// The link fd (for tests).
-    pub fn link_fd(&self) -> RawFd {
-        self.link.as_raw_fd()
+    /// The link fd, once attached (for tests).
+    pub fn link_fd(&self) -> Option<RawFd> {
+        self.link.as_ref().map(|l| l.as_raw_fd())
     }
 }
 

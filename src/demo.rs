@@ -105,8 +105,9 @@ pub fn wait_attached(ns: &str, ifname: &str, child: &mut Child, timeout: Duratio
             Ok(bpf::query(idx)?.is_some_and(|p| p.name == bpf::PROG_NAME))
         })??;
         if attached {
-            // The XSKMAP is filled right after the attach.
-            thread::sleep(Duration::from_millis(300));
+            // xskfwd attaches only after every socket is bound and in the
+            // XSKMAP; give its workers a moment to start polling.
+            thread::sleep(Duration::from_millis(50));
             return Ok(());
         }
         if Instant::now() >= deadline {
