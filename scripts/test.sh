@@ -11,4 +11,7 @@ elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
 else
     echo "test.sh: not root: system packages not checked, end-to-end tests will skip" >&2
 fi
-cargo test --locked --all-targets "$@"
+# Benches first (criterion runs each once as a smoke test), so the closing
+# lines are the test runner's summary.
+cargo test --locked --benches "$@"
+cargo test --locked --lib --bins --tests "$@"
