@@ -133,8 +133,6 @@ pub struct PortProgram {
     skel: XskfwdSkel<'static>,
     ifname: String,
     ifindex: u32,
-    /// How it is attached, once it is.
-    pub attached: Option<Attached>,
 }
 
 impl std::fmt::Debug for PortProgram {
@@ -142,7 +140,6 @@ impl std::fmt::Debug for PortProgram {
         f.debug_struct("PortProgram")
             .field("ifname", &self.ifname)
             .field("link", &self.link)
-            .field("attached", &self.attached)
             .finish_non_exhaustive()
     }
 }
@@ -287,7 +284,6 @@ pub fn claim(ifname: &str, ifindex: u32) -> Result<(), BpfError> {
 }
 
 impl PortProgram {
-    /// Loads an instance of the program and attaches it to `ifindex`.
     /// Claims `ifindex` (see [`claim`]) and loads an instance of the
     /// program for it, not yet attached: its XSKMAP can be filled first, so
     /// the moment the program is attached every queue already has a socket.
@@ -298,7 +294,6 @@ impl PortProgram {
             skel: load_skel(prog_mode)?,
             ifname: ifname.into(),
             ifindex,
-            attached: None,
         })
     }
 
@@ -322,7 +317,6 @@ impl PortProgram {
                         eprintln!("xskfwd: {ifname}: the driver has no native XDP, using generic (skb) mode");
                     }
                     self.link = Some(link);
-                    self.attached = Some(*attached);
                     return Ok(*attached);
                 }
                 Err(e) => last = Some((*attached, e)),
@@ -401,16 +395,6 @@ impl PortProgram {
             pass_short: get(CNT_PASS_SHORT),
             pass_queue: get(CNT_PASS_QUEUE),
         }
-    }
-
-    /// Detaches now (dropping does the same).
-    pub fn detach(self) {
-        drop(self);
-    }
-
-    /// The link fd, once attached (for tests).
-    pub fn link_fd(&self) -> Option<RawFd> {
-        self.link.as_ref().map(|l| l.as_raw_fd())
     }
 }
 
