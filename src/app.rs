@@ -290,6 +290,16 @@ fn drops_json(c: &PortCounters) -> serde_json::Value {
     serde_json::Value::Object(m)
 }
 
+/// A port's cumulative counters (interval rows and the summary).
+fn port_json(ifname: &str, queue: u32, c: &PortCounters) -> serde_json::Value {
+    json!({
+        "ifname": ifname, "queue": queue,
+        "rx_packets": c.rx_packets, "tx_packets": c.tx_packets,
+        "rx_bytes": c.rx_bytes, "tx_bytes": c.tx_bytes,
+        "tx_kicks": c.tx_kicks, "fill_kicks": c.fill_kicks, "drops": drops_json(c),
+    })
+}
+
 fn xsk_json(s: &XskStats) -> serde_json::Value {
     json!({
         "rx_dropped": s.rx_dropped, "rx_invalid": s.rx_invalid, "rx_ring_full": s.rx_ring_full,
@@ -345,6 +355,22 @@ fn stats_loop(
         let t = now.duration_since(start).as_secs_f64();
         let snaps: Vec<Vec<PortCounters>> = running.shared.iter().map(|s| s.snapshot()).collect();
         let progs: Vec<XdpProgStats> = programs.iter().map(PortProgram::counters).collect();
+        // One row per (worker, port): the interval's delta and the kernel's
+        // socket statistics, gathered once for whichever format prints them.
+        let rows: Vec<(usize, usize, &PortCounters, PortCounters, XskStats)> =
+            if config.stats == StatsFormat::None {
+                Vec::new()
+            } else {
+                snaps
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(w, snap)| snap.iter().enumerate().map(move |(p, c)| (w, p, c)))
+                    .map(|(w, p, c)| {
+                        let x = xsk::socket_stats(running.sock_fds[w][p]).unwrap_or_default();
+                        (w, p, c, c.delta(&last[w][p]), x)
+                    })
+                    .collect()
+            };
         let mut lock = out.lock();
         match config.stats {
             StatsFormat::None => {}
@@ -358,66 +384,50 @@ fn stats_loop(
                     );
                 }
                 header_due = (header_due + 1) % 20;
-                for (w, snap) in snaps.iter().enumerate() {
-                    for (p, c) in snap.iter().enumerate() {
-                        let d = c.delta(&last[w][p]);
-                        let x = xsk::socket_stats(running.sock_fds[w][p]).unwrap_or_default();
-                        let (rdr, pass) = if w == 0 {
-                            (
-                                stats::human(stats::rate(
-                                    progs[p].redirect - last_prog[p].redirect,
-                                    dt,
-                                )),
-                                stats::human(stats::rate(
-                                    (progs[p].pass_no_socket
-                                        + progs[p].pass_short
-                                        + progs[p].pass_queue)
-                                        - (last_prog[p].pass_no_socket
-                                            + last_prog[p].pass_short
-                                            + last_prog[p].pass_queue),
-                                    dt,
-                                )),
-                            )
-                        } else {
-                            (String::new(), String::new())
-                        };
-                        let _ = writeln!(
-                            lock,
-                            "{:>6.1}s {:<10} {:>2} {:>9} {:>9} {:>8} {:>9} {:>8} | {:>7} {:>7} {:>7} {:>7} {:>7}",
-                            t,
-                            ports[p].ifname,
-                            config.queues[w],
-                            stats::human(stats::rate(d.rx_packets, dt)),
-                            stats::human(stats::rate(d.tx_packets, dt)),
-                            stats::human(stats::rate(d.dropped(), dt)),
-                            rdr,
-                            pass,
-                            x.rx_dropped,
-                            x.rx_ring_full,
-                            x.fill_ring_empty,
-                            x.tx_invalid,
-                            x.tx_ring_empty
-                        );
-                    }
+                for (w, p, _, d, x) in &rows {
+                    let (w, p) = (*w, *p);
+                    // The XDP program counts per port, not per queue: show it
+                    // on the first queue's row.
+                    let (rdr, pass) = if w == 0 {
+                        let rate = |now: u64, then: u64| stats::human(stats::rate(now - then, dt));
+                        (
+                            rate(progs[p].redirect, last_prog[p].redirect),
+                            rate(progs[p].passed(), last_prog[p].passed()),
+                        )
+                    } else {
+                        (String::new(), String::new())
+                    };
+                    let _ = writeln!(
+                        lock,
+                        "{:>6.1}s {:<10} {:>2} {:>9} {:>9} {:>8} {:>9} {:>8} | {:>7} {:>7} {:>7} {:>7} {:>7}",
+                        t,
+                        ports[p].ifname,
+                        config.queues[w],
+                        stats::human(stats::rate(d.rx_packets, dt)),
+                        stats::human(stats::rate(d.tx_packets, dt)),
+                        stats::human(stats::rate(d.dropped(), dt)),
+                        rdr,
+                        pass,
+                        x.rx_dropped,
+                        x.rx_ring_full,
+                        x.fill_ring_empty,
+                        x.tx_invalid,
+                        x.tx_ring_empty
+                    );
                 }
             }
             StatsFormat::Json => {
-                let mut rows = Vec::new();
-                for (w, snap) in snaps.iter().enumerate() {
-                    for (p, c) in snap.iter().enumerate() {
-                        let d = c.delta(&last[w][p]);
-                        let x = xsk::socket_stats(running.sock_fds[w][p]).unwrap_or_default();
-                        rows.push(json!({
-                            "ifname": ports[p].ifname, "queue": config.queues[w],
-                            "rx_packets": c.rx_packets, "tx_packets": c.tx_packets,
-                            "rx_bytes": c.rx_bytes, "tx_bytes": c.tx_bytes,
-                            "rx_pps": stats::rate(d.rx_packets, dt), "tx_pps": stats::rate(d.tx_packets, dt),
-                            "drop_pps": stats::rate(d.dropped(), dt),
-                            "tx_kicks": c.tx_kicks, "fill_kicks": c.fill_kicks,
-                            "drops": drops_json(c), "xsk": xsk_json(&x),
-                        }));
-                    }
-                }
+                let rows: Vec<_> = rows
+                    .iter()
+                    .map(|(w, p, c, d, x)| {
+                        let mut v = port_json(&ports[*p].ifname, config.queues[*w], c);
+                        v["rx_pps"] = json!(stats::rate(d.rx_packets, dt));
+                        v["tx_pps"] = json!(stats::rate(d.tx_packets, dt));
+                        v["drop_pps"] = json!(stats::rate(d.dropped(), dt));
+                        v["xsk"] = xsk_json(x);
+                        v
+                    })
+                    .collect();
                 let xdp: Vec<_> = ports
                     .iter()
                     .zip(&progs)
@@ -447,21 +457,16 @@ fn print_summary(config: &Config, ports: &[Port], s: &Summary) {
     let mut total = PortCounters::default();
     for (i, c) in s.per_port.iter().enumerate() {
         total.add(c);
-        rows.push(json!({
-            "ifname": ports[i % nports].ifname, "queue": config.queues[i / nports],
-            "rx_packets": c.rx_packets, "tx_packets": c.tx_packets,
-            "rx_bytes": c.rx_bytes, "tx_bytes": c.tx_bytes,
-            "tx_kicks": c.tx_kicks, "fill_kicks": c.fill_kicks, "drops": drops_json(c),
-        }));
+        rows.push(port_json(
+            &ports[i % nports].ifname,
+            config.queues[i / nports],
+            c,
+        ));
     }
-    let f = s.frames.iter().fold(FrameAccount::default(), |mut a, b| {
-        a.total += b.total;
-        a.in_pool += b.in_pool;
-        a.in_fill += b.in_fill;
-        a.in_flight += b.in_flight;
-        a.duplicates += b.duplicates;
-        a
-    });
+    let mut f = FrameAccount::default();
+    for a in &s.frames {
+        f.add(a);
+    }
     let conserved = s.conserved();
     match config.stats {
         StatsFormat::Json => println!(

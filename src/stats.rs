@@ -199,6 +199,13 @@ pub struct XdpProgStats {
     pub pass_queue: u64,
 }
 
+impl XdpProgStats {
+    /// Everything passed to the kernel, whatever the reason.
+    pub fn passed(&self) -> u64 {
+        self.pass_no_socket + self.pass_short + self.pass_queue
+    }
+}
+
 /// Packets per second over `secs`, as f64.
 pub fn rate(count: u64, secs: f64) -> f64 {
     if secs > 0.0 {

@@ -55,6 +55,15 @@ pub struct FrameAccount {
 }
 
 impl FrameAccount {
+    /// Adds `other` into `self` (summing workers).
+    pub fn add(&mut self, other: &FrameAccount) {
+        self.total += other.total;
+        self.in_pool += other.in_pool;
+        self.in_fill += other.in_fill;
+        self.in_flight += other.in_flight;
+        self.duplicates += other.duplicates;
+    }
+
     /// Every frame is in exactly one place.
     pub fn conserved(&self) -> bool {
         self.duplicates == 0 && self.in_pool + self.in_fill + self.in_flight == self.total
