@@ -62,16 +62,16 @@ pub fn lab(action: LabAction) -> Result<()> {
     }
 }
 
-/// The xskfwd child process; killed (and reaped) if still running on drop.
-struct Forwarder {
-    child: Child,
-}
+/// A child process (an xskfwd run), killed and reaped on drop if it is
+/// still running, so no early return or failed assertion leaves it behind.
+#[derive(Debug)]
+pub struct ChildGuard(pub Child);
 
-impl Drop for Forwarder {
+impl Drop for ChildGuard {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
         }
     }
 }
@@ -92,6 +92,14 @@ pub fn l2_run_args(info: &LabInfo) -> Vec<String> {
     ]
 }
 
+/// Name of the XDP program attached to `ifname` in namespace `ns`, if any.
+pub fn xdp_prog_in(ns: &str, ifname: &str) -> Result<Option<String>> {
+    netns::in_netns(ns, || -> Result<Option<String>> {
+        let idx = netns::ifindex(ifname)?;
+        Ok(bpf::query(idx)?.map(|p| p.name))
+    })?
+}
+
 /// Waits (bounded) until xskfwd's program is attached to `ifname` in `ns`.
 pub fn wait_attached(ns: &str, ifname: &str, child: &mut Child, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
@@ -99,12 +107,7 @@ pub fn wait_attached(ns: &str, ifname: &str, child: &mut Child, timeout: Duratio
         if let Some(status) = child.try_wait()? {
             bail!("xskfwd exited during start-up ({status})");
         }
-        let ifname2 = ifname.to_string();
-        let attached = netns::in_netns(ns, move || -> Result<bool> {
-            let idx = netns::ifindex(&ifname2)?;
-            Ok(bpf::query(idx)?.is_some_and(|p| p.name == bpf::PROG_NAME))
-        })??;
-        if attached {
+        if xdp_prog_in(ns, ifname)?.as_deref() == Some(bpf::PROG_NAME) {
             // xskfwd attaches only after every socket is bound and in the
             // XSKMAP; give its workers a moment to start polling.
             thread::sleep(Duration::from_millis(50));
@@ -144,18 +147,12 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         (cpus - 1).to_string(),
     ]);
     println!("== starting: xskfwd {}", l2_run_args(&info).join(" "));
-    let mut fwd = Forwarder {
-        child: cmd
-            .stdin(Stdio::null())
+    let mut fwd = ChildGuard(
+        cmd.stdin(Stdio::null())
             .spawn()
             .context("starting xskfwd run")?,
-    };
-    wait_attached(
-        info.dut_ns(),
-        "dut0",
-        &mut fwd.child,
-        Duration::from_secs(10),
-    )?;
+    );
+    wait_attached(info.dut_ns(), "dut0", &mut fwd.0, Duration::from_secs(10))?;
 
     let spec = info.udp_spec(false, args.size);
     let frames = traffic::build_frames(&spec, 1024)?;
@@ -174,8 +171,8 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
 
     // Stop xskfwd and let it print its summary.
     // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
-    unsafe { libc::kill(fwd.child.id() as i32, libc::SIGTERM) };
-    let status = fwd.child.wait()?;
+    unsafe { libc::kill(fwd.0.id() as i32, libc::SIGTERM) };
+    let status = fwd.0.wait()?;
     let secs = sent.elapsed.as_secs_f64();
     println!("== result");
     println!(

@@ -171,26 +171,13 @@ fn hairpin_returns_frames_with_swapped_macs() {
         info.dut_ns(),
         "dut0",
     );
-    let spec = info.udp_spec(false, 100);
-    let frames = traffic::build_frames(&spec, 1000).unwrap();
-    let rx = Receiver::new(info.src_ns(), "src0").unwrap();
-    let tx = Sender::new(info.src_ns(), "src0").unwrap();
-    let c = thread::spawn(move || {
-        rx.recv_ours(RecvLimits::new(1000, Duration::from_secs(20)).idle(Duration::from_secs(2)))
-    });
-    tx.send(
-        &frames,
-        SendLimits::new(1000, Duration::from_secs(10)).rate(RATE),
-    )
-    .unwrap();
-    let got = c.join().unwrap().unwrap();
-    assert_eq!(got.frames.len(), 1000);
-    for f in &got.frames {
-        let seq = traffic::verify_frame(f).unwrap() as usize;
-        assert_eq!(&f[0..6], &info.src0.mac);
-        assert_eq!(&f[6..12], &info.dut0.mac);
-        assert_eq!(&f[12..], &frames[seq][12..]);
-    }
+    // Out of src0 and straight back in, MACs swapped.
+    send_and_check(
+        &info,
+        (info.src_ns(), "src0", info.udp_spec(false, 60)),
+        (info.src_ns(), "src0"),
+        (info.dut0.mac, info.src0.mac),
+    );
     let out = fwd.signal_and_wait(libc::SIGINT);
     assert!(out.status.success(), "{}", out.stderr);
     assert_eq!(
@@ -240,23 +227,8 @@ fn sigkill_mid_traffic_leaves_nothing_attached_and_kernel_path_works() {
 
 /// Runs xskfwd to completion with `args` (bounded) and returns (code, stderr).
 fn run_to_end(args: &[String]) -> (Option<i32>, String) {
-    let child = xskfwd()
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut r = Running { child };
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while r.child.try_wait().unwrap().is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "xskfwd hung on bad input"
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
-    let out = r.signal_and_wait(0);
+    let out = Running::spawn(args).wait(Duration::from_secs(30));
+    assert!(!out.timed_out, "xskfwd hung on bad input: {args:?}");
     (out.status.code(), out.stderr)
 }
 
@@ -320,10 +292,8 @@ fn bad_input_fails_clearly_and_leaves_nothing_attached() {
     }
     // A foreign XDP program is never removed: attach the lab's pass program
     // to dut1 and try to run there.
-    let ns2 = ns.clone();
-    xskfwd::netns::in_netns(&ns, move || {
+    xskfwd::netns::in_netns(&ns, || {
         let idx = xskfwd::netns::ifindex("dut1").unwrap();
-        let _ = &ns2;
         xskfwd::bpf::attach_pass_persistent(idx).unwrap();
     })
     .unwrap();

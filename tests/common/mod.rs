@@ -4,13 +4,12 @@
 #![allow(dead_code)]
 
 use std::io::Read;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use xskfwd::bpf;
+use xskfwd::demo::ChildGuard;
 use xskfwd::lab::{self, Lab};
-use xskfwd::netns;
 
 /// True when running as root; otherwise prints why the test is skipped.
 pub fn root_or_skip(test: &str) -> bool {
@@ -33,18 +32,9 @@ pub fn xskfwd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_xskfwd"))
 }
 
-/// A running `xskfwd run`; SIGKILLed and reaped on drop if still running.
+/// A running `xskfwd`; SIGKILLed and reaped on drop if still running.
 pub struct Running {
-    pub child: Child,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+    guard: ChildGuard,
 }
 
 /// Output of a finished run.
@@ -52,12 +42,13 @@ pub struct Finished {
     pub status: ExitStatus,
     pub stdout: String,
     pub stderr: String,
+    /// It did not exit by itself in time and was killed.
+    pub timed_out: bool,
 }
 
 impl Running {
-    /// Starts `xskfwd` with `args`, waiting until its program is attached
-    /// to `ifname` in `ns`.
-    pub fn start(args: &[String], ns: &str, ifname: &str) -> Running {
+    /// Spawns `xskfwd` with `args`, capturing its output.
+    pub fn spawn(args: &[String]) -> Running {
         let child = xskfwd()
             .args(args)
             .stdin(Stdio::null())
@@ -65,11 +56,20 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn xskfwd");
-        let mut r = Running { child };
+        Running {
+            guard: ChildGuard(child),
+        }
+    }
+
+    /// Spawns `xskfwd` with `args`, waiting until its program is attached
+    /// to `ifname` in `ns`.
+    pub fn start(args: &[String], ns: &str, ifname: &str) -> Running {
+        let mut r = Running::spawn(args);
         if let Err(e) =
-            xskfwd::demo::wait_attached(ns, ifname, &mut r.child, Duration::from_secs(20))
+            xskfwd::demo::wait_attached(ns, ifname, &mut r.guard.0, Duration::from_secs(20))
         {
-            let out = r.finish_now();
+            let _ = r.guard.0.kill();
+            let out = r.wait(Duration::from_secs(10));
             panic!(
                 "xskfwd did not start: {e:#}\nstdout:\n{}\nstderr:\n{}",
                 out.stdout, out.stderr
@@ -78,54 +78,50 @@ impl Running {
         r
     }
 
-    fn finish_now(&mut self) -> Finished {
-        let _ = self.child.kill();
-        self.collect(Duration::from_secs(10))
-    }
-
     /// Sends `sig` and collects the output (bounded wait, then SIGKILL).
-    pub fn signal_and_wait(mut self, sig: i32) -> Finished {
+    pub fn signal_and_wait(self, sig: i32) -> Finished {
         // SAFETY: kill(2) on our own, not yet reaped child.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-        self.collect(Duration::from_secs(20))
+        unsafe { libc::kill(self.guard.0.id() as i32, sig) };
+        self.wait(Duration::from_secs(20))
     }
 
-    fn collect(&mut self, timeout: Duration) -> Finished {
+    /// Waits up to `timeout` for the exit (then SIGKILLs) and collects the
+    /// output.
+    pub fn wait(mut self, timeout: Duration) -> Finished {
+        let child = &mut self.guard.0;
         let deadline = Instant::now() + timeout;
+        let mut timed_out = false;
         let status = loop {
-            if let Some(s) = self.child.try_wait().expect("wait") {
+            if let Some(s) = child.try_wait().expect("wait") {
                 break s;
             }
             if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                break self.child.wait().expect("wait after kill");
+                timed_out = true;
+                let _ = child.kill();
+                break child.wait().expect("wait after kill");
             }
             thread::sleep(Duration::from_millis(20));
         };
         let mut stdout = String::new();
         let mut stderr = String::new();
-        if let Some(mut o) = self.child.stdout.take() {
+        if let Some(mut o) = child.stdout.take() {
             let _ = o.read_to_string(&mut stdout);
         }
-        if let Some(mut e) = self.child.stderr.take() {
+        if let Some(mut e) = child.stderr.take() {
             let _ = e.read_to_string(&mut stderr);
         }
         Finished {
             status,
             stdout,
             stderr,
+            timed_out,
         }
     }
 }
 
 /// The XDP program attached to `ifname` in `ns`, if any (name).
 pub fn xdp_prog(ns: &str, ifname: &str) -> Option<String> {
-    let ifname = ifname.to_string();
-    netns::in_netns(ns, move || {
-        let idx = netns::ifindex(&ifname).expect("ifindex");
-        bpf::query(idx).expect("query").map(|p| p.name)
-    })
-    .expect("in_netns")
+    xskfwd::demo::xdp_prog_in(ns, ifname).expect("query the XDP program in the namespace")
 }
 
 /// Asserts that no XDP program is attached to dut0 and dut1.
