@@ -13,5 +13,5 @@ else
 fi
 # Benches first (criterion runs each once as a smoke test), so the closing
 # lines are the test runner's summary.
-cargo test --locked --benches "$@"
+cargo test --locked --bench '*' "$@"
 cargo test --locked --lib --bins --tests "$@"
