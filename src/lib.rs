@@ -12,6 +12,8 @@ pub mod config;
 pub mod demo;
 pub mod forward;
 pub mod lab;
+pub mod lpm;
+pub mod netlink;
 pub mod netns;
 pub mod port;
 pub mod stats;
