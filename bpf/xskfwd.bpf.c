@@ -6,16 +6,47 @@
  * It never drops: anything it does not understand goes to the kernel, and
  * a queue without a bound socket falls back to XDP_PASS, so the host keeps
  * working while xskfwd starts up or shuts down.
+ *
+ * L2 mode: every frame goes to the socket (the port is a wire).
+ *
+ * L3 mode: xskfwd accelerates the kernel's own forwarding, so a frame may
+ * go to userspace only when the kernel would forward it unchanged except
+ * for the TTL/hop limit and the MACs. Once a frame is in the UMEM it cannot
+ * be handed back, so everything else is decided here and passed:
+ *   - not IPv4/IPv6 (ARP, VLAN tags, ...), not addressed to this port's MAC;
+ *   - IPv4 options, IPv6 hop-by-hop, TTL/hop limit <= 1, multicast and
+ *     broadcast, IPv6 link-local (the kernel answers with ICMP errors);
+ *   - local addresses (steering trie, filled from the kernel's local table);
+ *   - whatever bpf_fib_lookup (the kernel's FIB, policy rules included)
+ *     does not forward out of another xskfwd port with a resolved
+ *     neighbour and within the MTU: no route, unreachable, blackhole,
+ *     forwarding off, unresolved neighbour (the kernel runs ARP/NDP),
+ *     fragmentation needed / packet too big;
+ *   - the reverse-path filter, when enabled, fails.
+ * Malformed IP headers (bad version/IHL, truncated) go to userspace, which
+ * drops and counts them exactly where the kernel would drop them silently.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
 #include "xskfwd.h"
 
-/* Set by userspace before load (rodata). */
+#define AF_INET 2
+#define AF_INET6 10
+
+/* Set by userspace before load (rodata). One program instance per port. */
 const volatile __u32 xskfwd_mode = XSKFWD_MODE_L2;
+/* This port's MAC address (L3). */
+const volatile __u8 port_mac[6] = {};
+/* Interface indexes of every xskfwd port (0 = unused slot). */
+const volatile __u32 port_ifindex[XSKFWD_MAX_PORTS] = {};
+/* Effective rp_filter of this port: 0 off, 1 strict, 2 loose. */
+const volatile __u32 rp_filter = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -31,6 +62,45 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+struct steer4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct steer6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Local addresses (PASS) and static routes (REDIRECT), longest match. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XSKFWD_STEER_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct steer4_key);
+	__type(value, __u32);
+} steer4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XSKFWD_STEER_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct steer6_key);
+	__type(value, __u32);
+} steer6 SEC(".maps");
+
+/* [0]: largest IPv4 total length xskfwd may forward, [1]: largest IPv6
+ * packet (header included). The smallest MTU of xskfwd's ports and of
+ * every route MTU the kernel honours but bpf_fib_lookup does not check
+ * (unlocked route MTUs). Set by userspace; 0 means "not configured yet"
+ * and passes everything. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u32);
+} max_len SEC(".maps");
+
 static __always_inline int count(__u32 which, int action)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &which);
@@ -38,6 +108,191 @@ static __always_inline int count(__u32 which, int action)
 	if (c)
 		*c += 1;
 	return action;
+}
+
+static __always_inline int to_socket(__u32 queue)
+{
+	if (bpf_redirect_map(&xsks, queue, XDP_PASS) == XDP_REDIRECT)
+		return count(XSKFWD_CNT_REDIRECT, XDP_REDIRECT);
+	return count(XSKFWD_CNT_PASS_NO_SOCKET, XDP_PASS);
+}
+
+static __always_inline int is_port(__u32 ifindex)
+{
+#pragma unroll
+	for (int i = 0; i < XSKFWD_MAX_PORTS; i++)
+		if (port_ifindex[i] && port_ifindex[i] == ifindex)
+			return 1;
+	return 0;
+}
+
+static __always_inline __u32 len_limit(__u32 which)
+{
+	__u32 *v = bpf_map_lookup_elem(&max_len, &which);
+
+	return v ? *v : 0;
+}
+
+/* What the kernel's FIB says about forwarding this packet. */
+static __always_inline int fib_verdict(struct xdp_md *ctx, struct bpf_fib_lookup *p,
+				       __u32 queue)
+{
+	long rc = bpf_fib_lookup(ctx, p, sizeof(*p), 0);
+
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+		if (p->ifindex == ctx->ingress_ifindex || !is_port(p->ifindex))
+			return count(XSKFWD_CNT_PASS_NOT_OURS, XDP_PASS);
+		return to_socket(queue);
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return count(XSKFWD_CNT_PASS_NO_NEIGH, XDP_PASS);
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		return count(XSKFWD_CNT_PASS_MTU, XDP_PASS);
+	case BPF_FIB_LKUP_RET_FWD_DISABLED:
+		return count(XSKFWD_CNT_PASS_FWD_OFF, XDP_PASS);
+	default:
+		return count(XSKFWD_CNT_PASS_NO_ROUTE, XDP_PASS);
+	}
+}
+
+/* Reverse-path check as rp_filter would do it; 1 = acceptable. */
+static __always_inline int rpf_ok(struct xdp_md *ctx, __be32 saddr, __be32 daddr)
+{
+	struct bpf_fib_lookup p = {};
+	long rc;
+
+	if (!rp_filter)
+		return 1;
+	p.family = AF_INET;
+	p.ipv4_src = daddr;
+	p.ipv4_dst = saddr;
+	p.ifindex = ctx->ingress_ifindex;
+	rc = bpf_fib_lookup(ctx, &p, sizeof(p), BPF_FIB_LOOKUP_SKIP_NEIGH);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return 0;
+	return rp_filter == 2 || p.ifindex == ctx->ingress_ifindex;
+}
+
+static __always_inline int l3_ipv4(struct xdp_md *ctx, void *l3, void *data_end, __u32 queue)
+{
+	struct iphdr *ip = l3;
+	struct bpf_fib_lookup p = {};
+	struct steer4_key key = { .prefixlen = 32 };
+	__u32 *steer, limit;
+	__u32 daddr, saddr;
+
+	if ((void *)(ip + 1) > data_end)
+		return to_socket(queue); /* truncated: userspace counts the drop */
+	if (ip->version != 4 || ip->ihl < 5)
+		return to_socket(queue); /* malformed: userspace counts the drop */
+	if (ip->ihl > 5)
+		return count(XSKFWD_CNT_PASS_OPTIONS, XDP_PASS);
+
+	daddr = bpf_ntohl(ip->daddr);
+	saddr = bpf_ntohl(ip->saddr);
+	if ((daddr & 0xf0000000) == 0xe0000000 || daddr == 0xffffffff)
+		return count(XSKFWD_CNT_PASS_MCAST, XDP_PASS);
+	/* Martians the kernel drops silently: userspace counts them. 127/8 is
+	 * left to the kernel (route_localnet may make it routable). */
+	if ((saddr & 0xf0000000) == 0xe0000000 || saddr == 0xffffffff || saddr == 0 ||
+	    daddr == 0)
+		return to_socket(queue);
+	if ((saddr >> 24) == 127 || (daddr >> 24) == 127)
+		return count(XSKFWD_CNT_PASS_SPECIAL, XDP_PASS);
+
+	__builtin_memcpy(key.addr, &ip->daddr, 4);
+	steer = bpf_map_lookup_elem(&steer4, &key);
+	if (steer && *steer == XSKFWD_STEER_PASS)
+		return count(XSKFWD_CNT_PASS_LOCAL, XDP_PASS);
+	if (ip->ttl <= 1)
+		return count(XSKFWD_CNT_PASS_TTL, XDP_PASS);
+	limit = len_limit(0);
+	if (bpf_ntohs(ip->tot_len) > limit)
+		return count(XSKFWD_CNT_PASS_MTU, XDP_PASS);
+	if (!rpf_ok(ctx, ip->saddr, ip->daddr))
+		return count(XSKFWD_CNT_PASS_RPF, XDP_PASS);
+	if (steer && *steer == XSKFWD_STEER_REDIRECT)
+		return to_socket(queue);
+
+	p.family = AF_INET;
+	p.tos = ip->tos;
+	p.l4_protocol = ip->protocol;
+	p.tot_len = bpf_ntohs(ip->tot_len);
+	p.ipv4_src = ip->saddr;
+	p.ipv4_dst = ip->daddr;
+	p.ifindex = ctx->ingress_ifindex;
+	return fib_verdict(ctx, &p, queue);
+}
+
+/* In ::/80: unspecified, loopback, IPv4-mapped/-compatible. */
+static __always_inline int low80_zero(const struct in6_addr *a)
+{
+	return a->in6_u.u6_addr32[0] == 0 && a->in6_u.u6_addr32[1] == 0 &&
+	       a->in6_u.u6_addr16[4] == 0;
+}
+
+static __always_inline int l3_ipv6(struct xdp_md *ctx, void *l3, void *data_end, __u32 queue)
+{
+	struct ipv6hdr *ip = l3;
+	struct bpf_fib_lookup p = {};
+	struct steer6_key key = { .prefixlen = 128 };
+	__u32 *steer, limit;
+	__u8 s0, s1, d0, d1;
+
+	if ((void *)(ip + 1) > data_end)
+		return to_socket(queue);
+	if (ip->version != 6)
+		return to_socket(queue);
+	if (ip->nexthdr == 0)
+		return count(XSKFWD_CNT_PASS_OPTIONS, XDP_PASS);
+	d0 = ip->daddr.in6_u.u6_addr8[0];
+	d1 = ip->daddr.in6_u.u6_addr8[1];
+	s0 = ip->saddr.in6_u.u6_addr8[0];
+	s1 = ip->saddr.in6_u.u6_addr8[1];
+	if (d0 == 0xff)
+		return count(XSKFWD_CNT_PASS_MCAST, XDP_PASS);
+	if ((d0 == 0xfe && (d1 & 0xc0) == 0x80) || (s0 == 0xfe && (s1 & 0xc0) == 0x80))
+		return count(XSKFWD_CNT_PASS_LINK_LOCAL, XDP_PASS);
+	if (s0 == 0xff)
+		return to_socket(queue); /* multicast source: userspace drops it */
+	if (low80_zero(&ip->saddr) || low80_zero(&ip->daddr))
+		return count(XSKFWD_CNT_PASS_SPECIAL, XDP_PASS);
+
+	__builtin_memcpy(key.addr, &ip->daddr, 16);
+	steer = bpf_map_lookup_elem(&steer6, &key);
+	if (steer && *steer == XSKFWD_STEER_PASS)
+		return count(XSKFWD_CNT_PASS_LOCAL, XDP_PASS);
+	if (ip->hop_limit <= 1)
+		return count(XSKFWD_CNT_PASS_TTL, XDP_PASS);
+	limit = len_limit(1);
+	if (bpf_ntohs(ip->payload_len) + (__u32)sizeof(*ip) > limit)
+		return count(XSKFWD_CNT_PASS_MTU, XDP_PASS);
+	if (steer && *steer == XSKFWD_STEER_REDIRECT)
+		return to_socket(queue);
+
+	p.family = AF_INET6;
+	p.flowinfo = *(__be32 *)ip & bpf_htonl(0x0fffffff);
+	p.l4_protocol = ip->nexthdr;
+	p.tot_len = bpf_ntohs(ip->payload_len) + sizeof(*ip);
+	__builtin_memcpy(p.ipv6_src, &ip->saddr, 16);
+	__builtin_memcpy(p.ipv6_dst, &ip->daddr, 16);
+	p.ifindex = ctx->ingress_ifindex;
+	return fib_verdict(ctx, &p, queue);
+}
+
+static __always_inline int l3(struct xdp_md *ctx, struct ethhdr *eth, void *data_end, __u32 queue)
+{
+	/* Only frames addressed to this port's MAC: the kernel drops other
+	 * unicast (PACKET_OTHERHOST) and handles broadcast/multicast itself. */
+	if (eth->h_dest[0] != port_mac[0] || eth->h_dest[1] != port_mac[1] ||
+	    eth->h_dest[2] != port_mac[2] || eth->h_dest[3] != port_mac[3] ||
+	    eth->h_dest[4] != port_mac[4] || eth->h_dest[5] != port_mac[5])
+		return count(XSKFWD_CNT_PASS_L2_DST, XDP_PASS);
+	if (eth->h_proto == bpf_htons(ETH_P_IP))
+		return l3_ipv4(ctx, eth + 1, data_end, queue);
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return l3_ipv6(ctx, eth + 1, data_end, queue);
+	return count(XSKFWD_CNT_PASS_NOT_IP, XDP_PASS);
 }
 
 SEC("xdp")
@@ -54,10 +309,11 @@ int xskfwd_xdp(struct xdp_md *ctx)
 	if (queue >= XSKFWD_MAX_QUEUES)
 		return count(XSKFWD_CNT_PASS_QUEUE, XDP_PASS);
 
+	if (xskfwd_mode == XSKFWD_MODE_L3)
+		return l3(ctx, eth, data_end, queue);
+
 	/* L2 cross-connect: the port is a wire, every frame is forwarded. */
-	if (bpf_redirect_map(&xsks, queue, XDP_PASS) == XDP_REDIRECT)
-		return count(XSKFWD_CNT_REDIRECT, XDP_REDIRECT);
-	return count(XSKFWD_CNT_PASS_NO_SOCKET, XDP_PASS);
+	return to_socket(queue);
 }
 
 /*

@@ -4,8 +4,17 @@
 #define XSKFWD_H
 
 #define XSKFWD_MAX_QUEUES 64
+/* Ports one xskfwd instance serves (mirrors MAX_PORTS in src/config.rs). */
+#define XSKFWD_MAX_PORTS 8
+/* Entries of each steering trie (local addresses + static routes). */
+#define XSKFWD_STEER_ENTRIES 65536
 
 #define XSKFWD_MODE_L2 0
+#define XSKFWD_MODE_L3 1
+
+/* Values of the steering tries. */
+#define XSKFWD_STEER_PASS 1     /* the kernel's: a local/broadcast/anycast address */
+#define XSKFWD_STEER_REDIRECT 2 /* xskfwd's: a static route the kernel does not know */
 
 /* Indices into the per-CPU `counters` array. Keep in sync with src/bpf.rs. */
 enum xskfwd_counter {
@@ -13,6 +22,21 @@ enum xskfwd_counter {
 	XSKFWD_CNT_PASS_NO_SOCKET,  /* no socket bound on this queue */
 	XSKFWD_CNT_PASS_SHORT,      /* shorter than an Ethernet header */
 	XSKFWD_CNT_PASS_QUEUE,      /* rx queue index beyond the XSKMAP */
+	/* L3 mode: why a frame went to the kernel. */
+	XSKFWD_CNT_PASS_NOT_IP,     /* ARP, VLAN-tagged, anything but IPv4/IPv6 */
+	XSKFWD_CNT_PASS_L2_DST,     /* destination MAC is not this port's (bcast/mcast/other host) */
+	XSKFWD_CNT_PASS_OPTIONS,    /* IPv4 options or IPv6 hop-by-hop header */
+	XSKFWD_CNT_PASS_TTL,        /* TTL / hop limit <= 1: the kernel sends Time Exceeded */
+	XSKFWD_CNT_PASS_MCAST,      /* multicast or limited-broadcast destination */
+	XSKFWD_CNT_PASS_LINK_LOCAL, /* IPv6 link-local source or destination */
+	XSKFWD_CNT_PASS_LOCAL,      /* for this host (local table) */
+	XSKFWD_CNT_PASS_NO_ROUTE,   /* no forwarding route (or blackhole/unreachable/prohibit) */
+	XSKFWD_CNT_PASS_NO_NEIGH,   /* next hop not resolved: the kernel resolves it */
+	XSKFWD_CNT_PASS_MTU,        /* larger than the egress MTU */
+	XSKFWD_CNT_PASS_NOT_OURS,   /* egress is not an xskfwd port, or is the ingress port */
+	XSKFWD_CNT_PASS_FWD_OFF,    /* forwarding disabled on the ingress interface */
+	XSKFWD_CNT_PASS_RPF,        /* fails the reverse-path filter: the kernel decides */
+	XSKFWD_CNT_PASS_SPECIAL,    /* 127/8, ::/80 (loopback, unspecified, v4-mapped): the kernel decides */
 	XSKFWD_CNT_MAX,
 };
 

@@ -20,9 +20,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-use crate::bpf::{self, PortProgram};
-use crate::config::{Config, Mac, StatsFormat, XDP_PACKET_HEADROOM};
-use crate::forward::{L2Forwarder, PortInfo};
+use std::collections::BTreeMap;
+
+use crate::bpf::{self, PortProgram, SteerMaps, SteerPrefix};
+use crate::config::{Config, Mac, Mode, StatsFormat, XDP_PACKET_HEADROOM};
+use crate::control::{Control, PortRef, Steering};
+use crate::forward::{AnyForwarder, L2Forwarder, PortInfo};
+use crate::l3::L3Forwarder;
+use crate::route::L3Port;
 use crate::netns;
 use crate::stats::{self, DropReason, PortCounters, SharedCounters, XdpProgStats, XskStats};
 use crate::worker::{FrameAccount, Worker, WorkerParams};
@@ -43,6 +48,53 @@ pub struct Summary {
     pub per_port: Vec<PortCounters>,
     /// Frame accounting per worker.
     pub frames: Vec<FrameAccount>,
+    /// The XDP programs' counters per port, at the end.
+    pub xdp: Vec<XdpProgStats>,
+    /// The L3 control plane's counters.
+    pub control: Option<crate::control::ControlStats>,
+}
+
+/// The effective rp_filter of `ifname` (the larger of `all` and the
+/// interface's own, as the kernel takes it); 0 if unreadable.
+fn rp_filter(ifname: &str) -> u32 {
+    let read = |name: &str| {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{name}/rp_filter"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    read("all").max(read(ifname)).min(2)
+}
+
+/// Steering through the XDP programs' maps: applies the difference to the
+/// entries every program holds.
+struct ProgSteering {
+    maps: Vec<SteerMaps>,
+    current: BTreeMap<SteerPrefix, u32>,
+}
+
+impl Steering for ProgSteering {
+    fn sync(&mut self, entries: &BTreeMap<SteerPrefix, u32>, max_len: (u32, u32)) -> Result<()> {
+        for (k, v) in entries {
+            if self.current.get(k) != Some(v) {
+                for m in &self.maps {
+                    m.insert(k, *v)?;
+                }
+            }
+        }
+        for k in self.current.keys() {
+            if !entries.contains_key(k) {
+                for m in &self.maps {
+                    m.remove(k);
+                }
+            }
+        }
+        self.current = entries.clone();
+        for m in &self.maps {
+            m.set_max_len(max_len.0, max_len.1)?;
+        }
+        Ok(())
+    }
 }
 
 impl Summary {
@@ -121,9 +173,51 @@ fn check_queues(config: &Config, ports: &[Port]) -> Result<()> {
 
 /// Everything that lives while forwarding; dropped in field order.
 struct Running {
-    workers: Vec<thread::JoinHandle<(Worker<XskRings>, FrameAccount)>>,
+    workers: Vec<thread::JoinHandle<(Worker<XskRings, AnyForwarder>, FrameAccount)>>,
     shared: Vec<Arc<SharedCounters>>,
     sock_fds: Vec<Vec<i32>>,
+}
+
+/// `xskfwd routes`: prints the effective L3 tables.
+pub fn routes(args: &crate::cli::RoutesArgs) -> Result<()> {
+    if let Some(ns) = &args.netns {
+        netns::enter_netns(ns).with_context(|| format!("entering network namespace {ns}"))?;
+    }
+    let l3 = args.source.to_l3()?;
+    let names: Vec<String> = if args.ports.is_empty() {
+        crate::netlink::dump()
+            .context("listing interfaces")?
+            .links
+            .into_iter()
+            .filter(|l| l.name != "lo")
+            .map(|l| l.name)
+            .collect()
+    } else {
+        args.ports.clone()
+    };
+    let mut refs = Vec::new();
+    for name in names {
+        let ifindex = netns::ifindex(&name).with_context(|| {
+            format!("interface {name} not found in this network namespace (check `ip link`, or use --netns)")
+        })?;
+        refs.push(PortRef {
+            ifname: name,
+            ifindex,
+        });
+    }
+    for r in &l3.routes {
+        if !refs.iter().any(|p| p.ifname == r.dev) {
+            bail!("route {} leaves through {}, which is not one of the ports", r.prefix, r.dev);
+        }
+    }
+    for n in &l3.neighs {
+        if !refs.iter().any(|p| p.ifname == n.dev) {
+            bail!("neighbour {} is on {}, which is not one of the ports", n.ip, n.dev);
+        }
+    }
+    let control = Control::start(refs, l3, 65535, Box::<crate::control::NoSteering>::default())?;
+    println!("{}", control.dump_text());
+    Ok(())
 }
 
 /// Runs the forwarder until a signal or `config.duration`.
@@ -148,9 +242,51 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
     // The programs live until the very end of this function (dropped last).
     // They are loaded now (which also refuses foreign programs early) and
     // attached only once every socket is bound and steered.
+    let router = config.mode == Mode::Router;
     let mut programs = Vec::new();
     for p in &ports {
-        programs.push(PortProgram::load(&p.ifname, p.ifindex, bpf::MODE_L2)?);
+        let cfg = if router {
+            let mut port_ifindex = [0u32; bpf::MAX_PROG_PORTS];
+            for (slot, q) in port_ifindex.iter_mut().zip(&ports) {
+                *slot = q.ifindex;
+            }
+            bpf::ProgConfig {
+                mode: bpf::MODE_L3,
+                port_mac: p.info.mac.0,
+                port_ifindex,
+                rp_filter: rp_filter(&p.ifname),
+            }
+        } else {
+            bpf::ProgConfig::default()
+        };
+        programs.push(PortProgram::load(&p.ifname, p.ifindex, &cfg)?);
+    }
+
+    // L3: mirror the kernel's tables (and the static ones), publish the
+    // first snapshot and the steering entries before anything is attached.
+    let mut control = None;
+    if router {
+        let maps = programs
+            .iter()
+            .map(PortProgram::steer_maps)
+            .collect::<Result<Vec<_>, _>>()?;
+        let refs = ports
+            .iter()
+            .map(|p| PortRef {
+                ifname: p.ifname.clone(),
+                ifindex: p.ifindex,
+            })
+            .collect();
+        let max_ip = config.rings.max_packet() - 18;
+        control = Some(Control::start(
+            refs,
+            config.l3.clone(),
+            max_ip,
+            Box::new(ProgSteering {
+                maps,
+                current: BTreeMap::new(),
+            }),
+        )?);
     }
 
     let total = config.total_frames();
@@ -167,7 +303,20 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
         need_wakeup: config.need_wakeup,
     };
     let infos: Vec<PortInfo> = ports.iter().map(|p| p.info).collect();
-    let fwd = L2Forwarder::new(config, &infos);
+    let fwd = match &control {
+        Some(c) => {
+            let l3ports: Vec<L3Port> = ports
+                .iter()
+                .map(|p| L3Port {
+                    mac: p.info.mac.0,
+                    // Largest IP packet: the frame minus Ethernet + VLAN.
+                    mtu: p.info.max_len - 18,
+                })
+                .collect();
+            AnyForwarder::L3(L3Forwarder::new(&l3ports, c.tables()))
+        }
+        None => AnyForwarder::L2(L2Forwarder::new(config, &infos)),
+    };
     let per_worker = total as usize / config.workers();
     let mut workers = Vec::new();
     let mut sock_fds = Vec::new();
@@ -252,6 +401,22 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
         running.workers.push(h);
     }
 
+    let control_thread = match control {
+        Some(mut c) => {
+            let stop = Arc::clone(&stop);
+            Some(
+                thread::Builder::new()
+                    .name("xskfwd-routes".into())
+                    .spawn(move || {
+                        c.run(&stop);
+                        c.stats()
+                    })
+                    .context("spawning the route mirror thread")?,
+            )
+        }
+        None => None,
+    };
+
     let result = stats_loop(config, &ports, &programs, &running, &stop);
 
     // Teardown: steer back to the kernel, let workers empty their rx rings.
@@ -274,8 +439,15 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
             Err(_) => eprintln!("xskfwd: a worker thread panicked"),
         }
     }
+    if let Some(h) = control_thread {
+        match h.join() {
+            Ok(cs) => summary.control = Some(cs),
+            Err(_) => eprintln!("xskfwd: the route mirror thread panicked"),
+        }
+    }
     drop(finished); // sockets
     drop(umem); // UMEM (freed when the last socket's clone is gone)
+    summary.xdp = programs.iter().map(PortProgram::counters).collect();
     drop(programs); // bpf_links last
     result?;
     print_summary(config, &ports, &summary);
@@ -308,10 +480,10 @@ fn xsk_json(s: &XskStats) -> serde_json::Value {
 }
 
 fn prog_json(s: &XdpProgStats) -> serde_json::Value {
-    json!({
-        "redirect": s.redirect, "pass_no_socket": s.pass_no_socket,
-        "pass_short": s.pass_short, "pass_queue": s.pass_queue,
-    })
+    s.named()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 fn stats_loop(
@@ -391,7 +563,7 @@ fn stats_loop(
                     let (rdr, pass) = if w == 0 {
                         let rate = |now: u64, then: u64| stats::human(stats::rate(now - then, dt));
                         (
-                            rate(progs[p].redirect, last_prog[p].redirect),
+                            rate(progs[p].redirect(), last_prog[p].redirect()),
                             rate(progs[p].passed(), last_prog[p].passed()),
                         )
                     } else {
@@ -475,6 +647,15 @@ fn print_summary(config: &Config, ports: &[Port], s: &Summary) {
                 "type": "summary",
                 "rx_packets": total.rx_packets, "tx_packets": total.tx_packets,
                 "dropped": total.dropped(), "drops": drops_json(&total), "ports": rows,
+                "xdp": s.xdp.iter().zip(ports).map(|(x, p)| {
+                    let mut v = prog_json(x);
+                    v["ifname"] = json!(p.ifname);
+                    v
+                }).collect::<Vec<_>>(),
+                "control": s.control.map(|c| json!({
+                    "events": c.events, "resyncs": c.resyncs, "fib_builds": c.fib_builds,
+                    "neigh_builds": c.neigh_builds, "last_build_us": c.last_build.as_micros() as u64,
+                })),
                 "frames": {"total": f.total, "in_pool": f.in_pool, "in_kernel": f.in_fill,
                            "in_flight": f.in_flight, "duplicates": f.duplicates, "conserved": conserved},
             })

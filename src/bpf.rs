@@ -16,7 +16,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use libbpf_rs::libbpf_sys;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
-use libbpf_rs::{MapCore, MapFlags, OpenObject};
+use libbpf_rs::{MapCore, MapFlags, MapHandle, OpenObject};
 use thiserror::Error;
 
 use crate::config::XdpMode;
@@ -39,11 +39,95 @@ pub const PROG_NAME: &str = "xskfwd_xdp";
 /// Mode value for L2 forwarding (`XSKFWD_MODE_L2`).
 pub const MODE_L2: u32 = 0;
 
-// Counter indices, mirroring `enum xskfwd_counter` in bpf/xskfwd.h.
-const CNT_REDIRECT: u32 = 0;
-const CNT_PASS_NO_SOCKET: u32 = 1;
-const CNT_PASS_SHORT: u32 = 2;
-const CNT_PASS_QUEUE: u32 = 3;
+/// Mode value for L3 routing (`XSKFWD_MODE_L3`).
+pub const MODE_L3: u32 = 1;
+/// Ports one program knows (`XSKFWD_MAX_PORTS`).
+pub const MAX_PROG_PORTS: usize = 8;
+/// Steering trie value: the kernel's (`XSKFWD_STEER_PASS`).
+pub const STEER_PASS: u32 = 1;
+/// Steering trie value: xskfwd's (`XSKFWD_STEER_REDIRECT`).
+pub const STEER_REDIRECT: u32 = 2;
+
+/// One program instance's steering maps (L3): the tries of local
+/// addresses and static routes, and the length limits.
+#[derive(Debug)]
+pub struct SteerMaps {
+    v4: MapHandle,
+    v6: MapHandle,
+    max_len: MapHandle,
+}
+
+impl SteerMaps {
+    fn trie(&self, prefix: &SteerPrefix) -> &MapHandle {
+        match prefix {
+            SteerPrefix::V4(..) => &self.v4,
+            SteerPrefix::V6(..) => &self.v6,
+        }
+    }
+
+    /// Adds or replaces an entry (value [`STEER_PASS`] or [`STEER_REDIRECT`]).
+    pub fn insert(&self, prefix: &SteerPrefix, value: u32) -> Result<(), BpfError> {
+        self.trie(prefix)
+            .update(&prefix.key(), &value.to_ne_bytes(), MapFlags::ANY)
+            .map_err(|err| BpfError::Map {
+                what: "adding a steering entry",
+                err,
+            })
+    }
+
+    /// Removes an entry (an absent one is fine).
+    pub fn remove(&self, prefix: &SteerPrefix) {
+        let _ = self.trie(prefix).delete(&prefix.key());
+    }
+
+    /// Sets the largest IPv4 total length / IPv6 packet length the program
+    /// may hand to xskfwd (larger ones go to the kernel).
+    pub fn set_max_len(&self, v4: u32, v6: u32) -> Result<(), BpfError> {
+        for (k, v) in [(0u32, v4), (1u32, v6)] {
+            self.max_len
+                .update(&k.to_ne_bytes(), &v.to_ne_bytes(), MapFlags::ANY)
+                .map_err(|err| BpfError::Map {
+                    what: "setting the length limit",
+                    err,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// What a program instance is told before it is loaded (rodata).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProgConfig {
+    /// [`MODE_L2`] or [`MODE_L3`].
+    pub mode: u32,
+    /// The port's own MAC (L3: frames to other MACs go to the kernel).
+    pub port_mac: [u8; 6],
+    /// Interface indexes of every xskfwd port (L3: egress check).
+    pub port_ifindex: [u32; MAX_PROG_PORTS],
+    /// Effective rp_filter of the port (0 off, 1 strict, 2 loose).
+    pub rp_filter: u32,
+}
+
+/// A prefix for the steering tries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SteerPrefix {
+    /// IPv4 address bytes and prefix length.
+    V4([u8; 4], u8),
+    /// IPv6 address bytes and prefix length.
+    V6([u8; 16], u8),
+}
+
+impl SteerPrefix {
+    fn key(&self) -> Vec<u8> {
+        let (len, addr): (u8, &[u8]) = match self {
+            SteerPrefix::V4(a, l) => (*l, a),
+            SteerPrefix::V6(a, l) => (*l, a),
+        };
+        let mut k = u32::from(len).to_ne_bytes().to_vec();
+        k.extend_from_slice(addr);
+        k
+    }
+}
 
 /// Errors loading or attaching the XDP program.
 #[derive(Debug, Error)]
@@ -93,7 +177,7 @@ pub enum BpfError {
     },
 }
 
-fn load_skel(mode: u32) -> Result<XskfwdSkel<'static>, BpfError> {
+fn load_skel(cfg: &ProgConfig) -> Result<XskfwdSkel<'static>, BpfError> {
     // The skeleton borrows its object storage for its whole life. One small
     // slot per loaded program is leaked deliberately (a handful per process)
     // instead of building a self-referential struct with unsafe code.
@@ -102,7 +186,10 @@ fn load_skel(mode: u32) -> Result<XskfwdSkel<'static>, BpfError> {
         .open(storage)
         .map_err(BpfError::Load)?;
     if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
-        ro.xskfwd_mode = mode;
+        ro.xskfwd_mode = cfg.mode;
+        ro.port_mac = cfg.port_mac;
+        ro.port_ifindex = cfg.port_ifindex;
+        ro.rp_filter = cfg.rp_filter;
     }
     open.load().map_err(BpfError::Load)
 }
@@ -287,11 +374,11 @@ impl PortProgram {
     /// Claims `ifindex` (see [`claim`]) and loads an instance of the
     /// program for it, not yet attached: its XSKMAP can be filled first, so
     /// the moment the program is attached every queue already has a socket.
-    pub fn load(ifname: &str, ifindex: u32, prog_mode: u32) -> Result<Self, BpfError> {
+    pub fn load(ifname: &str, ifindex: u32, cfg: &ProgConfig) -> Result<Self, BpfError> {
         claim(ifname, ifindex)?;
         Ok(PortProgram {
             link: None,
-            skel: load_skel(prog_mode)?,
+            skel: load_skel(cfg)?,
             ifname: ifname.into(),
             ifindex,
         })
@@ -389,12 +476,27 @@ impl PortProgram {
                 _ => 0,
             }
         };
-        XdpProgStats {
-            redirect: get(CNT_REDIRECT),
-            pass_no_socket: get(CNT_PASS_NO_SOCKET),
-            pass_short: get(CNT_PASS_SHORT),
-            pass_queue: get(CNT_PASS_QUEUE),
+        let mut s = XdpProgStats::default();
+        for (i, c) in s.counts.iter_mut().enumerate() {
+            *c = get(i as u32);
         }
+        s
+    }
+
+    /// Handles on this instance's steering maps, usable from another
+    /// thread (the L3 control plane).
+    pub fn steer_maps(&self) -> Result<SteerMaps, BpfError> {
+        let h = |m| {
+            MapHandle::try_from(m).map_err(|err| BpfError::Map {
+                what: "duplicating a map handle",
+                err,
+            })
+        };
+        Ok(SteerMaps {
+            v4: h(&self.skel.maps.steer4)?,
+            v6: h(&self.skel.maps.steer6)?,
+            max_len: h(&self.skel.maps.max_len)?,
+        })
     }
 }
 
@@ -414,7 +516,7 @@ pub fn attach_stale_for_tests(ifindex: u32) -> Result<(), BpfError> {
 }
 
 fn attach_persistent(ifindex: u32, forwarder: bool) -> Result<(), BpfError> {
-    let skel = load_skel(MODE_L2)?;
+    let skel = load_skel(&ProgConfig::default())?;
     let prog = if forwarder {
         &skel.progs.xskfwd_xdp
     } else {

@@ -4,7 +4,8 @@
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{
-    BindMode, Config, ConfigError, Idle, Mac, Mode, PortConfig, RingConfig, StatsFormat, XdpMode,
+    BindMode, Config, ConfigError, Idle, L3Config, Mac, Mode, PortConfig, RingConfig, StaticNeigh,
+    StaticRoute, StatsFormat, XdpMode,
 };
 
 /// xskfwd — AF_XDP userspace packet forwarder.
@@ -30,6 +31,69 @@ pub enum Command {
     /// Build nothing, bring up a throwaway lab, forward real traffic through
     /// xskfwd for a few seconds, print the rates and tear everything down.
     Demo(DemoArgs),
+    /// Print the effective L3 routing and neighbour tables (kernel mirror
+    /// plus static routes) as `xskfwd run --mode l3` would use them.
+    Routes(RoutesArgs),
+}
+
+/// Where L3 routes come from (shared by `run` and `routes`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct RouteSourceArgs {
+    /// L3: a static route, `PREFIX [via GW] dev IFACE [mtu N]` (repeatable).
+    #[arg(long = "route", value_name = "ROUTE")]
+    pub routes: Vec<String>,
+    /// L3: a static neighbour, `IP lladdr MAC dev IFACE` (repeatable).
+    #[arg(long = "neigh", value_name = "NEIGH")]
+    pub neighs: Vec<String>,
+    /// L3: read static routes/neighbours from a TOML file
+    /// (`kernel = true|false`, `[[route]] prefix via dev mtu`, `[[neigh]] ip mac dev`).
+    #[arg(long = "routes-file", value_name = "FILE")]
+    pub routes_file: Option<String>,
+    /// L3: do not mirror the kernel's routes and neighbours (static only).
+    #[arg(long)]
+    pub no_kernel_routes: bool,
+}
+
+impl RouteSourceArgs {
+    /// Parses the routes (reads the file, if any).
+    pub fn to_l3(&self) -> Result<L3Config, ConfigError> {
+        let mut l3 = match &self.routes_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::Route(format!("reading {path}: {e}")))?;
+                L3Config::from_toml(&text, path)?
+            }
+            None => L3Config {
+                kernel: true,
+                ..L3Config::default()
+            },
+        };
+        if self.no_kernel_routes {
+            l3.kernel = false;
+        }
+        for r in &self.routes {
+            l3.routes.push(StaticRoute::parse(r)?);
+        }
+        for n in &self.neighs {
+            l3.neighs.push(StaticNeigh::parse(n)?);
+        }
+        Ok(l3)
+    }
+}
+
+/// `xskfwd routes`
+#[derive(Debug, Args)]
+pub struct RoutesArgs {
+    /// Ports (interfaces xskfwd would forward between); default: every
+    /// interface but lo.
+    #[arg(value_name = "IFACE")]
+    pub ports: Vec<String>,
+    /// Route sources.
+    #[command(flatten)]
+    pub source: RouteSourceArgs,
+    /// Look inside this network namespace.
+    #[arg(long)]
+    pub netns: Option<String>,
 }
 
 /// `xskfwd lab ...`
@@ -139,6 +203,9 @@ pub struct RunArgs {
     /// Run inside this network namespace (as `ip netns exec` would).
     #[arg(long)]
     pub netns: Option<String>,
+    /// L3 route sources.
+    #[command(flatten)]
+    pub source: RouteSourceArgs,
 }
 
 /// Forwarding modes on the command line.
@@ -148,6 +215,9 @@ pub enum ModeArg {
     L2,
     /// Single port, MACs swapped.
     Hairpin,
+    /// L3 router (IPv4 + IPv6), routes mirrored from the kernel and/or
+    /// given with --route / --routes-file.
+    L3,
 }
 
 impl RunArgs {
@@ -155,9 +225,22 @@ impl RunArgs {
     pub fn to_config(&self) -> Result<Config, ConfigError> {
         let mode = if self.hairpin || self.mode == ModeArg::Hairpin {
             Mode::Hairpin
+        } else if self.mode == ModeArg::L3 {
+            Mode::Router
         } else {
             Mode::CrossConnect
         };
+        let l3 = self.source.to_l3()?;
+        if mode != Mode::Router
+            && (!l3.routes.is_empty()
+                || !l3.neighs.is_empty()
+                || self.source.no_kernel_routes
+                || self.source.routes_file.is_some())
+        {
+            return Err(ConfigError::Route(
+                "--route, --neigh, --routes-file and --no-kernel-routes need --mode l3".into(),
+            ));
+        }
         let mut ports: Vec<PortConfig> = self
             .ports
             .iter()
@@ -187,6 +270,12 @@ impl RunArgs {
                 "--next-hop does not apply to hairpin mode (it swaps the MACs)".into(),
             ));
         }
+        if mode == Mode::Router && ports.iter().any(|p| p.next_hop_mac.is_some()) {
+            return Err(ConfigError::Ports(
+                "--next-hop does not apply to L3 mode (next hops come from routes and neighbours)"
+                    .into(),
+            ));
+        }
         let config = Config {
             mode,
             ports,
@@ -208,6 +297,7 @@ impl RunArgs {
             duration: self.duration,
             stats_interval: self.stats_interval,
             stats: self.stats,
+            l3,
         };
         config.validate()?;
         Ok(config)
@@ -272,5 +362,57 @@ mod tests {
         assert!(run(&["a"]).unwrap_err().contains("pairs"));
         assert!(run(&["a", "--hairpin"]).is_ok());
         assert!(run(&["a", "b", "--bind", "bogus"]).is_err());
+    }
+
+    #[test]
+    fn l3_routes_and_neighbours() {
+        let c = run(&[
+            "a",
+            "b",
+            "--mode",
+            "l3",
+            "--route",
+            "198.18.5.0/24 via 198.18.1.1 dev b mtu 1400",
+            "--route",
+            "fd00:5::/64 dev a",
+            "--neigh",
+            "198.18.1.1 lladdr 02:00:00:00:00:09 dev b",
+        ])
+        .unwrap();
+        assert_eq!(c.mode, Mode::Router);
+        assert!(c.l3.kernel);
+        assert_eq!(c.l3.routes.len(), 2);
+        assert_eq!(c.l3.routes[0].mtu, Some(1400));
+        assert_eq!(c.l3.routes[1].via, None);
+        assert_eq!(c.l3.neighs[0].dev, "b");
+        assert!(run(&["a", "--mode", "l3"]).is_ok(), "one port is fine");
+        let e = |args: &[&str]| run(args).unwrap_err();
+        assert!(e(&["a", "b", "--route", "198.18.5.0/24 dev b"]).contains("--mode l3"));
+        assert!(e(&["a", "--mode", "l3", "--route", "198.18.5.0/24 dev c"]).contains("not one of the ports"));
+        assert!(e(&["a", "--mode", "l3", "--route", "198.18.5.0/24"]).contains("dev IFACE"));
+        assert!(e(&["a", "--mode", "l3", "--route", "198.18.5.0/33 dev a"]).contains("too long"));
+        assert!(e(&["a", "--mode", "l3", "--route", "198.18.5.0/24 via fd00::1 dev a"]).contains("other address family"));
+        assert!(e(&["a", "--mode", "l3", "--route", "x dev a"]).contains("not a prefix"));
+        assert!(e(&["a", "--mode", "l3", "--route", "1.0.0.0/8 dev a bogus 1"]).contains("unknown word"));
+        assert!(e(&["a", "--mode", "l3", "--neigh", "198.18.1.1 lladdr zz dev a"]).contains("not a MAC"));
+        assert!(e(&["a", "--mode", "l3", "--no-kernel-routes"]).contains("at least one --route"));
+        assert!(e(&["a", "--mode", "l3", "--routes-file", "/nonexistent/x.toml"]).contains("reading /nonexistent"));
+        assert!(e(&["a", "b", "--mode", "l3", "--next-hop", "b=02:00:00:00:00:01"]).contains("L3 mode"));
+    }
+
+    #[test]
+    fn routes_file() {
+        let c = L3Config::from_toml(
+            "kernel = false\n[[route]]\nprefix = \"198.18.5.0/24\"\nvia = \"198.18.1.1\"\ndev = \"b\"\n\n[[neigh]]\nip = \"198.18.1.1\"\nmac = \"02:00:00:00:00:09\"\ndev = \"b\"\n",
+            "f.toml",
+        )
+        .unwrap();
+        assert!(!c.kernel);
+        assert_eq!(c.routes[0].dev, "b");
+        assert_eq!(c.neighs.len(), 1);
+        let e = L3Config::from_toml("[[route]]\nprefix = \"1.2.3.0/24\"\nbogus = 1\n", "f.toml").unwrap_err();
+        assert!(e.to_string().contains("f.toml"), "{e}");
+        let e = L3Config::from_toml("[[route]]\nprefix = \"1.2.3.0/99\"\ndev = \"a\"\n", "f.toml").unwrap_err();
+        assert!(e.to_string().contains("too long"), "{e}");
     }
 }

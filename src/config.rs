@@ -70,6 +70,169 @@ pub enum Mode {
     /// One port; every frame goes back out where it came from with its MAC
     /// addresses swapped (the classic l2fwd, for benchmarking).
     Hairpin,
+    /// L3 router: IPv4/IPv6 longest-prefix match, TTL/hop limit decrement,
+    /// neighbour MACs; the kernel keeps its slow path (see `l3`).
+    Router,
+}
+
+/// Most ports in L3 mode (the XDP program's port list).
+pub const MAX_L3_PORTS: usize = 8;
+
+/// A static route (`PREFIX [via GW] dev IFACE [mtu N]`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticRoute {
+    /// Destination prefix, e.g. `198.18.5.0/24`.
+    pub prefix: String,
+    /// Gateway; absent for a directly connected prefix.
+    #[serde(default)]
+    pub via: Option<std::net::IpAddr>,
+    /// Egress interface (must be one of the ports).
+    pub dev: String,
+    /// Route MTU.
+    #[serde(default)]
+    pub mtu: Option<u32>,
+}
+
+/// A static neighbour (`IP lladdr MAC dev IFACE`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticNeigh {
+    /// Neighbour address.
+    pub ip: std::net::IpAddr,
+    /// Its MAC.
+    pub mac: String,
+    /// Interface it is on.
+    pub dev: String,
+}
+
+/// L3 routing sources.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct L3Config {
+    /// Mirror the kernel's routes, local addresses and neighbours (default).
+    #[serde(default = "yes")]
+    pub kernel: bool,
+    /// Static routes.
+    #[serde(default, rename = "route")]
+    pub routes: Vec<StaticRoute>,
+    /// Static neighbours.
+    #[serde(default, rename = "neigh")]
+    pub neighs: Vec<StaticNeigh>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl StaticRoute {
+    /// Parses `PREFIX [via GW] dev IFACE [mtu N]` (the `ip route` words).
+    pub fn parse(s: &str) -> Result<StaticRoute, ConfigError> {
+        let bad = |why: &str| {
+            ConfigError::Route(format!(
+                "--route '{s}': {why} (expected 'PREFIX [via GW] dev IFACE [mtu N]')"
+            ))
+        };
+        let mut words = s.split_whitespace();
+        let prefix = words.next().ok_or_else(|| bad("empty"))?.to_string();
+        let (mut via, mut dev, mut mtu) = (None, None, None);
+        while let Some(w) = words.next() {
+            let v = words.next().ok_or_else(|| bad(&format!("'{w}' needs a value")))?;
+            match w {
+                "via" => via = Some(v.parse().map_err(|_| bad(&format!("'{v}' is not an address")))?),
+                "dev" => dev = Some(v.to_string()),
+                "mtu" => mtu = Some(v.parse().map_err(|_| bad(&format!("'{v}' is not an MTU")))?),
+                _ => return Err(bad(&format!("unknown word '{w}'"))),
+            }
+        }
+        let r = StaticRoute {
+            prefix,
+            via,
+            dev: dev.ok_or_else(|| bad("'dev IFACE' is required"))?,
+            mtu,
+        };
+        r.check()?;
+        Ok(r)
+    }
+
+    /// Checks the prefix, the gateway's family and the MTU.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let prefix: crate::route::Prefix = self
+            .prefix
+            .parse()
+            .map_err(|e| ConfigError::Route(format!("route {}: {e}", self.prefix)))?;
+        if let Some(gw) = self.via {
+            if gw.is_ipv6() != prefix.is_v6() {
+                return Err(ConfigError::Route(format!(
+                    "route {}: gateway {gw} is of the other address family",
+                    self.prefix
+                )));
+            }
+        }
+        if let Some(m) = self.mtu {
+            if !(68..=65535).contains(&m) {
+                return Err(ConfigError::Route(format!(
+                    "route {}: mtu {m} is out of range (68..=65535)",
+                    self.prefix
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl StaticNeigh {
+    /// Parses `IP lladdr MAC dev IFACE` (the `ip neigh` words).
+    pub fn parse(s: &str) -> Result<StaticNeigh, ConfigError> {
+        let bad = |why: &str| {
+            ConfigError::Route(format!(
+                "--neigh '{s}': {why} (expected 'IP lladdr MAC dev IFACE')"
+            ))
+        };
+        let mut words = s.split_whitespace();
+        let ip = words
+            .next()
+            .ok_or_else(|| bad("empty"))?
+            .parse()
+            .map_err(|_| bad("not an IP address"))?;
+        let (mut mac, mut dev) = (None, None);
+        while let Some(w) = words.next() {
+            let v = words.next().ok_or_else(|| bad(&format!("'{w}' needs a value")))?;
+            match w {
+                "lladdr" => mac = Some(v.to_string()),
+                "dev" => dev = Some(v.to_string()),
+                _ => return Err(bad(&format!("unknown word '{w}'"))),
+            }
+        }
+        let n = StaticNeigh {
+            ip,
+            mac: mac.ok_or_else(|| bad("'lladdr MAC' is required"))?,
+            dev: dev.ok_or_else(|| bad("'dev IFACE' is required"))?,
+        };
+        n.check()?;
+        Ok(n)
+    }
+
+    /// Checks the MAC.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        self.mac.parse::<Mac>().map(|_| ())
+    }
+}
+
+impl L3Config {
+    /// Reads a TOML file with `kernel = bool`, `[[route]]` and `[[neigh]]`
+    /// tables.
+    pub fn from_toml(text: &str, path: &str) -> Result<L3Config, ConfigError> {
+        let c: L3Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Route(format!("{path}: {}", e.to_string().trim())))?;
+        for r in &c.routes {
+            r.check()?;
+        }
+        for n in &c.neighs {
+            n.check()?;
+        }
+        Ok(c)
+    }
 }
 
 /// XDP attach mode.
@@ -199,6 +362,8 @@ pub struct Config {
     pub stats_interval: f64,
     /// Stats format.
     pub stats: StatsFormat,
+    /// L3 mode: where routes and neighbours come from.
+    pub l3: L3Config,
 }
 
 /// What is wrong with a configuration.
@@ -258,6 +423,9 @@ pub enum ConfigError {
     /// A time is wrong.
     #[error("{0}")]
     Time(String),
+    /// A static route, neighbour or routes file is wrong.
+    #[error("{0}")]
+    Route(String),
 }
 
 fn pow2(name: &'static str, value: u32, min: u32, max: u32) -> Result<(), ConfigError> {
@@ -296,6 +464,10 @@ impl Config {
             duration: None,
             stats_interval: 1.0,
             stats: StatsFormat::Table,
+            l3: L3Config {
+                kernel: true,
+                ..L3Config::default()
+            },
         }
     }
 
@@ -341,6 +513,37 @@ impl Config {
                         "cross-connect mode needs ports in pairs (A B [C D ...]); got {}",
                         self.ports.len()
                     )));
+                }
+            }
+            Mode::Router => {
+                if self.ports.is_empty() || self.ports.len() > MAX_L3_PORTS {
+                    return Err(ConfigError::Ports(format!(
+                        "L3 mode takes 1 to {MAX_L3_PORTS} ports; got {}",
+                        self.ports.len()
+                    )));
+                }
+                for r in &self.l3.routes {
+                    r.check()?;
+                    if !self.ports.iter().any(|p| p.ifname == r.dev) {
+                        return Err(ConfigError::Route(format!(
+                            "route {} leaves through {}, which is not one of the ports",
+                            r.prefix, r.dev
+                        )));
+                    }
+                }
+                for n in &self.l3.neighs {
+                    n.check()?;
+                    if !self.ports.iter().any(|p| p.ifname == n.dev) {
+                        return Err(ConfigError::Route(format!(
+                            "neighbour {} is on {}, which is not one of the ports",
+                            n.ip, n.dev
+                        )));
+                    }
+                }
+                if !self.l3.kernel && self.l3.routes.is_empty() {
+                    return Err(ConfigError::Route(
+                        "with --no-kernel-routes there must be at least one --route".into(),
+                    ));
                 }
             }
             Mode::Hairpin => {

@@ -19,6 +19,88 @@ pub enum Verdict {
     },
     /// Return the frame to the free pool and count why.
     Drop(DropReason),
+    /// The kernel must handle this frame (L3). The XDP program passes such
+    /// frames before they reach xskfwd; one that arrives anyway is dropped
+    /// and counted as [`DropReason::KernelOnly`].
+    Pass(PassReason),
+}
+
+/// Why a frame is the kernel's (see [`crate::l3`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PassReason {
+    /// Not IPv4 or IPv6 (ARP, LLDP, …).
+    NonIp,
+    /// Carries an 802.1Q/802.1ad tag.
+    Vlan,
+    /// Broadcast or multicast destination MAC.
+    L2Multicast,
+    /// IPv4 options or an IPv6 hop-by-hop header.
+    Options,
+    /// TTL / hop limit ≤ 1: the kernel sends Time Exceeded.
+    Ttl,
+    /// Multicast or limited-broadcast destination address.
+    Multicast,
+    /// IPv6 link-local source or destination.
+    LinkLocal,
+    /// For this host (local, broadcast or anycast address).
+    Local,
+    /// 127/8 or the rest of ::/80: depends on kernel settings.
+    Special,
+    /// Route of type blackhole/unreachable/prohibit/throw.
+    Reject,
+    /// A route xskfwd does not forward (ECMP, foreign egress, other type).
+    KernelRoute,
+    /// The route leads back out of the ingress port (the kernel also sends
+    /// a redirect).
+    SameInterface,
+    /// Larger than the egress MTU (fragmentation or ICMP needed).
+    Mtu,
+    /// The next hop's MAC is not known yet (the kernel resolves it).
+    NoNeighbour,
+}
+
+/// A per-packet decision the worker loop can drive.
+pub trait Forwarder {
+    /// Called before each rx batch (e.g. to pick up new table snapshots).
+    #[inline]
+    fn refresh(&mut self) {}
+
+    /// Decides and rewrites one frame that arrived on port `ingress`.
+    fn process(&self, ingress: usize, frame: &mut [u8]) -> Verdict;
+}
+
+/// Either forwarder, chosen at start-up (one predictable branch per
+/// packet instead of a generic application).
+#[derive(Debug, Clone)]
+pub enum AnyForwarder {
+    /// L2 cross-connect or hairpin.
+    L2(L2Forwarder),
+    /// L3 router.
+    L3(crate::l3::L3Forwarder),
+}
+
+impl Forwarder for AnyForwarder {
+    #[inline]
+    fn refresh(&mut self) {
+        if let AnyForwarder::L3(f) = self {
+            f.refresh();
+        }
+    }
+
+    #[inline]
+    fn process(&self, ingress: usize, frame: &mut [u8]) -> Verdict {
+        match self {
+            AnyForwarder::L2(f) => f.process(ingress, frame),
+            AnyForwarder::L3(f) => f.process(ingress, frame),
+        }
+    }
+}
+
+impl Forwarder for L2Forwarder {
+    #[inline]
+    fn process(&self, ingress: usize, frame: &mut [u8]) -> Verdict {
+        L2Forwarder::process(self, ingress, frame)
+    }
 }
 
 /// How frames arriving on one port leave.
@@ -66,6 +148,8 @@ impl L2Forwarder {
         let n = config.ports.len().min(MAX_PORTS).min(info.len());
         for (i, e) in egress.iter_mut().enumerate().take(n) {
             *e = match config.mode {
+                // Not an L2 mode: max_len 0 drops every frame (never built).
+                Mode::Router => none,
                 Mode::Hairpin => Egress {
                     port: i as u8,
                     src: None,

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         },
         Command::Lab { action } => xskfwd::demo::lab(action).map(|()| ExitCode::SUCCESS),
         Command::Demo(args) => xskfwd::demo::demo(&args).map(|()| ExitCode::SUCCESS),
+        Command::Routes(args) => xskfwd::app::routes(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

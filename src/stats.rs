@@ -39,6 +39,33 @@ reasons! {
     TooBig => "too_big",
     /// The decision named a port this worker does not serve (a bug).
     NoEgress => "no_egress",
+    /// L3: unicast to another host's MAC (the kernel drops these too).
+    NotForUs => "not_for_us",
+    /// L3: IPv4 header or packet longer than the frame.
+    Ipv4Truncated => "ipv4_truncated",
+    /// L3: IPv4 version field is not 4.
+    Ipv4Version => "ipv4_version",
+    /// L3: IPv4 header length below 20 bytes.
+    Ipv4HeaderLen => "ipv4_header_len",
+    /// L3: IPv4 total length below the header length.
+    Ipv4TotalLen => "ipv4_total_len",
+    /// L3: IPv4 header checksum wrong.
+    Ipv4Checksum => "ipv4_checksum",
+    /// L3: IPv6 header or payload longer than the frame.
+    Ipv6Truncated => "ipv6_truncated",
+    /// L3: IPv6 version field is not 6.
+    Ipv6Version => "ipv6_version",
+    /// L3: martian source (0.0.0.0, multicast, broadcast, loopback).
+    MartianSrc => "martian_src",
+    /// L3: martian destination (0.0.0.0, ::1).
+    MartianDst => "martian_dst",
+    /// L3: no route (the XDP program sends these to the kernel, which
+    /// answers with ICMP unreachable; this counts only table races).
+    NoRoute => "no_route",
+    /// L3: a frame only the kernel may handle reached xskfwd (the XDP
+    /// program and the tables disagreed for a moment, e.g. during an
+    /// update); it cannot be handed back from the UMEM.
+    KernelOnly => "kernel_only",
 }
 
 /// Number of drop reasons.
@@ -186,23 +213,52 @@ pub struct XskStats {
     pub tx_ring_empty: u64,
 }
 
-/// Per-port counters of the XDP program (summed over CPUs).
+/// Names of the XDP program's counters, in the order of
+/// `enum xskfwd_counter` in `bpf/xskfwd.h` (JSON keys).
+pub const XDP_COUNTERS: [&str; 18] = [
+    "redirect",
+    "pass_no_socket",
+    "pass_short",
+    "pass_queue",
+    "pass_not_ip",
+    "pass_l2_dst",
+    "pass_options",
+    "pass_ttl",
+    "pass_mcast",
+    "pass_link_local",
+    "pass_local",
+    "pass_no_route",
+    "pass_no_neigh",
+    "pass_mtu",
+    "pass_not_ours",
+    "pass_fwd_off",
+    "pass_rpf",
+    "pass_special",
+];
+
+/// What one port's XDP program counted, summed over CPUs: index `i` is
+/// [`XDP_COUNTERS`]`[i]`. Index 0 is frames redirected to xskfwd; every
+/// other counter is a reason a frame went to the kernel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct XdpProgStats {
-    /// Redirected into an AF_XDP socket.
-    pub redirect: u64,
-    /// Passed: no socket bound on the rx queue.
-    pub pass_no_socket: u64,
-    /// Passed: shorter than an Ethernet header.
-    pub pass_short: u64,
-    /// Passed: rx queue beyond the XSKMAP.
-    pub pass_queue: u64,
+    /// The counters.
+    pub counts: [u64; XDP_COUNTERS.len()],
 }
 
 impl XdpProgStats {
+    /// Redirected into an AF_XDP socket.
+    pub fn redirect(&self) -> u64 {
+        self.counts[0]
+    }
+
     /// Everything passed to the kernel, whatever the reason.
     pub fn passed(&self) -> u64 {
-        self.pass_no_socket + self.pass_short + self.pass_queue
+        self.counts[1..].iter().sum()
+    }
+
+    /// `(name, count)` of every counter.
+    pub fn named(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        XDP_COUNTERS.iter().copied().zip(self.counts.iter().copied())
     }
 }
 

@@ -17,7 +17,7 @@
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use crate::config::{Idle, MAX_BATCH, MAX_PORTS};
-use crate::forward::{L2Forwarder, Verdict};
+use crate::forward::{Forwarder, Verdict};
 use crate::port::{Batch, Rings};
 use crate::stats::{DropReason, PortCounters, SharedCounters};
 
@@ -72,9 +72,9 @@ impl FrameAccount {
 
 /// One worker's state. Everything is allocated in [`Worker::new`].
 #[derive(Debug)]
-pub struct Worker<R: Rings> {
+pub struct Worker<R: Rings, F: Forwarder> {
     rings: R,
-    fwd: L2Forwarder,
+    fwd: F,
     params: WorkerParams,
     pool: Vec<R::Frame>,
     rxb: Batch<R::Frame>,
@@ -87,11 +87,11 @@ pub struct Worker<R: Rings> {
     total: u64,
 }
 
-impl<R: Rings> Worker<R> {
+impl<R: Rings, F: Forwarder> Worker<R, F> {
     /// A worker over `rings` with the frames in `pool`.
     /// `pool` must have capacity for every frame of the worker (it never
     /// grows, so the loop never allocates).
-    pub fn new(rings: R, fwd: L2Forwarder, params: WorkerParams, pool: Vec<R::Frame>) -> Self {
+    pub fn new(rings: R, fwd: F, params: WorkerParams, pool: Vec<R::Frame>) -> Self {
         let ports = rings.ports().min(MAX_PORTS);
         let total = pool.len() as u64;
         Worker {
@@ -175,6 +175,7 @@ impl<R: Rings> Worker<R> {
     pub fn poll_once(&mut self) -> usize {
         let ports = self.local.len();
         let mut work = 0;
+        self.fwd.refresh();
         for p in 0..ports {
             let n = self.rings.rx(p, &mut self.rxb, self.params.batch);
             if n == 0 {
@@ -223,6 +224,10 @@ impl<R: Rings> Worker<R> {
                     }
                     Verdict::Drop(reason) => {
                         local[p].drop(reason);
+                        pool.push(f);
+                    }
+                    Verdict::Pass(_) => {
+                        local[p].drop(DropReason::KernelOnly);
                         pool.push(f);
                     }
                 }
@@ -309,13 +314,13 @@ fn unreachable_port<F>(c: &mut PortCounters, pool: &mut Vec<F>, f: F) {
 mod tests {
     use super::*;
     use crate::config::{Config, Mac, Mode};
-    use crate::forward::PortInfo;
+    use crate::forward::{L2Forwarder, PortInfo};
     use crate::port::MemRings;
 
     const NH: [Mac; 2] = [Mac([2, 0, 0, 0, 1, 0]), Mac([2, 0, 0, 0, 1, 1])];
     const OWN: [Mac; 2] = [Mac([2, 0, 0, 0, 0, 0]), Mac([2, 0, 0, 0, 0, 1])];
 
-    fn worker(fill: usize, frames: u32, batch: usize) -> Worker<MemRings> {
+    fn worker(fill: usize, frames: u32, batch: usize) -> Worker<MemRings, L2Forwarder> {
         let config = Config::with_ports(
             Mode::CrossConnect,
             &[("p0", Some(NH[0])), ("p1", Some(NH[1]))],
@@ -346,7 +351,7 @@ mod tests {
         p
     }
 
-    fn account(w: &mut Worker<MemRings>) -> FrameAccount {
+    fn account(w: &mut Worker<MemRings, L2Forwarder>) -> FrameAccount {
         w.drain(|f| u64::from(f.id))
     }
 

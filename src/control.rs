@@ -1,0 +1,490 @@
+//! The L3 control plane: keeps the route and neighbour model in step with
+//! the kernel (rtnetlink dump, then live events) and the static
+//! configuration; publishes frozen snapshots to the workers
+//! ([`crate::route::Tables`]) and steering entries to the XDP programs.
+//!
+//! Timing: events are applied as they arrive (the thread waits on the
+//! netlink socket, at most [`POLL`] at a time) and a new snapshot is
+//! published right after each burst, so an `ip route`/`ip neigh` change
+//! reaches the workers within milliseconds. Changes the kernel does not
+//! announce route by route (a link going down, an address removed,
+//! a netlink overrun) trigger a full re-dump.
+//!
+//! Old snapshots are freed here, never on a worker: the control plane keeps
+//! a reference to every retired snapshot until no worker holds it.
+//!
+//! This module must never: block a worker, panic on what the kernel sends,
+//! or touch another network namespace.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::bpf::{SteerPrefix, STEER_PASS, STEER_REDIRECT};
+use crate::config::{L3Config, Mac};
+use crate::netlink::{self, Event, KernelRoute, Monitor, RouteType};
+use crate::netns::format_mac;
+use crate::route::{
+    Action, Fib, KernelOnly, NeighSet, Neighbours, PortId, Prefix, RouteSet, Source, Tables,
+};
+
+/// Longest wait for netlink events before checking the stop flag.
+pub const POLL: Duration = Duration::from_millis(50);
+
+/// Kernel main routing table id.
+const RT_TABLE_MAIN: u32 = 254;
+/// Kernel local routing table id.
+const RT_TABLE_LOCAL: u32 = 255;
+
+/// A port as the control plane knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortRef {
+    /// Interface name.
+    pub ifname: String,
+    /// Interface index.
+    pub ifindex: u32,
+}
+
+/// Where steering decisions go (the XDP programs' tries and length limit).
+pub trait Steering: Send {
+    /// Makes the programs' steering entries equal to `entries` and their
+    /// length limits `(ipv4, ipv6)`.
+    fn sync(&mut self, entries: &BTreeMap<SteerPrefix, u32>, max_len: (u32, u32)) -> Result<()>;
+}
+
+/// A [`Steering`] that only remembers (for `xskfwd routes` and tests).
+#[derive(Debug, Default)]
+pub struct NoSteering {
+    /// Last entries.
+    pub entries: BTreeMap<SteerPrefix, u32>,
+    /// Last limits.
+    pub max_len: (u32, u32),
+}
+
+impl Steering for NoSteering {
+    fn sync(&mut self, entries: &BTreeMap<SteerPrefix, u32>, max_len: (u32, u32)) -> Result<()> {
+        self.entries = entries.clone();
+        self.max_len = max_len;
+        Ok(())
+    }
+}
+
+/// Counters of the control plane.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ControlStats {
+    /// Netlink events applied.
+    pub events: u64,
+    /// Full re-dumps.
+    pub resyncs: u64,
+    /// Routing snapshots published.
+    pub fib_builds: u64,
+    /// Neighbour snapshots published.
+    pub neigh_builds: u64,
+    /// Time the last routing snapshot took to build.
+    pub last_build: Duration,
+}
+
+/// The control plane of one L3 run.
+pub struct Control {
+    ports: Vec<PortRef>,
+    l3: L3Config,
+    /// Largest IP packet a UMEM frame holds.
+    max_ip: u32,
+    routes: RouteSet,
+    neighs: NeighSet,
+    port_mtu: Vec<u32>,
+    tables: Arc<Tables>,
+    retired_fib: Vec<Arc<Fib>>,
+    retired_neigh: Vec<Arc<Neighbours>>,
+    steer: Box<dyn Steering>,
+    monitor: Option<Monitor>,
+    other_tables: usize,
+    stats: ControlStats,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("ports", &self.ports)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+fn mac_of(s: &str) -> [u8; 6] {
+    s.parse::<Mac>().map(|m| m.0).unwrap_or_default()
+}
+
+impl Control {
+    /// Builds the model from the kernel (if `l3.kernel`) and the static
+    /// configuration, publishes the first snapshots and steering entries.
+    /// Runs in the caller's network namespace.
+    pub fn start(
+        ports: Vec<PortRef>,
+        l3: L3Config,
+        max_ip: u32,
+        steer: Box<dyn Steering>,
+    ) -> Result<Control> {
+        // Subscribe before dumping, so no change falls between the two.
+        let monitor = if l3.kernel {
+            Some(Monitor::new().context("subscribing to rtnetlink")?)
+        } else {
+            None
+        };
+        let n = ports.len();
+        let mut c = Control {
+            ports,
+            l3,
+            max_ip,
+            routes: RouteSet::new(),
+            neighs: NeighSet::new(),
+            port_mtu: vec![max_ip; n],
+            tables: Tables::new(Fib::default(), Neighbours::default()),
+            retired_fib: Vec::new(),
+            retired_neigh: Vec::new(),
+            steer,
+            monitor,
+            other_tables: 0,
+            stats: ControlStats::default(),
+        };
+        c.add_statics()?;
+        if c.l3.kernel {
+            c.resync()?;
+            if c.other_tables > 0 {
+                eprintln!(
+                    "xskfwd: note: {} route(s) live in tables other than main/local; xskfwd mirrors \
+                     only main and local (the XDP program asks the kernel's FIB, policy rules \
+                     included, before anything reaches xskfwd)",
+                    c.other_tables
+                );
+            }
+        } else {
+            c.publish(true, true)?;
+        }
+        Ok(c)
+    }
+
+    fn port_of(&self, ifindex: u32) -> Option<PortId> {
+        self.ports
+            .iter()
+            .position(|p| p.ifindex == ifindex)
+            .map(|i| i as PortId)
+    }
+
+    fn port_named(&self, name: &str) -> Option<PortId> {
+        self.ports
+            .iter()
+            .position(|p| p.ifname == name)
+            .map(|i| i as PortId)
+    }
+
+    fn add_statics(&mut self) -> Result<()> {
+        for r in &self.l3.routes {
+            let prefix: Prefix = r
+                .prefix
+                .parse()
+                .with_context(|| format!("static route {}", r.prefix))?;
+            let port = self
+                .port_named(&r.dev)
+                .with_context(|| format!("static route {}: {} is not a port", r.prefix, r.dev))?;
+            self.routes.static_add(
+                prefix,
+                Action::Forward {
+                    port,
+                    gateway: r.via,
+                    mtu: r.mtu,
+                },
+            );
+        }
+        for n in &self.l3.neighs {
+            let port = self
+                .port_named(&n.dev)
+                .with_context(|| format!("static neighbour {}: {} is not a port", n.ip, n.dev))?;
+            self.neighs.static_add(port, n.ip, mac_of(&n.mac));
+        }
+        Ok(())
+    }
+
+    /// The published tables (hand these to the workers).
+    pub fn tables(&self) -> Arc<Tables> {
+        Arc::clone(&self.tables)
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> ControlStats {
+        self.stats
+    }
+
+    /// What a kernel route means for xskfwd: `(prefix, local?, action)`.
+    fn kernel_route(&self, r: &KernelRoute) -> Option<(Prefix, bool, Action)> {
+        let prefix = Prefix::new(r.dst, r.prefix_len).ok()?;
+        match r.table {
+            RT_TABLE_LOCAL => match r.kind {
+                RouteType::Local | RouteType::Broadcast | RouteType::Anycast => {
+                    Some((prefix, true, Action::Local))
+                }
+                _ => None,
+            },
+            RT_TABLE_MAIN => {
+                let action = match r.kind {
+                    RouteType::Unicast if r.multipath => Action::Kernel(KernelOnly::Multipath),
+                    RouteType::Unicast => match r.oif.and_then(|i| self.port_of(i)) {
+                        Some(port) => Action::Forward {
+                            port,
+                            gateway: r.gateway,
+                            mtu: r.mtu,
+                        },
+                        None => Action::Kernel(KernelOnly::ForeignPort),
+                    },
+                    RouteType::Blackhole
+                    | RouteType::Unreachable
+                    | RouteType::Prohibit
+                    | RouteType::Throw => Action::Kernel(KernelOnly::Reject),
+                    _ => Action::Kernel(KernelOnly::Other),
+                };
+                Some((prefix, false, action))
+            }
+            _ => None,
+        }
+    }
+
+    /// Re-reads everything from the kernel and republishes.
+    pub fn resync(&mut self) -> Result<()> {
+        let snap = netlink::dump().context("dumping the kernel's routes and neighbours")?;
+        self.routes.clear_kernel();
+        self.neighs.clear_kernel();
+        self.other_tables = 0;
+        for r in &snap.routes {
+            if r.table != RT_TABLE_MAIN && r.table != RT_TABLE_LOCAL {
+                self.other_tables += 1;
+            }
+            self.apply_route(r, true);
+        }
+        for n in &snap.neighs {
+            if let Some(port) = self.port_of(n.ifindex) {
+                self.neighs
+                    .kernel_set(port, n.ip, n.usable().then_some(n.mac).flatten());
+            }
+        }
+        for l in &snap.links {
+            if let Some(port) = self.port_of(l.ifindex) {
+                self.port_mtu[port as usize] = l.mtu.min(self.max_ip);
+            }
+        }
+        self.stats.resyncs += 1;
+        self.publish(true, true)
+    }
+
+    fn apply_route(&mut self, r: &KernelRoute, add: bool) -> bool {
+        let Some((prefix, local, action)) = self.kernel_route(r) else {
+            return false;
+        };
+        match (local, add) {
+            (true, true) => self.routes.local_add(prefix),
+            (true, false) => {
+                self.routes.local_remove(prefix);
+            }
+            (false, true) => self.routes.kernel_add(prefix, r.metric, action),
+            (false, false) => {
+                self.routes.kernel_remove(prefix, r.metric);
+            }
+        }
+        true
+    }
+
+    /// Applies events; returns (routes changed, neighbours changed, resync needed).
+    fn apply(&mut self, events: &[Event]) -> (bool, bool, bool) {
+        let (mut fib, mut neigh, mut resync) = (false, false, false);
+        for ev in events {
+            self.stats.events += 1;
+            match ev {
+                Event::NewRoute(r) => fib |= self.apply_route(r, true),
+                Event::DelRoute(r) => fib |= self.apply_route(r, false),
+                Event::NewNeigh(n) | Event::DelNeigh(n) => {
+                    if let Some(port) = self.port_of(n.ifindex) {
+                        let mac = match ev {
+                            Event::NewNeigh(_) if n.usable() => n.mac,
+                            _ => None,
+                        };
+                        neigh |= self.neighs.kernel_set(port, n.ip, mac);
+                    }
+                }
+                // The kernel flushes routes on link down / address removal
+                // without announcing each one: read everything again.
+                Event::NewLink(_)
+                | Event::DelLink(_)
+                | Event::NewAddr(_)
+                | Event::DelAddr(_)
+                | Event::Overrun => resync = true,
+            }
+        }
+        (fib, neigh, resync)
+    }
+
+    /// Steering entries: local addresses go to the kernel, static routes to
+    /// xskfwd (a local entry wins over a static route of the same prefix).
+    fn steering(&self) -> BTreeMap<SteerPrefix, u32> {
+        let mut m = BTreeMap::new();
+        let key = |p: &Prefix| match *p {
+            Prefix::V4(a, l) => SteerPrefix::V4(a.to_be_bytes(), l),
+            Prefix::V6(a, l) => SteerPrefix::V6(a.to_be_bytes(), l),
+        };
+        for p in self.routes.static_prefixes() {
+            m.insert(key(p), STEER_REDIRECT);
+        }
+        for p in self.routes.locals() {
+            m.insert(key(p), STEER_PASS);
+        }
+        m
+    }
+
+    /// Largest IPv4 / IPv6 packet the XDP program may hand to xskfwd: the
+    /// UMEM frame, every route MTU (the kernel honours unlocked route MTUs,
+    /// bpf_fib_lookup checks only the device's), and with static routes
+    /// (which bypass bpf_fib_lookup) the ports' MTUs.
+    fn max_len(&self, routes: &[crate::route::Route]) -> (u32, u32) {
+        let mut v4 = self.max_ip;
+        let mut v6 = self.max_ip;
+        for r in routes {
+            if let Action::Forward { mtu: Some(m), .. } = r.action {
+                if r.prefix.is_v6() {
+                    v6 = v6.min(m);
+                } else {
+                    v4 = v4.min(m);
+                }
+            }
+            if let (Source::Static, Action::Forward { port, .. }) = (r.source, r.action) {
+                let m = self.port_mtu.get(port as usize).copied().unwrap_or(0);
+                if r.prefix.is_v6() {
+                    v6 = v6.min(m);
+                } else {
+                    v4 = v4.min(m);
+                }
+            }
+        }
+        (v4, v6)
+    }
+
+    fn publish(&mut self, fib: bool, neigh: bool) -> Result<()> {
+        if fib {
+            let t = Instant::now();
+            let built = self.routes.build()?;
+            self.stats.last_build = t.elapsed();
+            let limits = self.max_len(built.routes());
+            let old = self.tables.fib.swap(Arc::new(built));
+            self.retired_fib.push(old);
+            self.stats.fib_builds += 1;
+            let entries = self.steering();
+            self.steer.sync(&entries, limits)?;
+        }
+        if neigh {
+            let old = self.tables.neigh.swap(Arc::new(self.neighs.build()));
+            self.retired_neigh.push(old);
+            self.stats.neigh_builds += 1;
+        }
+        // Free retired snapshots no worker holds any more.
+        self.retired_fib.retain(|a| Arc::strong_count(a) > 1);
+        self.retired_neigh.retain(|a| Arc::strong_count(a) > 1);
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for kernel changes and applies them.
+    pub fn poll(&mut self, timeout: Duration) -> Result<()> {
+        let Some(monitor) = self.monitor.as_mut() else {
+            std::thread::sleep(timeout);
+            self.publish(false, false)?;
+            return Ok(());
+        };
+        let mut events = Vec::new();
+        monitor.recv(timeout, &mut events)?;
+        let (fib, neigh, resync) = self.apply(&events);
+        if resync {
+            self.resync()
+        } else {
+            self.publish(fib, neigh)
+        }
+    }
+
+    /// Runs until `stop` is set. Errors are reported and retried (with a
+    /// re-dump), never fatal to forwarding.
+    pub fn run(&mut self, stop: &AtomicBool) {
+        let mut failing = false;
+        while !stop.load(Ordering::Relaxed) {
+            match self.poll(POLL) {
+                Ok(()) => failing = false,
+                Err(e) => {
+                    if !failing {
+                        eprintln!("xskfwd: route mirror: {e:#}; re-reading the kernel's tables");
+                    }
+                    failing = true;
+                    std::thread::sleep(POLL);
+                    let _ = self.resync();
+                }
+            }
+        }
+    }
+
+    /// The effective tables as text (`xskfwd routes`).
+    pub fn dump_text(&self) -> String {
+        let fib = self.tables.fib.load();
+        let neigh = self.tables.neigh.load();
+        let name = |p: PortId| {
+            self.ports
+                .get(p as usize)
+                .map_or("?", |p| p.ifname.as_str())
+                .to_string()
+        };
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<43} {:<44} {:<7} METRIC",
+            "PREFIX", "ACTION", "SOURCE"
+        );
+        for r in fib.routes() {
+            let action = match r.action {
+                Action::Forward { port, gateway, mtu } => {
+                    let mut a = String::new();
+                    if let Some(g) = gateway {
+                        let _ = write!(a, "via {g} ");
+                    }
+                    let _ = write!(a, "dev {}", name(port));
+                    if let Some(m) = mtu {
+                        let _ = write!(a, " mtu {m}");
+                    }
+                    a
+                }
+                Action::Local => "local (to the kernel)".into(),
+                Action::Kernel(KernelOnly::Reject) => "reject (to the kernel)".into(),
+                Action::Kernel(KernelOnly::Multipath) => "multipath (to the kernel)".into(),
+                Action::Kernel(KernelOnly::ForeignPort) => {
+                    "not an xskfwd port (to the kernel)".into()
+                }
+                Action::Kernel(KernelOnly::Other) => "other type (to the kernel)".into(),
+            };
+            let _ = writeln!(
+                out,
+                "{:<43} {:<44} {:<7} {}",
+                r.prefix.to_string(),
+                action,
+                r.source.name(),
+                r.metric
+            );
+        }
+        let _ = writeln!(out, "\n{:<43} {:<18} DEV", "NEIGHBOUR", "MAC");
+        for (port, ip, mac) in neigh.entries() {
+            let _ = writeln!(out, "{:<43} {:<18} {}", ip, format_mac(&mac), name(port));
+        }
+        let _ = write!(
+            out,
+            "\n{} route(s), {} neighbour(s); lookup structures {} KiB",
+            fib.routes().len(),
+            neigh.len(),
+            fib.memory_bytes() / 1024
+        );
+        out
+    }
+}

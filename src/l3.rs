@@ -1,0 +1,816 @@
+//! The L3 forwarding decision: frame bytes + tables → verdict, with the
+//! frame rewritten in place the way the Linux kernel's own forwarding
+//! rewrites it.
+//!
+//! PURE: no syscalls, no allocation, no clock, no panics on any input.
+//!
+//! The reference is the kernel (`ip_rcv`/`ip_forward`, `ipv6_rcv`/
+//! `ip6_forward`), not the RFC text, wherever they differ:
+//! - 0.0.0.0/8 (except 0.0.0.0 itself) and 240.0.0.0/4 are forwarded as
+//!   ordinary unicast; 0.0.0.0, multicast and limited-broadcast *sources*
+//!   and a 0.0.0.0 destination are dropped silently (as the kernel's
+//!   martian checks do); 127/8 depends on `route_localnet`, so it is the
+//!   kernel's.
+//! - bytes after the IP total length / IPv6 payload are trimmed (the
+//!   kernel's `pskb_trim_rcsum`), so the forwarded frame can be shorter
+//!   than the received one; nothing else after the IP header changes.
+//! - IPv6 link-local sources and destinations are the kernel's (it sends
+//!   ICMPv6 errors for them), so are IPv4 options and IPv6 hop-by-hop
+//!   headers, TTL/hop limit ≤ 1 (Time Exceeded), multicast, local
+//!   addresses, reject routes, unresolved neighbours (ARP/NDP), packets over
+//!   the egress MTU (fragmentation or ICMP), and a route back out of the
+//!   ingress port (the kernel also sends a redirect).
+//!
+//! [`Verdict::Pass`] names those cases. The XDP program passes all of them
+//! to the kernel before they reach xskfwd; if one still arrives (a table
+//! changed between the two decisions), the worker drops and counts it,
+//! because a frame in the UMEM cannot be handed back.
+
+use std::sync::Arc;
+
+use crate::config::MAX_PORTS;
+use crate::forward::{Forwarder, PassReason, Verdict};
+use crate::route::{Action, Fib, KernelOnly, L3Port, L3Ports, Neighbours, PortId, Tables};
+use crate::stats::DropReason;
+use crate::wire::ethernet::{self, ethertype};
+use crate::wire::ipv4::{self, Ipv4Error};
+use crate::wire::ipv6;
+
+/// Decides and rewrites one frame that arrived on port `ingress`.
+///
+/// `ports[i]` describes port `i`; `fib` and `neigh` are the current
+/// snapshots. On [`Verdict::Tx`] the frame has been rewritten in place and
+/// `len` is the length to send (the frame trimmed to the IP packet).
+#[inline]
+pub fn decide(
+    ports: &[L3Port],
+    fib: &Fib,
+    neigh: &Neighbours,
+    ingress: usize,
+    frame: &mut [u8],
+) -> Verdict {
+    let Some(port) = ports.get(ingress) else {
+        return Verdict::Drop(DropReason::NoEgress);
+    };
+    let Ok(info) = ethernet::l3(frame) else {
+        return Verdict::Drop(DropReason::Runt);
+    };
+    let mut dmac = [0u8; 6];
+    dmac.copy_from_slice(&frame[..6]);
+    if dmac != port.mac {
+        if ethernet::is_multicast(&dmac) {
+            return Verdict::Pass(PassReason::L2Multicast);
+        }
+        // The kernel drops unicast for other hosts (PACKET_OTHERHOST).
+        return Verdict::Drop(DropReason::NotForUs);
+    }
+    if info.vlan.is_some() {
+        return Verdict::Pass(PassReason::Vlan);
+    }
+    let off = info.offset;
+    match info.ethertype {
+        ethertype::IPV4 => ipv4_decide(ports, fib, neigh, ingress, frame, off),
+        ethertype::IPV6 => ipv6_decide(ports, fib, neigh, ingress, frame, off),
+        _ => Verdict::Pass(PassReason::NonIp),
+    }
+}
+
+/// Where a routed packet goes: port, next-hop MAC and the port's MAC.
+struct Hop {
+    port: PortId,
+    mtu: u32,
+    src: [u8; 6],
+}
+
+/// Applies the route's action; `Ok` carries the egress and the next-hop
+/// address to resolve (`None`: the destination itself).
+fn route_action<A: Copy>(
+    ports: &[L3Port],
+    ingress: usize,
+    action: Action,
+    gateway_of: impl Fn(std::net::IpAddr) -> Option<A>,
+) -> Result<(Hop, Option<A>), Verdict> {
+    match action {
+        Action::Forward { port, gateway, mtu } => {
+            let Some(p) = ports.get(port as usize) else {
+                return Err(Verdict::Drop(DropReason::NoEgress));
+            };
+            if port as usize == ingress {
+                return Err(Verdict::Pass(PassReason::SameInterface));
+            }
+            let gw = match gateway {
+                Some(g) => match gateway_of(g) {
+                    Some(a) => Some(a),
+                    // A gateway of the other family (RFC 5549 style):
+                    // the kernel's business.
+                    None => return Err(Verdict::Pass(PassReason::KernelRoute)),
+                },
+                None => None,
+            };
+            let mtu = mtu.map_or(p.mtu, |m| m.min(p.mtu));
+            Ok((
+                Hop {
+                    port,
+                    mtu,
+                    src: p.mac,
+                },
+                gw,
+            ))
+        }
+        Action::Local => Err(Verdict::Pass(PassReason::Local)),
+        Action::Kernel(KernelOnly::Reject) => Err(Verdict::Pass(PassReason::Reject)),
+        Action::Kernel(_) => Err(Verdict::Pass(PassReason::KernelRoute)),
+    }
+}
+
+fn rewrite_macs(frame: &mut [u8], dst: [u8; 6], src: [u8; 6]) {
+    if let Some(h) = frame.get_mut(..12) {
+        h[..6].copy_from_slice(&dst);
+        h[6..].copy_from_slice(&src);
+    }
+}
+
+fn ipv4_decide(
+    ports: &[L3Port],
+    fib: &Fib,
+    neigh: &Neighbours,
+    ingress: usize,
+    frame: &mut [u8],
+    off: usize,
+) -> Verdict {
+    let Some(l3) = frame.get_mut(off..) else {
+        return Verdict::Drop(DropReason::Ipv4Truncated);
+    };
+    let avail = l3.len();
+    let Ok(mut ip) = ipv4::Packet::new_checked(l3) else {
+        return Verdict::Drop(DropReason::Ipv4Truncated);
+    };
+    // RFC 1812 §5.2.2, in the kernel's order; cannot be switched off.
+    if let Err(e) = ip.check(avail) {
+        return Verdict::Drop(match e {
+            Ipv4Error::Version => DropReason::Ipv4Version,
+            Ipv4Error::HeaderLen => DropReason::Ipv4HeaderLen,
+            Ipv4Error::TotalLen => DropReason::Ipv4TotalLen,
+            Ipv4Error::Truncated => DropReason::Ipv4Truncated,
+            Ipv4Error::Checksum => DropReason::Ipv4Checksum,
+        });
+    }
+    if ip.has_options() {
+        return Verdict::Pass(PassReason::Options);
+    }
+    let (src, dst) = (ip.src(), ip.dst());
+    if dst >> 28 == 0xe || dst == u32::MAX {
+        return Verdict::Pass(PassReason::Multicast);
+    }
+    if src >> 28 == 0xe || src == u32::MAX || src == 0 {
+        return Verdict::Drop(DropReason::MartianSrc);
+    }
+    if dst == 0 {
+        return Verdict::Drop(DropReason::MartianDst);
+    }
+    if src >> 24 == 127 || dst >> 24 == 127 {
+        return Verdict::Pass(PassReason::Special);
+    }
+    let Some(route) = fib.lookup_v4(dst) else {
+        return Verdict::Drop(DropReason::NoRoute);
+    };
+    if route.action == Action::Local {
+        return Verdict::Pass(PassReason::Local);
+    }
+    if ip.ttl() <= 1 {
+        return Verdict::Pass(PassReason::Ttl);
+    }
+    let (hop, gw) = match route_action(ports, ingress, route.action, |g| match g {
+        std::net::IpAddr::V4(a) => Some(u32::from(a)),
+        std::net::IpAddr::V6(_) => None,
+    }) {
+        Ok(x) => x,
+        Err(v) => return v,
+    };
+    let total = u32::from(ip.total_len());
+    if total > hop.mtu {
+        return Verdict::Pass(PassReason::Mtu);
+    }
+    let Some(mac) = neigh.get_v4(hop.port, gw.unwrap_or(dst)) else {
+        return Verdict::Pass(PassReason::NoNeighbour);
+    };
+    ip.decrement_ttl();
+    rewrite_macs(frame, mac, hop.src);
+    Verdict::Tx {
+        port: hop.port,
+        len: off as u32 + total,
+    }
+}
+
+const LINK_LOCAL: u128 = 0xfe80 << 112;
+const LINK_LOCAL_MASK: u128 = 0xffc0 << 112;
+
+fn ipv6_decide(
+    ports: &[L3Port],
+    fib: &Fib,
+    neigh: &Neighbours,
+    ingress: usize,
+    frame: &mut [u8],
+    off: usize,
+) -> Verdict {
+    let Some(l3) = frame.get_mut(off..) else {
+        return Verdict::Drop(DropReason::Ipv6Truncated);
+    };
+    let avail = l3.len();
+    let Ok(mut ip) = ipv6::Packet::new_checked(l3) else {
+        return Verdict::Drop(DropReason::Ipv6Truncated);
+    };
+    if ip.version() != 6 {
+        return Verdict::Drop(DropReason::Ipv6Version);
+    }
+    let total = ipv6::HEADER_LEN + usize::from(ip.payload_len());
+    if total > avail {
+        return Verdict::Drop(DropReason::Ipv6Truncated);
+    }
+    if ip.next_header() == ipv6::next_header::HOP_BY_HOP {
+        return Verdict::Pass(PassReason::Options);
+    }
+    let (src, dst) = (ip.src(), ip.dst());
+    if dst >> 120 == 0xff {
+        return Verdict::Pass(PassReason::Multicast);
+    }
+    if dst & LINK_LOCAL_MASK == LINK_LOCAL || src & LINK_LOCAL_MASK == LINK_LOCAL {
+        return Verdict::Pass(PassReason::LinkLocal);
+    }
+    // The kernel drops multicast and loopback sources and loopback
+    // destinations on receipt (ip6_rcv_core).
+    if src >> 120 == 0xff || src == 1 {
+        return Verdict::Drop(DropReason::MartianSrc);
+    }
+    if dst == 1 {
+        return Verdict::Drop(DropReason::MartianDst);
+    }
+    if src >> 48 == 0 || dst >> 48 == 0 {
+        // The rest of ::/80 (unspecified, IPv4-mapped/-compatible): what
+        // the kernel does depends on the destination; its business.
+        return Verdict::Pass(PassReason::Special);
+    }
+    let Some(route) = fib.lookup_v6(dst) else {
+        return Verdict::Drop(DropReason::NoRoute);
+    };
+    if route.action == Action::Local {
+        return Verdict::Pass(PassReason::Local);
+    }
+    if ip.hop_limit() <= 1 {
+        return Verdict::Pass(PassReason::Ttl);
+    }
+    let (hop, gw) = match route_action(ports, ingress, route.action, |g| match g {
+        std::net::IpAddr::V6(a) => Some(u128::from(a)),
+        std::net::IpAddr::V4(_) => None,
+    }) {
+        Ok(x) => x,
+        Err(v) => return v,
+    };
+    if total as u32 > hop.mtu {
+        return Verdict::Pass(PassReason::Mtu);
+    }
+    let Some(mac) = neigh.get_v6(hop.port, gw.unwrap_or(dst)) else {
+        return Verdict::Pass(PassReason::NoNeighbour);
+    };
+    let hl = ip.hop_limit();
+    ip.set_hop_limit(hl - 1);
+    rewrite_macs(frame, mac, hop.src);
+    Verdict::Tx {
+        port: hop.port,
+        len: (off + total) as u32,
+    }
+}
+
+/// The L3 forwarder a worker drives: the port table and the snapshots it
+/// currently reads (refreshed once per batch, lock-free).
+#[derive(Debug)]
+pub struct L3Forwarder {
+    ports: L3Ports,
+    nports: usize,
+    tables: Arc<Tables>,
+    fib: Arc<Fib>,
+    neigh: Arc<Neighbours>,
+}
+
+impl L3Forwarder {
+    /// A forwarder over `ports` (at most `MAX_PORTS`) reading `tables`.
+    pub fn new(ports: &[L3Port], tables: Arc<Tables>) -> Self {
+        let mut p = [L3Port::default(); MAX_PORTS];
+        let nports = ports.len().min(MAX_PORTS);
+        p[..nports].copy_from_slice(&ports[..nports]);
+        L3Forwarder {
+            ports: p,
+            nports,
+            fib: tables.fib.load_full(),
+            neigh: tables.neigh.load_full(),
+            tables,
+        }
+    }
+}
+
+impl Clone for L3Forwarder {
+    fn clone(&self) -> Self {
+        L3Forwarder::new(&self.ports[..self.nports], Arc::clone(&self.tables))
+    }
+}
+
+impl Forwarder for L3Forwarder {
+    #[inline]
+    fn refresh(&mut self) {
+        // A cheap pointer comparison per batch; a new snapshot is taken
+        // over with one reference count. The control plane keeps every
+        // retired snapshot alive until workers let go, so no table is ever
+        // freed on a worker.
+        let f = self.tables.fib.load();
+        if !Arc::ptr_eq(&f, &self.fib) {
+            self.fib = arc_swap::Guard::into_inner(f);
+        }
+        let n = self.tables.neigh.load();
+        if !Arc::ptr_eq(&n, &self.neigh) {
+            self.neigh = arc_swap::Guard::into_inner(n);
+        }
+    }
+
+    #[inline]
+    fn process(&self, ingress: usize, frame: &mut [u8]) -> Verdict {
+        decide(
+            &self.ports[..self.nports],
+            &self.fib,
+            &self.neigh,
+            ingress,
+            frame,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::{NeighSet, Prefix, RouteSet};
+    use etherparse::{IpNumber, Ipv4Header, Ipv6Header, PacketBuilder};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    const A: [u8; 6] = [2, 0, 0, 0, 0, 0xa]; // port 0
+    const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb]; // port 1
+    const SRC: [u8; 6] = [2, 0, 0, 0, 1, 0xa]; // host behind port 0
+    const NH: [u8; 6] = [2, 0, 0, 0, 1, 0xb]; // next hop behind port 1
+    const HOST: [u8; 6] = [2, 0, 0, 0, 1, 0xc]; // a connected host behind port 1
+
+    fn p(s: &str) -> Prefix {
+        s.parse().unwrap()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn fwd(port: PortId, gw: Option<&str>, mtu: Option<u32>) -> Action {
+        Action::Forward {
+            port,
+            gateway: gw.map(ip),
+            mtu,
+        }
+    }
+
+    struct World {
+        ports: [L3Port; 2],
+        fib: Fib,
+        neigh: Neighbours,
+    }
+
+    fn world() -> World {
+        let mut r = RouteSet::new();
+        for l in [
+            "198.18.0.254/32",
+            "198.18.1.254/32",
+            "198.18.1.255/32",
+            "fd00:0:0:1::254/128",
+            "fd00:0:0:2::254/128",
+        ] {
+            r.local_add(p(l));
+        }
+        r.kernel_add(p("198.18.0.0/24"), 0, fwd(0, None, None));
+        r.kernel_add(p("198.18.1.0/24"), 0, fwd(1, None, None));
+        r.kernel_add(p("198.18.5.0/24"), 0, fwd(1, Some("198.18.1.1"), None));
+        r.kernel_add(p("198.18.6.0/24"), 0, Action::Kernel(KernelOnly::Reject));
+        r.kernel_add(p("198.18.7.0/24"), 0, fwd(1, Some("198.18.1.1"), Some(1000)));
+        r.kernel_add(p("198.18.8.0/24"), 0, fwd(0, Some("198.18.0.1"), None));
+        r.kernel_add(p("198.18.9.0/24"), 0, fwd(1, Some("198.18.1.99"), None));
+        r.kernel_add(p("198.18.10.0/24"), 0, Action::Kernel(KernelOnly::Multipath));
+        r.kernel_add(p("0.0.0.0/8"), 0, fwd(1, Some("198.18.1.1"), None));
+        r.kernel_add(p("240.0.0.0/4"), 0, fwd(1, Some("198.18.1.1"), None));
+        r.kernel_add(p("fd00:0:0:1::/64"), 256, fwd(0, None, None));
+        r.kernel_add(p("fd00:0:0:2::/64"), 256, fwd(1, None, None));
+        r.kernel_add(p("fd00:0:0:5::/64"), 1024, fwd(1, Some("fd00:0:0:2::1"), None));
+        r.kernel_add(p("fd00:0:0:7::/64"), 1024, fwd(1, Some("fd00:0:0:2::1"), Some(1280)));
+        let mut n = NeighSet::new();
+        n.kernel_set(1, ip("198.18.1.1"), Some(NH));
+        n.kernel_set(1, ip("198.18.1.2"), Some(HOST));
+        n.kernel_set(0, ip("198.18.0.1"), Some(SRC));
+        n.kernel_set(1, ip("fd00:0:0:2::1"), Some(NH));
+        n.kernel_set(1, ip("fd00:0:0:2::2"), Some(HOST));
+        World {
+            ports: [
+                L3Port { mac: A, mtu: 1500 },
+                L3Port { mac: B, mtu: 1500 },
+            ],
+            fib: r.build().unwrap(),
+            neigh: n.build(),
+        }
+    }
+
+    impl World {
+        fn run(&self, ingress: usize, frame: &mut [u8]) -> Verdict {
+            decide(&self.ports, &self.fib, &self.neigh, ingress, frame)
+        }
+    }
+
+    fn udp4(
+        dmac: [u8; 6],
+        src: [u8; 4],
+        dst: [u8; 4],
+        ttl: u8,
+        payload: usize,
+    ) -> Vec<u8> {
+        let body: Vec<u8> = (0..payload).map(|i| (i * 13 + 5) as u8).collect();
+        let b = PacketBuilder::ethernet2(SRC, dmac)
+            .ipv4(src, dst, ttl)
+            .udp(4000, 5000);
+        let mut out = Vec::new();
+        b.write(&mut out, &body).unwrap();
+        out
+    }
+
+    fn udp6(dmac: [u8; 6], src: &str, dst: &str, hops: u8, payload: usize) -> Vec<u8> {
+        let body: Vec<u8> = (0..payload).map(|i| (i * 13 + 5) as u8).collect();
+        let s: Ipv6Addr = src.parse().unwrap();
+        let d: Ipv6Addr = dst.parse().unwrap();
+        let b = PacketBuilder::ethernet2(SRC, dmac)
+            .ipv6(s.octets(), d.octets(), hops)
+            .udp(4000, 5000);
+        let mut out = Vec::new();
+        b.write(&mut out, &body).unwrap();
+        out
+    }
+
+    /// What the kernel emits for `input`: new MACs, TTL−1 and the header
+    /// checksum recomputed in full (etherparse), the rest identical.
+    fn expect4(input: &[u8], dmac: [u8; 6], smac: [u8; 6]) -> Vec<u8> {
+        let (mut h, _) = Ipv4Header::from_slice(&input[14..]).unwrap();
+        h.time_to_live -= 1;
+        h.header_checksum = h.calc_header_checksum();
+        let mut out = Vec::new();
+        out.extend_from_slice(&dmac);
+        out.extend_from_slice(&smac);
+        out.extend_from_slice(&input[12..14]);
+        h.write(&mut out).unwrap();
+        let end = 14 + usize::from(h.total_len);
+        out.extend_from_slice(&input[14 + h.header_len()..end]);
+        out
+    }
+
+    fn expect6(input: &[u8], dmac: [u8; 6], smac: [u8; 6]) -> Vec<u8> {
+        let (mut h, _) = Ipv6Header::from_slice(&input[14..]).unwrap();
+        h.hop_limit -= 1;
+        let mut out = Vec::new();
+        out.extend_from_slice(&dmac);
+        out.extend_from_slice(&smac);
+        out.extend_from_slice(&input[12..14]);
+        h.write(&mut out).unwrap();
+        let end = 54 + usize::from(h.payload_length);
+        out.extend_from_slice(&input[54..end]);
+        out
+    }
+
+    fn forwarded(w: &World, ingress: usize, mut f: Vec<u8>) -> (u8, Vec<u8>) {
+        match w.run(ingress, &mut f) {
+            Verdict::Tx { port, len } => (port, f[..len as usize].to_vec()),
+            v => panic!("not forwarded: {v:?}"),
+        }
+    }
+
+    #[test]
+    fn ipv4_golden_via_gateway_and_connected() {
+        let w = world();
+        for payload in [0, 18, 100, 1472] {
+            let f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, payload);
+            let want = expect4(&f, NH, B);
+            assert_eq!(forwarded(&w, 0, f), (1, want), "via gateway, {payload}");
+            let f = udp4(A, [198, 18, 0, 1], [198, 18, 1, 2], 64, payload);
+            let want = expect4(&f, HOST, B);
+            assert_eq!(forwarded(&w, 0, f), (1, want), "connected, {payload}");
+        }
+        // And back the other way.
+        let f = udp4(B, [198, 18, 1, 2], [198, 18, 0, 1], 9, 30);
+        let want = expect4(&f, SRC, A);
+        assert_eq!(forwarded(&w, 1, f), (0, want));
+    }
+
+    #[test]
+    fn ipv4_every_ttl_matches_a_full_recompute() {
+        let w = world();
+        for ttl in 2..=255u8 {
+            for id_seed in [0u16, 0x00ff, 0xfeff, 0xffff, 0x1234] {
+                let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], ttl, 26);
+                // Vary the identification to walk the checksum around,
+                // then fix the checksum in full.
+                f[18..20].copy_from_slice(&id_seed.to_be_bytes());
+                let (mut h, _) = Ipv4Header::from_slice(&f[14..]).unwrap();
+                h.header_checksum = h.calc_header_checksum();
+                let mut hb = Vec::new();
+                h.write(&mut hb).unwrap();
+                f[14..34].copy_from_slice(&hb);
+                let want = expect4(&f, NH, B);
+                assert_eq!(forwarded(&w, 0, f).1, want, "ttl {ttl} id {id_seed:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn ipv6_golden() {
+        let w = world();
+        for payload in [0, 12, 1000] {
+            let f = udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, payload);
+            let want = expect6(&f, NH, B);
+            assert_eq!(forwarded(&w, 0, f), (1, want));
+            let f = udp6(A, "fd00:0:0:1::1", "fd00:0:0:2::2", 2, payload);
+            let want = expect6(&f, HOST, B);
+            assert_eq!(forwarded(&w, 0, f), (1, want));
+        }
+    }
+
+    #[test]
+    fn ethernet_padding_is_trimmed_like_the_kernel() {
+        let w = world();
+        let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 0); // 42 bytes
+        let want = expect4(&f, NH, B);
+        f.resize(60, 0xee);
+        assert_eq!(forwarded(&w, 0, f), (1, want.clone()));
+        assert_eq!(want.len(), 42);
+        let mut f = udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, 0); // 62 bytes
+        let want = expect6(&f, NH, B);
+        f.extend_from_slice(&[0xee; 10]);
+        assert_eq!(forwarded(&w, 0, f), (1, want));
+    }
+
+    fn with_ip4(f: &mut [u8], edit: impl FnOnce(&mut [u8]), fix_checksum: bool) {
+        edit(&mut f[14..]);
+        if fix_checksum {
+            f[24] = 0;
+            f[25] = 0;
+            let ihl = usize::from(f[14] & 0xf) * 4;
+            let c = crate::wire::checksum::checksum(&f[14..14 + ihl.clamp(20, 60)]);
+            f[24..26].copy_from_slice(&c.to_be_bytes());
+        }
+    }
+
+    #[test]
+    fn rfc1812_header_checks() {
+        let w = world();
+        let base = || udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 30);
+        let cases: [(&str, Box<dyn Fn(&mut [u8])>, bool, DropReason); 6] = [
+            ("version 5", Box::new(|h| h[0] = 0x55), true, DropReason::Ipv4Version),
+            ("version 6", Box::new(|h| h[0] = 0x65), true, DropReason::Ipv4Version),
+            ("ihl 4", Box::new(|h| h[0] = 0x44), false, DropReason::Ipv4HeaderLen),
+            (
+                "total < header",
+                Box::new(|h| h[2..4].copy_from_slice(&19u16.to_be_bytes())),
+                true,
+                DropReason::Ipv4TotalLen,
+            ),
+            (
+                "total > frame",
+                Box::new(|h| h[2..4].copy_from_slice(&59u16.to_be_bytes())),
+                true,
+                DropReason::Ipv4Truncated,
+            ),
+            ("bad checksum", Box::new(|h| h[10] ^= 1), false, DropReason::Ipv4Checksum),
+        ];
+        for (name, edit, fix, reason) in cases {
+            let mut f = base();
+            with_ip4(&mut f, edit, fix);
+            assert_eq!(w.run(0, &mut f), Verdict::Drop(reason), "{name}");
+        }
+        // Checks cannot be bypassed by a plausible TTL or route.
+        let mut f = base();
+        with_ip4(&mut f, |h| h[10] ^= 0x80, false);
+        assert_eq!(w.run(0, &mut f), Verdict::Drop(DropReason::Ipv4Checksum));
+    }
+
+    #[test]
+    fn ipv4_martians_and_kernel_unicast_ranges() {
+        let w = world();
+        let v = |src: [u8; 4], dst: [u8; 4]| {
+            let mut f = udp4(A, src, dst, 64, 20);
+            w.run(0, &mut f)
+        };
+        let s = [198, 18, 0, 1];
+        assert_eq!(v([0, 0, 0, 0], [198, 18, 5, 9]), Verdict::Drop(DropReason::MartianSrc));
+        assert_eq!(v([224, 1, 2, 3], [198, 18, 5, 9]), Verdict::Drop(DropReason::MartianSrc));
+        assert_eq!(v([255; 4], [198, 18, 5, 9]), Verdict::Drop(DropReason::MartianSrc));
+        assert_eq!(v(s, [0, 0, 0, 0]), Verdict::Drop(DropReason::MartianDst));
+        assert_eq!(v([127, 0, 0, 1], [198, 18, 5, 9]), Verdict::Pass(PassReason::Special));
+        assert_eq!(v(s, [127, 0, 0, 1]), Verdict::Pass(PassReason::Special));
+        assert_eq!(v(s, [224, 0, 0, 5]), Verdict::Pass(PassReason::Multicast));
+        assert_eq!(v(s, [239, 1, 1, 1]), Verdict::Pass(PassReason::Multicast));
+        assert_eq!(v(s, [255; 4]), Verdict::Pass(PassReason::Multicast));
+        // The kernel forwards 0/8 (but 0.0.0.0) and 240/4 as unicast.
+        assert!(matches!(v(s, [0, 1, 2, 3]), Verdict::Tx { port: 1, .. }));
+        assert!(matches!(v([0, 1, 2, 3], [198, 18, 5, 9]), Verdict::Tx { port: 1, .. }));
+        assert!(matches!(v(s, [240, 1, 2, 3]), Verdict::Tx { port: 1, .. }));
+        assert!(matches!(v([250, 1, 2, 3], [198, 18, 5, 9]), Verdict::Tx { port: 1, .. }));
+    }
+
+    #[test]
+    fn ipv6_martians_and_link_local() {
+        let w = world();
+        let v = |src: &str, dst: &str| {
+            let mut f = udp6(A, src, dst, 64, 20);
+            w.run(0, &mut f)
+        };
+        let s = "fd00:0:0:1::1";
+        let d = "fd00:0:0:5::9";
+        assert_eq!(v("ff02::1", d), Verdict::Drop(DropReason::MartianSrc));
+        assert_eq!(v("::1", d), Verdict::Drop(DropReason::MartianSrc));
+        assert_eq!(v(s, "::1"), Verdict::Drop(DropReason::MartianDst));
+        assert_eq!(v("::", d), Verdict::Pass(PassReason::Special));
+        assert_eq!(v(s, "::ffff:198.18.5.9"), Verdict::Pass(PassReason::Special));
+        assert_eq!(v("fe80::1", d), Verdict::Pass(PassReason::LinkLocal));
+        assert_eq!(v(s, "fe80::1"), Verdict::Pass(PassReason::LinkLocal));
+        assert_eq!(v(s, "febf::1"), Verdict::Pass(PassReason::LinkLocal));
+        assert_eq!(v(s, "ff02::1"), Verdict::Pass(PassReason::Multicast));
+        assert_eq!(v(s, "ff0e::1"), Verdict::Pass(PassReason::Multicast));
+        assert!(matches!(v(s, d), Verdict::Tx { port: 1, .. }));
+        assert!(matches!(v("fec0::1", d), Verdict::Tx { port: 1, .. }), "site-local is not link-local");
+    }
+
+    #[test]
+    fn ttl_and_hop_limit() {
+        let w = world();
+        for (ttl, want) in [(0u8, None), (1, None), (2, Some(1u8)), (64, Some(63)), (255, Some(254))] {
+            let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], ttl, 20);
+            let v = w.run(0, &mut f);
+            match want {
+                None => assert_eq!(v, Verdict::Pass(PassReason::Ttl), "ttl {ttl}"),
+                Some(t) => {
+                    assert!(matches!(v, Verdict::Tx { .. }));
+                    assert_eq!(f[22], t);
+                }
+            }
+            let mut f = udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", ttl, 20);
+            let v = w.run(0, &mut f);
+            match want {
+                None => assert_eq!(v, Verdict::Pass(PassReason::Ttl), "hop limit {ttl}"),
+                Some(t) => {
+                    assert!(matches!(v, Verdict::Tx { .. }));
+                    assert_eq!(f[21], t);
+                }
+            }
+        }
+        // TTL 1 to a local address is still the kernel's (local delivery).
+        let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 0, 254], 1, 20);
+        assert_eq!(w.run(0, &mut f), Verdict::Pass(PassReason::Local));
+    }
+
+    #[test]
+    fn options_hop_by_hop_and_fragments() {
+        let w = world();
+        // IPv4 with a 4-byte NOP/EOL option: IHL 6.
+        let f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
+        let mut o = f[..34].to_vec();
+        o.extend_from_slice(&[1, 1, 1, 0]);
+        o.extend_from_slice(&f[34..]);
+        o[14] = 0x46;
+        let total = (o.len() - 14) as u16;
+        with_ip4(&mut o, |h| h[2..4].copy_from_slice(&total.to_be_bytes()), true);
+        assert_eq!(w.run(0, &mut o), Verdict::Pass(PassReason::Options));
+        // IPv6 hop-by-hop.
+        let mut f = udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, 20);
+        f[20] = 0;
+        assert_eq!(w.run(0, &mut f), Verdict::Pass(PassReason::Options));
+        // Fragments: first (MF, offset 0) and non-first (offset 185) are
+        // forwarded with only TTL and checksum changed.
+        for flags in [0x2000u16, 0x00b9, 0x20b9] {
+            let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 40);
+            with_ip4(&mut f, |h| h[6..8].copy_from_slice(&flags.to_be_bytes()), true);
+            let want = expect4(&f, NH, B);
+            assert_eq!(forwarded(&w, 0, f), (1, want), "flags {flags:#x}");
+        }
+        // IPv6 fragment header is forwarded like any other.
+        let mut f = udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, 20);
+        f[20] = 44;
+        let want = expect6(&f, NH, B);
+        assert_eq!(forwarded(&w, 0, f), (1, want));
+    }
+
+    #[test]
+    fn l2_cases_vlan_and_non_ip() {
+        let w = world();
+        let mut f = udp4(B, [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
+        assert_eq!(w.run(0, &mut f), Verdict::Drop(DropReason::NotForUs));
+        let mut f = udp4([0xff; 6], [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
+        assert_eq!(w.run(0, &mut f), Verdict::Pass(PassReason::L2Multicast));
+        let mut f = udp4([0x33, 0x33, 0, 0, 0, 1], [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
+        assert_eq!(w.run(0, &mut f), Verdict::Pass(PassReason::L2Multicast));
+        let f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
+        let mut t = f[..12].to_vec();
+        t.extend_from_slice(&[0x81, 0x00, 0x00, 0x05]);
+        t.extend_from_slice(&f[12..]);
+        assert_eq!(w.run(0, &mut t), Verdict::Pass(PassReason::Vlan));
+        let mut arp = f.clone();
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(w.run(0, &mut arp), Verdict::Pass(PassReason::NonIp));
+    }
+
+    #[test]
+    fn routes_neighbours_mtu_and_kernel_cases() {
+        let w = world();
+        let v4 = |dst: [u8; 4], payload: usize, ingress: usize| {
+            let mac = if ingress == 0 { A } else { B };
+            let mut f = udp4(mac, [198, 18, 0, 1], dst, 64, payload);
+            w.run(ingress, &mut f)
+        };
+        assert_eq!(v4([198, 18, 0, 254], 20, 0), Verdict::Pass(PassReason::Local));
+        assert_eq!(v4([198, 18, 1, 254], 20, 0), Verdict::Pass(PassReason::Local));
+        assert_eq!(v4([198, 18, 1, 255], 20, 0), Verdict::Pass(PassReason::Local), "subnet broadcast");
+        assert_eq!(v4([198, 19, 0, 1], 20, 0), Verdict::Drop(DropReason::NoRoute));
+        assert_eq!(v4([198, 18, 6, 1], 20, 0), Verdict::Pass(PassReason::Reject));
+        assert_eq!(v4([198, 18, 10, 1], 20, 0), Verdict::Pass(PassReason::KernelRoute));
+        assert_eq!(v4([198, 18, 8, 1], 20, 0), Verdict::Pass(PassReason::SameInterface));
+        assert_eq!(v4([198, 18, 9, 1], 20, 0), Verdict::Pass(PassReason::NoNeighbour));
+        assert_eq!(v4([198, 18, 1, 77], 20, 0), Verdict::Pass(PassReason::NoNeighbour));
+        // Route MTU 1000: 1000-byte IP packet passes, 1001 goes to the kernel.
+        assert!(matches!(v4([198, 18, 7, 1], 1000 - 28, 0), Verdict::Tx { .. }));
+        assert_eq!(v4([198, 18, 7, 1], 1001 - 28, 0), Verdict::Pass(PassReason::Mtu));
+        // Port MTU 1500.
+        assert!(matches!(v4([198, 18, 5, 1], 1500 - 28, 0), Verdict::Tx { .. }));
+        assert_eq!(v4([198, 18, 5, 1], 1501 - 28, 0), Verdict::Pass(PassReason::Mtu));
+        // A bad ingress index never panics.
+        let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
+        assert_eq!(w.run(7, &mut f), Verdict::Drop(DropReason::NoEgress));
+
+        let v6 = |dst: &str, payload: usize| {
+            let mut f = udp6(A, "fd00:0:0:1::1", dst, 64, payload);
+            w.run(0, &mut f)
+        };
+        assert_eq!(v6("fd00:0:0:1::254", 20), Verdict::Pass(PassReason::Local));
+        assert_eq!(v6("fd00:0:0:9::1", 20), Verdict::Drop(DropReason::NoRoute));
+        assert_eq!(v6("fd00:0:0:2::77", 20), Verdict::Pass(PassReason::NoNeighbour));
+        assert!(matches!(v6("fd00:0:0:7::1", 1280 - 48), Verdict::Tx { .. }));
+        assert_eq!(v6("fd00:0:0:7::1", 1281 - 48), Verdict::Pass(PassReason::Mtu));
+    }
+
+    #[test]
+    fn truncated_frames_of_every_length_never_forward_or_panic() {
+        let w = world();
+        let f4 = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 18);
+        let f6 = udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, 18);
+        for full in [f4, f6] {
+            for len in 0..=full.len().min(60) {
+                let mut f = full[..len].to_vec();
+                let v = w.run(0, &mut f);
+                if len < full.len() {
+                    assert!(matches!(v, Verdict::Drop(_)), "len {len}: {v:?}");
+                    if len < 14 {
+                        assert_eq!(v, Verdict::Drop(DropReason::Runt));
+                    }
+                } else {
+                    assert!(matches!(v, Verdict::Tx { .. }));
+                }
+            }
+            // Every length 0..=60 of garbage, too.
+            for len in 0..=60usize {
+                let mut g: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+                if len >= 6 {
+                    g[..6].copy_from_slice(&A);
+                }
+                if len >= 14 {
+                    g[12] = 0x08;
+                    g[13] = 0x00;
+                }
+                let _ = w.run(0, &mut g);
+                if len >= 14 {
+                    g[13] = 0xdd;
+                    g[12] = 0x86;
+                    let _ = w.run(0, &mut g);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_forwarder_follows_published_snapshots() {
+        let w = world();
+        let tables = Tables::new(Fib::default(), Neighbours::default());
+        let mut fwd = L3Forwarder::new(&w.ports, Arc::clone(&tables));
+        let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
+        assert_eq!(fwd.process(0, &mut f.clone()), Verdict::Drop(DropReason::NoRoute));
+        tables.publish_fib(w.fib.clone());
+        tables.publish_neigh(w.neigh.clone());
+        assert_eq!(fwd.process(0, &mut f.clone()), Verdict::Drop(DropReason::NoRoute), "not before refresh");
+        fwd.refresh();
+        assert!(matches!(fwd.process(0, &mut f), Verdict::Tx { port: 1, .. }));
+        let _ = Ipv4Addr::LOCALHOST;
+        let _ = IpNumber::UDP;
+    }
+}
