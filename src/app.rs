@@ -27,8 +27,8 @@ use crate::config::{Config, Mac, Mode, StatsFormat, XDP_PACKET_HEADROOM};
 use crate::control::{Control, PortRef, Steering};
 use crate::forward::{AnyForwarder, L2Forwarder, PortInfo};
 use crate::l3::L3Forwarder;
-use crate::route::L3Port;
 use crate::netns;
+use crate::route::L3Port;
 use crate::stats::{self, DropReason, PortCounters, SharedCounters, XdpProgStats, XskStats};
 use crate::worker::{FrameAccount, Worker, WorkerParams};
 use crate::xsk::{self, SharedUmem, SocketOptions, XskRings, XskSocket};
@@ -207,15 +207,28 @@ pub fn routes(args: &crate::cli::RoutesArgs) -> Result<()> {
     }
     for r in &l3.routes {
         if !refs.iter().any(|p| p.ifname == r.dev) {
-            bail!("route {} leaves through {}, which is not one of the ports", r.prefix, r.dev);
+            bail!(
+                "route {} leaves through {}, which is not one of the ports",
+                r.prefix,
+                r.dev
+            );
         }
     }
     for n in &l3.neighs {
         if !refs.iter().any(|p| p.ifname == n.dev) {
-            bail!("neighbour {} is on {}, which is not one of the ports", n.ip, n.dev);
+            bail!(
+                "neighbour {} is on {}, which is not one of the ports",
+                n.ip,
+                n.dev
+            );
         }
     }
-    let control = Control::start(refs, l3, 65535, Box::<crate::control::NoSteering>::default())?;
+    let control = Control::start(
+        refs,
+        l3,
+        65535,
+        Box::<crate::control::NoSteering>::default(),
+    )?;
     println!("{}", control.dump_text());
     Ok(())
 }

@@ -134,6 +134,22 @@ pub struct DemoArgs {
     /// Most packets to send.
     #[arg(long, default_value_t = 20_000_000)]
     pub count: u64,
+    /// Forwarding mode: `l2` (cross-connect with MAC rewrite) or `l3`
+    /// (router, routes mirrored from the dut namespace's kernel).
+    #[arg(long, value_enum, default_value_t = DemoMode::L2)]
+    pub mode: DemoMode,
+    /// Send IPv6 instead of IPv4.
+    #[arg(long)]
+    pub ipv6: bool,
+}
+
+/// Demo forwarding modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoMode {
+    /// L2 cross-connect.
+    L2,
+    /// L3 router.
+    L3,
 }
 
 /// `xskfwd run`
@@ -388,16 +404,41 @@ mod tests {
         assert!(run(&["a", "--mode", "l3"]).is_ok(), "one port is fine");
         let e = |args: &[&str]| run(args).unwrap_err();
         assert!(e(&["a", "b", "--route", "198.18.5.0/24 dev b"]).contains("--mode l3"));
-        assert!(e(&["a", "--mode", "l3", "--route", "198.18.5.0/24 dev c"]).contains("not one of the ports"));
+        assert!(e(&["a", "--mode", "l3", "--route", "198.18.5.0/24 dev c"])
+            .contains("not one of the ports"));
         assert!(e(&["a", "--mode", "l3", "--route", "198.18.5.0/24"]).contains("dev IFACE"));
         assert!(e(&["a", "--mode", "l3", "--route", "198.18.5.0/33 dev a"]).contains("too long"));
-        assert!(e(&["a", "--mode", "l3", "--route", "198.18.5.0/24 via fd00::1 dev a"]).contains("other address family"));
+        assert!(e(&[
+            "a",
+            "--mode",
+            "l3",
+            "--route",
+            "198.18.5.0/24 via fd00::1 dev a"
+        ])
+        .contains("other address family"));
         assert!(e(&["a", "--mode", "l3", "--route", "x dev a"]).contains("not a prefix"));
-        assert!(e(&["a", "--mode", "l3", "--route", "1.0.0.0/8 dev a bogus 1"]).contains("unknown word"));
-        assert!(e(&["a", "--mode", "l3", "--neigh", "198.18.1.1 lladdr zz dev a"]).contains("not a MAC"));
+        assert!(
+            e(&["a", "--mode", "l3", "--route", "1.0.0.0/8 dev a bogus 1"])
+                .contains("unknown word")
+        );
+        assert!(
+            e(&["a", "--mode", "l3", "--neigh", "198.18.1.1 lladdr zz dev a"])
+                .contains("not a MAC")
+        );
         assert!(e(&["a", "--mode", "l3", "--no-kernel-routes"]).contains("at least one --route"));
-        assert!(e(&["a", "--mode", "l3", "--routes-file", "/nonexistent/x.toml"]).contains("reading /nonexistent"));
-        assert!(e(&["a", "b", "--mode", "l3", "--next-hop", "b=02:00:00:00:00:01"]).contains("L3 mode"));
+        assert!(
+            e(&["a", "--mode", "l3", "--routes-file", "/nonexistent/x.toml"])
+                .contains("reading /nonexistent")
+        );
+        assert!(e(&[
+            "a",
+            "b",
+            "--mode",
+            "l3",
+            "--next-hop",
+            "b=02:00:00:00:00:01"
+        ])
+        .contains("L3 mode"));
     }
 
     #[test]
@@ -410,9 +451,14 @@ mod tests {
         assert!(!c.kernel);
         assert_eq!(c.routes[0].dev, "b");
         assert_eq!(c.neighs.len(), 1);
-        let e = L3Config::from_toml("[[route]]\nprefix = \"1.2.3.0/24\"\nbogus = 1\n", "f.toml").unwrap_err();
+        let e = L3Config::from_toml("[[route]]\nprefix = \"1.2.3.0/24\"\nbogus = 1\n", "f.toml")
+            .unwrap_err();
         assert!(e.to_string().contains("f.toml"), "{e}");
-        let e = L3Config::from_toml("[[route]]\nprefix = \"1.2.3.0/99\"\ndev = \"a\"\n", "f.toml").unwrap_err();
+        let e = L3Config::from_toml(
+            "[[route]]\nprefix = \"1.2.3.0/99\"\ndev = \"a\"\n",
+            "f.toml",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("too long"), "{e}");
     }
 }

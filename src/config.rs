@@ -137,11 +137,23 @@ impl StaticRoute {
         let prefix = words.next().ok_or_else(|| bad("empty"))?.to_string();
         let (mut via, mut dev, mut mtu) = (None, None, None);
         while let Some(w) = words.next() {
-            let v = words.next().ok_or_else(|| bad(&format!("'{w}' needs a value")))?;
+            let v = words
+                .next()
+                .ok_or_else(|| bad(&format!("'{w}' needs a value")))?;
             match w {
-                "via" => via = Some(v.parse().map_err(|_| bad(&format!("'{v}' is not an address")))?),
+                "via" => {
+                    via = Some(
+                        v.parse()
+                            .map_err(|_| bad(&format!("'{v}' is not an address")))?,
+                    )
+                }
                 "dev" => dev = Some(v.to_string()),
-                "mtu" => mtu = Some(v.parse().map_err(|_| bad(&format!("'{v}' is not an MTU")))?),
+                "mtu" => {
+                    mtu = Some(
+                        v.parse()
+                            .map_err(|_| bad(&format!("'{v}' is not an MTU")))?,
+                    )
+                }
                 _ => return Err(bad(&format!("unknown word '{w}'"))),
             }
         }
@@ -197,7 +209,9 @@ impl StaticNeigh {
             .map_err(|_| bad("not an IP address"))?;
         let (mut mac, mut dev) = (None, None);
         while let Some(w) = words.next() {
-            let v = words.next().ok_or_else(|| bad(&format!("'{w}' needs a value")))?;
+            let v = words
+                .next()
+                .ok_or_else(|| bad(&format!("'{w}' needs a value")))?;
             match w {
                 "lladdr" => mac = Some(v.to_string()),
                 "dev" => dev = Some(v.to_string()),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::bpf;
-use crate::cli::{DemoArgs, LabAction};
+use crate::cli::{DemoArgs, DemoMode, LabAction};
 use crate::lab::{self, Lab, LabInfo, LabSpec};
 use crate::netns;
 use crate::stats;
@@ -92,6 +92,20 @@ pub fn l2_run_args(info: &LabInfo) -> Vec<String> {
     ]
 }
 
+/// Arguments for `xskfwd run` in the lab's dut as an L3 router between
+/// dut0 and dut1, with the dut namespace's routes and neighbours.
+pub fn l3_run_args(info: &LabInfo) -> Vec<String> {
+    vec![
+        "run".into(),
+        "--netns".into(),
+        info.dut_ns().into(),
+        "--mode".into(),
+        "l3".into(),
+        "dut0".into(),
+        "dut1".into(),
+    ]
+}
+
 /// Name of the XDP program attached to `ifname` in namespace `ns`, if any.
 pub fn xdp_prog_in(ns: &str, ifname: &str) -> Result<Option<String>> {
     netns::in_netns(ns, || -> Result<Option<String>> {
@@ -139,14 +153,18 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
     let lab = Lab::up(lab_spec(&prefix, 1))?;
     let info = lab.info().clone();
     let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    let run_args = match args.mode {
+        DemoMode::L2 => l2_run_args(&info),
+        DemoMode::L3 => l3_run_args(&info),
+    };
     let mut cmd = Command::new(std::env::current_exe().context("finding the xskfwd binary")?);
-    cmd.args(l2_run_args(&info)).args([
+    cmd.args(&run_args).args([
         "--duration".to_string(),
         format!("{}", args.duration + 3.0),
         "--cpus".to_string(),
         (cpus - 1).to_string(),
     ]);
-    println!("== starting: xskfwd {}", l2_run_args(&info).join(" "));
+    println!("== starting: xskfwd {}", run_args.join(" "));
     let mut fwd = ChildGuard(
         cmd.stdin(Stdio::null())
             .spawn()
@@ -154,14 +172,24 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
     );
     wait_attached(info.dut_ns(), "dut0", &mut fwd.0, Duration::from_secs(10))?;
 
-    let spec = info.udp_spec(false, args.size);
+    let min = if args.ipv6 { 78 } else { 60 };
+    if args.size < min {
+        bail!("--size must be at least {min} bytes for this frame");
+    }
+    let spec = info.udp_spec(args.ipv6, args.size);
     let frames = traffic::build_frames(&spec, 1024)?;
     let receiver = Receiver::new(info.dst_ns(), "dst0")?;
     let sender = Sender::new(info.src_ns(), "src0")?;
     let dur = Duration::from_secs_f64(args.duration);
     println!(
-        "== sending {}-byte UDP frames src0 -> dst0 for {:.1} s through xskfwd (L2, MAC rewrite)",
-        args.size, args.duration
+        "== sending {}-byte UDP/{} frames src0 -> dst0 for {:.1} s through xskfwd ({})",
+        args.size,
+        if args.ipv6 { "IPv6" } else { "IPv4" },
+        args.duration,
+        match args.mode {
+            DemoMode::L2 => "L2, MAC rewrite",
+            DemoMode::L3 => "L3 router: LPM, TTL/hop limit, neighbour MACs",
+        }
     );
     let rx = thread::spawn(move || receiver.count_for(dur + Duration::from_millis(500)));
     let sent = sender.send(&frames, SendLimits::new(args.count, dur))?;

@@ -393,16 +393,32 @@ mod tests {
         r.kernel_add(p("198.18.1.0/24"), 0, fwd(1, None, None));
         r.kernel_add(p("198.18.5.0/24"), 0, fwd(1, Some("198.18.1.1"), None));
         r.kernel_add(p("198.18.6.0/24"), 0, Action::Kernel(KernelOnly::Reject));
-        r.kernel_add(p("198.18.7.0/24"), 0, fwd(1, Some("198.18.1.1"), Some(1000)));
+        r.kernel_add(
+            p("198.18.7.0/24"),
+            0,
+            fwd(1, Some("198.18.1.1"), Some(1000)),
+        );
         r.kernel_add(p("198.18.8.0/24"), 0, fwd(0, Some("198.18.0.1"), None));
         r.kernel_add(p("198.18.9.0/24"), 0, fwd(1, Some("198.18.1.99"), None));
-        r.kernel_add(p("198.18.10.0/24"), 0, Action::Kernel(KernelOnly::Multipath));
+        r.kernel_add(
+            p("198.18.10.0/24"),
+            0,
+            Action::Kernel(KernelOnly::Multipath),
+        );
         r.kernel_add(p("0.0.0.0/8"), 0, fwd(1, Some("198.18.1.1"), None));
         r.kernel_add(p("240.0.0.0/4"), 0, fwd(1, Some("198.18.1.1"), None));
         r.kernel_add(p("fd00:0:0:1::/64"), 256, fwd(0, None, None));
         r.kernel_add(p("fd00:0:0:2::/64"), 256, fwd(1, None, None));
-        r.kernel_add(p("fd00:0:0:5::/64"), 1024, fwd(1, Some("fd00:0:0:2::1"), None));
-        r.kernel_add(p("fd00:0:0:7::/64"), 1024, fwd(1, Some("fd00:0:0:2::1"), Some(1280)));
+        r.kernel_add(
+            p("fd00:0:0:5::/64"),
+            1024,
+            fwd(1, Some("fd00:0:0:2::1"), None),
+        );
+        r.kernel_add(
+            p("fd00:0:0:7::/64"),
+            1024,
+            fwd(1, Some("fd00:0:0:2::1"), Some(1280)),
+        );
         let mut n = NeighSet::new();
         n.kernel_set(1, ip("198.18.1.1"), Some(NH));
         n.kernel_set(1, ip("198.18.1.2"), Some(HOST));
@@ -410,10 +426,7 @@ mod tests {
         n.kernel_set(1, ip("fd00:0:0:2::1"), Some(NH));
         n.kernel_set(1, ip("fd00:0:0:2::2"), Some(HOST));
         World {
-            ports: [
-                L3Port { mac: A, mtu: 1500 },
-                L3Port { mac: B, mtu: 1500 },
-            ],
+            ports: [L3Port { mac: A, mtu: 1500 }, L3Port { mac: B, mtu: 1500 }],
             fib: r.build().unwrap(),
             neigh: n.build(),
         }
@@ -425,13 +438,7 @@ mod tests {
         }
     }
 
-    fn udp4(
-        dmac: [u8; 6],
-        src: [u8; 4],
-        dst: [u8; 4],
-        ttl: u8,
-        payload: usize,
-    ) -> Vec<u8> {
+    fn udp4(dmac: [u8; 6], src: [u8; 4], dst: [u8; 4], ttl: u8, payload: usize) -> Vec<u8> {
         let body: Vec<u8> = (0..payload).map(|i| (i * 13 + 5) as u8).collect();
         let b = PacketBuilder::ethernet2(SRC, dmac)
             .ipv4(src, dst, ttl)
@@ -569,9 +576,24 @@ mod tests {
         let w = world();
         let base = || udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 30);
         let cases: [(&str, Box<dyn Fn(&mut [u8])>, bool, DropReason); 6] = [
-            ("version 5", Box::new(|h| h[0] = 0x55), true, DropReason::Ipv4Version),
-            ("version 6", Box::new(|h| h[0] = 0x65), true, DropReason::Ipv4Version),
-            ("ihl 4", Box::new(|h| h[0] = 0x44), false, DropReason::Ipv4HeaderLen),
+            (
+                "version 5",
+                Box::new(|h| h[0] = 0x55),
+                true,
+                DropReason::Ipv4Version,
+            ),
+            (
+                "version 6",
+                Box::new(|h| h[0] = 0x65),
+                true,
+                DropReason::Ipv4Version,
+            ),
+            (
+                "ihl 4",
+                Box::new(|h| h[0] = 0x44),
+                false,
+                DropReason::Ipv4HeaderLen,
+            ),
             (
                 "total < header",
                 Box::new(|h| h[2..4].copy_from_slice(&19u16.to_be_bytes())),
@@ -584,7 +606,12 @@ mod tests {
                 true,
                 DropReason::Ipv4Truncated,
             ),
-            ("bad checksum", Box::new(|h| h[10] ^= 1), false, DropReason::Ipv4Checksum),
+            (
+                "bad checksum",
+                Box::new(|h| h[10] ^= 1),
+                false,
+                DropReason::Ipv4Checksum,
+            ),
         ];
         for (name, edit, fix, reason) in cases {
             let mut f = base();
@@ -605,20 +632,38 @@ mod tests {
             w.run(0, &mut f)
         };
         let s = [198, 18, 0, 1];
-        assert_eq!(v([0, 0, 0, 0], [198, 18, 5, 9]), Verdict::Drop(DropReason::MartianSrc));
-        assert_eq!(v([224, 1, 2, 3], [198, 18, 5, 9]), Verdict::Drop(DropReason::MartianSrc));
-        assert_eq!(v([255; 4], [198, 18, 5, 9]), Verdict::Drop(DropReason::MartianSrc));
+        assert_eq!(
+            v([0, 0, 0, 0], [198, 18, 5, 9]),
+            Verdict::Drop(DropReason::MartianSrc)
+        );
+        assert_eq!(
+            v([224, 1, 2, 3], [198, 18, 5, 9]),
+            Verdict::Drop(DropReason::MartianSrc)
+        );
+        assert_eq!(
+            v([255; 4], [198, 18, 5, 9]),
+            Verdict::Drop(DropReason::MartianSrc)
+        );
         assert_eq!(v(s, [0, 0, 0, 0]), Verdict::Drop(DropReason::MartianDst));
-        assert_eq!(v([127, 0, 0, 1], [198, 18, 5, 9]), Verdict::Pass(PassReason::Special));
+        assert_eq!(
+            v([127, 0, 0, 1], [198, 18, 5, 9]),
+            Verdict::Pass(PassReason::Special)
+        );
         assert_eq!(v(s, [127, 0, 0, 1]), Verdict::Pass(PassReason::Special));
         assert_eq!(v(s, [224, 0, 0, 5]), Verdict::Pass(PassReason::Multicast));
         assert_eq!(v(s, [239, 1, 1, 1]), Verdict::Pass(PassReason::Multicast));
         assert_eq!(v(s, [255; 4]), Verdict::Pass(PassReason::Multicast));
         // The kernel forwards 0/8 (but 0.0.0.0) and 240/4 as unicast.
         assert!(matches!(v(s, [0, 1, 2, 3]), Verdict::Tx { port: 1, .. }));
-        assert!(matches!(v([0, 1, 2, 3], [198, 18, 5, 9]), Verdict::Tx { port: 1, .. }));
+        assert!(matches!(
+            v([0, 1, 2, 3], [198, 18, 5, 9]),
+            Verdict::Tx { port: 1, .. }
+        ));
         assert!(matches!(v(s, [240, 1, 2, 3]), Verdict::Tx { port: 1, .. }));
-        assert!(matches!(v([250, 1, 2, 3], [198, 18, 5, 9]), Verdict::Tx { port: 1, .. }));
+        assert!(matches!(
+            v([250, 1, 2, 3], [198, 18, 5, 9]),
+            Verdict::Tx { port: 1, .. }
+        ));
     }
 
     #[test]
@@ -634,20 +679,32 @@ mod tests {
         assert_eq!(v("::1", d), Verdict::Drop(DropReason::MartianSrc));
         assert_eq!(v(s, "::1"), Verdict::Drop(DropReason::MartianDst));
         assert_eq!(v("::", d), Verdict::Pass(PassReason::Special));
-        assert_eq!(v(s, "::ffff:198.18.5.9"), Verdict::Pass(PassReason::Special));
+        assert_eq!(
+            v(s, "::ffff:198.18.5.9"),
+            Verdict::Pass(PassReason::Special)
+        );
         assert_eq!(v("fe80::1", d), Verdict::Pass(PassReason::LinkLocal));
         assert_eq!(v(s, "fe80::1"), Verdict::Pass(PassReason::LinkLocal));
         assert_eq!(v(s, "febf::1"), Verdict::Pass(PassReason::LinkLocal));
         assert_eq!(v(s, "ff02::1"), Verdict::Pass(PassReason::Multicast));
         assert_eq!(v(s, "ff0e::1"), Verdict::Pass(PassReason::Multicast));
         assert!(matches!(v(s, d), Verdict::Tx { port: 1, .. }));
-        assert!(matches!(v("fec0::1", d), Verdict::Tx { port: 1, .. }), "site-local is not link-local");
+        assert!(
+            matches!(v("fec0::1", d), Verdict::Tx { port: 1, .. }),
+            "site-local is not link-local"
+        );
     }
 
     #[test]
     fn ttl_and_hop_limit() {
         let w = world();
-        for (ttl, want) in [(0u8, None), (1, None), (2, Some(1u8)), (64, Some(63)), (255, Some(254))] {
+        for (ttl, want) in [
+            (0u8, None),
+            (1, None),
+            (2, Some(1u8)),
+            (64, Some(63)),
+            (255, Some(254)),
+        ] {
             let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], ttl, 20);
             let v = w.run(0, &mut f);
             match want {
@@ -682,7 +739,11 @@ mod tests {
         o.extend_from_slice(&f[34..]);
         o[14] = 0x46;
         let total = (o.len() - 14) as u16;
-        with_ip4(&mut o, |h| h[2..4].copy_from_slice(&total.to_be_bytes()), true);
+        with_ip4(
+            &mut o,
+            |h| h[2..4].copy_from_slice(&total.to_be_bytes()),
+            true,
+        );
         assert_eq!(w.run(0, &mut o), Verdict::Pass(PassReason::Options));
         // IPv6 hop-by-hop.
         let mut f = udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, 20);
@@ -692,7 +753,11 @@ mod tests {
         // forwarded with only TTL and checksum changed.
         for flags in [0x2000u16, 0x00b9, 0x20b9] {
             let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 40);
-            with_ip4(&mut f, |h| h[6..8].copy_from_slice(&flags.to_be_bytes()), true);
+            with_ip4(
+                &mut f,
+                |h| h[6..8].copy_from_slice(&flags.to_be_bytes()),
+                true,
+            );
             let want = expect4(&f, NH, B);
             assert_eq!(forwarded(&w, 0, f), (1, want), "flags {flags:#x}");
         }
@@ -710,7 +775,13 @@ mod tests {
         assert_eq!(w.run(0, &mut f), Verdict::Drop(DropReason::NotForUs));
         let mut f = udp4([0xff; 6], [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
         assert_eq!(w.run(0, &mut f), Verdict::Pass(PassReason::L2Multicast));
-        let mut f = udp4([0x33, 0x33, 0, 0, 0, 1], [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
+        let mut f = udp4(
+            [0x33, 0x33, 0, 0, 0, 1],
+            [198, 18, 0, 1],
+            [198, 18, 5, 9],
+            64,
+            20,
+        );
         assert_eq!(w.run(0, &mut f), Verdict::Pass(PassReason::L2Multicast));
         let f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
         let mut t = f[..12].to_vec();
@@ -730,21 +801,61 @@ mod tests {
             let mut f = udp4(mac, [198, 18, 0, 1], dst, 64, payload);
             w.run(ingress, &mut f)
         };
-        assert_eq!(v4([198, 18, 0, 254], 20, 0), Verdict::Pass(PassReason::Local));
-        assert_eq!(v4([198, 18, 1, 254], 20, 0), Verdict::Pass(PassReason::Local));
-        assert_eq!(v4([198, 18, 1, 255], 20, 0), Verdict::Pass(PassReason::Local), "subnet broadcast");
-        assert_eq!(v4([198, 19, 0, 1], 20, 0), Verdict::Drop(DropReason::NoRoute));
-        assert_eq!(v4([198, 18, 6, 1], 20, 0), Verdict::Pass(PassReason::Reject));
-        assert_eq!(v4([198, 18, 10, 1], 20, 0), Verdict::Pass(PassReason::KernelRoute));
-        assert_eq!(v4([198, 18, 8, 1], 20, 0), Verdict::Pass(PassReason::SameInterface));
-        assert_eq!(v4([198, 18, 9, 1], 20, 0), Verdict::Pass(PassReason::NoNeighbour));
-        assert_eq!(v4([198, 18, 1, 77], 20, 0), Verdict::Pass(PassReason::NoNeighbour));
+        assert_eq!(
+            v4([198, 18, 0, 254], 20, 0),
+            Verdict::Pass(PassReason::Local)
+        );
+        assert_eq!(
+            v4([198, 18, 1, 254], 20, 0),
+            Verdict::Pass(PassReason::Local)
+        );
+        assert_eq!(
+            v4([198, 18, 1, 255], 20, 0),
+            Verdict::Pass(PassReason::Local),
+            "subnet broadcast"
+        );
+        assert_eq!(
+            v4([198, 19, 0, 1], 20, 0),
+            Verdict::Drop(DropReason::NoRoute)
+        );
+        assert_eq!(
+            v4([198, 18, 6, 1], 20, 0),
+            Verdict::Pass(PassReason::Reject)
+        );
+        assert_eq!(
+            v4([198, 18, 10, 1], 20, 0),
+            Verdict::Pass(PassReason::KernelRoute)
+        );
+        assert_eq!(
+            v4([198, 18, 8, 1], 20, 0),
+            Verdict::Pass(PassReason::SameInterface)
+        );
+        assert_eq!(
+            v4([198, 18, 9, 1], 20, 0),
+            Verdict::Pass(PassReason::NoNeighbour)
+        );
+        assert_eq!(
+            v4([198, 18, 1, 77], 20, 0),
+            Verdict::Pass(PassReason::NoNeighbour)
+        );
         // Route MTU 1000: 1000-byte IP packet passes, 1001 goes to the kernel.
-        assert!(matches!(v4([198, 18, 7, 1], 1000 - 28, 0), Verdict::Tx { .. }));
-        assert_eq!(v4([198, 18, 7, 1], 1001 - 28, 0), Verdict::Pass(PassReason::Mtu));
+        assert!(matches!(
+            v4([198, 18, 7, 1], 1000 - 28, 0),
+            Verdict::Tx { .. }
+        ));
+        assert_eq!(
+            v4([198, 18, 7, 1], 1001 - 28, 0),
+            Verdict::Pass(PassReason::Mtu)
+        );
         // Port MTU 1500.
-        assert!(matches!(v4([198, 18, 5, 1], 1500 - 28, 0), Verdict::Tx { .. }));
-        assert_eq!(v4([198, 18, 5, 1], 1501 - 28, 0), Verdict::Pass(PassReason::Mtu));
+        assert!(matches!(
+            v4([198, 18, 5, 1], 1500 - 28, 0),
+            Verdict::Tx { .. }
+        ));
+        assert_eq!(
+            v4([198, 18, 5, 1], 1501 - 28, 0),
+            Verdict::Pass(PassReason::Mtu)
+        );
         // A bad ingress index never panics.
         let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
         assert_eq!(w.run(7, &mut f), Verdict::Drop(DropReason::NoEgress));
@@ -755,9 +866,15 @@ mod tests {
         };
         assert_eq!(v6("fd00:0:0:1::254", 20), Verdict::Pass(PassReason::Local));
         assert_eq!(v6("fd00:0:0:9::1", 20), Verdict::Drop(DropReason::NoRoute));
-        assert_eq!(v6("fd00:0:0:2::77", 20), Verdict::Pass(PassReason::NoNeighbour));
+        assert_eq!(
+            v6("fd00:0:0:2::77", 20),
+            Verdict::Pass(PassReason::NoNeighbour)
+        );
         assert!(matches!(v6("fd00:0:0:7::1", 1280 - 48), Verdict::Tx { .. }));
-        assert_eq!(v6("fd00:0:0:7::1", 1281 - 48), Verdict::Pass(PassReason::Mtu));
+        assert_eq!(
+            v6("fd00:0:0:7::1", 1281 - 48),
+            Verdict::Pass(PassReason::Mtu)
+        );
     }
 
     #[test]
@@ -804,12 +921,22 @@ mod tests {
         let tables = Tables::new(Fib::default(), Neighbours::default());
         let mut fwd = L3Forwarder::new(&w.ports, Arc::clone(&tables));
         let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
-        assert_eq!(fwd.process(0, &mut f.clone()), Verdict::Drop(DropReason::NoRoute));
+        assert_eq!(
+            fwd.process(0, &mut f.clone()),
+            Verdict::Drop(DropReason::NoRoute)
+        );
         tables.publish_fib(w.fib.clone());
         tables.publish_neigh(w.neigh.clone());
-        assert_eq!(fwd.process(0, &mut f.clone()), Verdict::Drop(DropReason::NoRoute), "not before refresh");
+        assert_eq!(
+            fwd.process(0, &mut f.clone()),
+            Verdict::Drop(DropReason::NoRoute),
+            "not before refresh"
+        );
         fwd.refresh();
-        assert!(matches!(fwd.process(0, &mut f), Verdict::Tx { port: 1, .. }));
+        assert!(matches!(
+            fwd.process(0, &mut f),
+            Verdict::Tx { port: 1, .. }
+        ));
         let _ = Ipv4Addr::LOCALHOST;
         let _ = IpNumber::UDP;
     }

@@ -75,7 +75,11 @@ impl Prefix {
                 if len > 128 {
                     return Err(RouteError::PrefixLen(len));
                 }
-                let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+                let mask = if len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - len)
+                };
                 Ok(Prefix::V6(u128::from(a) & mask, len))
             }
         }
@@ -657,7 +661,10 @@ mod tests {
         let ip6: IpAddr = "fd00:0:0:2::1".parse().unwrap();
         n.kernel_set(1, ip6, Some([3; 6]));
         let b = n.build();
-        assert_eq!(b.get_v6(1, u128::from(ip6.to_string().parse::<Ipv6Addr>().unwrap())), Some([3; 6]));
+        assert_eq!(
+            b.get_v6(1, u128::from(ip6.to_string().parse::<Ipv6Addr>().unwrap())),
+            Some([3; 6])
+        );
         assert_eq!(b.len(), 2);
         assert!(n.kernel_set(1, ip6, None));
         assert_eq!(n.build().len(), 1);

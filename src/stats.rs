@@ -258,7 +258,10 @@ impl XdpProgStats {
 
     /// `(name, count)` of every counter.
     pub fn named(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        XDP_COUNTERS.iter().copied().zip(self.counts.iter().copied())
+        XDP_COUNTERS
+            .iter()
+            .copied()
+            .zip(self.counts.iter().copied())
     }
 }
 
