@@ -20,11 +20,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-use std::collections::BTreeMap;
-
-use crate::bpf::{self, PortProgram, SteerMaps, SteerPrefix};
+use crate::bpf::{self, PortProgram};
 use crate::config::{Config, Mac, Mode, StatsFormat, XDP_PACKET_HEADROOM};
-use crate::control::{Control, PortRef, Steering};
+use crate::control::{Control, MapSteering, PortRef};
 use crate::forward::{AnyForwarder, L2Forwarder, PortInfo};
 use crate::l3::L3Forwarder;
 use crate::netns;
@@ -64,37 +62,6 @@ fn rp_filter(ifname: &str) -> u32 {
             .unwrap_or(0)
     };
     read("all").max(read(ifname)).min(2)
-}
-
-/// Steering through the XDP programs' maps: applies the difference to the
-/// entries every program holds.
-struct ProgSteering {
-    maps: Vec<SteerMaps>,
-    current: BTreeMap<SteerPrefix, u32>,
-}
-
-impl Steering for ProgSteering {
-    fn sync(&mut self, entries: &BTreeMap<SteerPrefix, u32>, max_len: (u32, u32)) -> Result<()> {
-        for (k, v) in entries {
-            if self.current.get(k) != Some(v) {
-                for m in &self.maps {
-                    m.insert(k, *v)?;
-                }
-            }
-        }
-        for k in self.current.keys() {
-            if !entries.contains_key(k) {
-                for m in &self.maps {
-                    m.remove(k);
-                }
-            }
-        }
-        self.current = entries.clone();
-        for m in &self.maps {
-            m.set_max_len(max_len.0, max_len.1)?;
-        }
-        Ok(())
-    }
 }
 
 impl Summary {
@@ -295,10 +262,7 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
             refs,
             config.l3.clone(),
             max_ip,
-            Box::new(ProgSteering {
-                maps,
-                current: BTreeMap::new(),
-            }),
+            Box::new(MapSteering::new(maps)),
         )?);
     }
 

@@ -483,6 +483,33 @@ impl PortProgram {
         s
     }
 
+    /// Runs the (loaded, not necessarily attached) program once on `frame`
+    /// as if it arrived on this port's rx queue `queue` (BPF_PROG_RUN), in
+    /// the calling thread's network namespace. Returns the XDP action. The
+    /// program's counters record the decision; with no socket in the
+    /// XSKMAP a frame for xskfwd counts as `pass_no_socket`.
+    pub fn test_run(&self, frame: &[u8], queue: u32) -> Result<u32, BpfError> {
+        // struct xdp_md: data, data_end, data_meta, ingress_ifindex,
+        // rx_queue_index, egress_ifindex (all u32).
+        let mut ctx = [0u8; 24];
+        let len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
+        ctx[4..8].copy_from_slice(&len.to_ne_bytes());
+        ctx[12..16].copy_from_slice(&self.ifindex.to_ne_bytes());
+        ctx[16..20].copy_from_slice(&queue.to_ne_bytes());
+        let mut input = libbpf_rs::ProgramInput::default();
+        input.data_in = Some(frame);
+        input.context_in = Some(&mut ctx);
+        self.skel
+            .progs
+            .xskfwd_xdp
+            .test_run(input)
+            .map(|o| o.return_value)
+            .map_err(|err| BpfError::Map {
+                what: "BPF_PROG_RUN of the XDP program",
+                err,
+            })
+    }
+
     /// Handles on this instance's steering maps, usable from another
     /// thread (the L3 control plane).
     pub fn steer_maps(&self) -> Result<SteerMaps, BpfError> {

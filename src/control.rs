@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::bpf::{SteerPrefix, STEER_PASS, STEER_REDIRECT};
+use crate::bpf::{SteerMaps, SteerPrefix, STEER_PASS, STEER_REDIRECT};
 use crate::config::{L3Config, Mac};
 use crate::netlink::{self, Event, KernelRoute, Monitor, RouteType};
 use crate::netns::format_mac;
@@ -486,5 +486,47 @@ impl Control {
             fib.memory_bytes() / 1024
         );
         out
+    }
+}
+
+/// Steering through the XDP programs' maps: applies the difference to the
+/// entries every program holds.
+#[derive(Debug)]
+pub struct MapSteering {
+    maps: Vec<SteerMaps>,
+    current: BTreeMap<SteerPrefix, u32>,
+}
+
+impl MapSteering {
+    /// Steering through `maps` (one per port program).
+    pub fn new(maps: Vec<SteerMaps>) -> MapSteering {
+        MapSteering {
+            maps,
+            current: BTreeMap::new(),
+        }
+    }
+}
+
+impl Steering for MapSteering {
+    fn sync(&mut self, entries: &BTreeMap<SteerPrefix, u32>, max_len: (u32, u32)) -> Result<()> {
+        for (k, v) in entries {
+            if self.current.get(k) != Some(v) {
+                for m in &self.maps {
+                    m.insert(k, *v)?;
+                }
+            }
+        }
+        for k in self.current.keys() {
+            if !entries.contains_key(k) {
+                for m in &self.maps {
+                    m.remove(k);
+                }
+            }
+        }
+        self.current = entries.clone();
+        for m in &self.maps {
+            m.set_max_len(max_len.0, max_len.1)?;
+        }
+        Ok(())
     }
 }
