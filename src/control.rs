@@ -130,11 +130,9 @@ impl Control {
         steer: Box<dyn Steering>,
     ) -> Result<Control> {
         // Subscribe before dumping, so no change falls between the two.
-        let monitor = if l3.kernel {
-            Some(Monitor::new().context("subscribing to rtnetlink")?)
-        } else {
-            None
-        };
+        // The local table (the host's own addresses) is always mirrored,
+        // also with static routes only: those addresses stay the kernel's.
+        let monitor = Some(Monitor::new().context("subscribing to rtnetlink")?);
         let n = ports.len();
         let mut c = Control {
             ports,
@@ -152,8 +150,8 @@ impl Control {
             stats: ControlStats::default(),
         };
         c.add_statics()?;
+        c.resync()?;
         if c.l3.kernel {
-            c.resync()?;
             if c.other_tables > 0 {
                 eprintln!(
                     "xskfwd: note: {} route(s) live in tables other than main/local; xskfwd mirrors \
@@ -162,8 +160,6 @@ impl Control {
                     c.other_tables
                 );
             }
-        } else {
-            c.publish(true, true)?;
         }
         Ok(c)
     }
@@ -229,7 +225,7 @@ impl Control {
                 }
                 _ => None,
             },
-            RT_TABLE_MAIN => {
+            RT_TABLE_MAIN if self.l3.kernel => {
                 let action = match r.kind {
                     RouteType::Unicast if r.multipath => Action::Kernel(KernelOnly::Multipath),
                     RouteType::Unicast => match r.oif.and_then(|i| self.port_of(i)) {
@@ -259,12 +255,12 @@ impl Control {
         self.neighs.clear_kernel();
         self.other_tables = 0;
         for r in &snap.routes {
-            if r.table != RT_TABLE_MAIN && r.table != RT_TABLE_LOCAL {
+            if r.table != RT_TABLE_MAIN && r.table != RT_TABLE_LOCAL && r.kind != RouteType::Multicast {
                 self.other_tables += 1;
             }
             self.apply_route(r, true);
         }
-        for n in &snap.neighs {
+        for n in snap.neighs.iter().filter(|_| self.l3.kernel) {
             if let Some(port) = self.port_of(n.ifindex) {
                 self.neighs
                     .kernel_set(port, n.ip, n.usable().then_some(n.mac).flatten());
@@ -304,7 +300,7 @@ impl Control {
             match ev {
                 Event::NewRoute(r) => fib |= self.apply_route(r, true),
                 Event::DelRoute(r) => fib |= self.apply_route(r, false),
-                Event::NewNeigh(n) | Event::DelNeigh(n) => {
+                Event::NewNeigh(n) | Event::DelNeigh(n) if self.l3.kernel => {
                     if let Some(port) = self.port_of(n.ifindex) {
                         let mac = match ev {
                             Event::NewNeigh(_) if n.usable() => n.mac,
@@ -320,6 +316,7 @@ impl Control {
                 | Event::NewAddr(_)
                 | Event::DelAddr(_)
                 | Event::Overrun => resync = true,
+                Event::NewNeigh(_) | Event::DelNeigh(_) => {}
             }
         }
         (fib, neigh, resync)
