@@ -102,7 +102,7 @@ impl Prefix {
     }
 
     /// The prefix length.
-    pub fn len(&self) -> u8 {
+    pub fn prefix_len(&self) -> u8 {
         match *self {
             Prefix::V4(_, l) | Prefix::V6(_, l) => l,
         }
@@ -116,7 +116,7 @@ impl Prefix {
 
 impl fmt::Display for Prefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr(), self.len())
+        write!(f, "{}/{}", self.addr(), self.prefix_len())
     }
 }
 
@@ -579,7 +579,7 @@ mod tests {
         assert_eq!(p("default"), Prefix::V4(0, 0));
         assert_eq!(p("198.18.0.1"), Prefix::V4(0xc612_0001, 32));
         assert_eq!(p("fd00:5::1/16").to_string(), "fd00::/16");
-        assert_eq!(p("::/0").len(), 0);
+        assert_eq!(p("::/0").prefix_len(), 0);
         assert!("198.18.0.0/33".parse::<Prefix>().is_err());
         assert!("fd00::/129".parse::<Prefix>().is_err());
         assert!("nonsense".parse::<Prefix>().is_err());
@@ -602,7 +602,7 @@ mod tests {
             let fib = set.build().unwrap();
             let r = fib.lookup_v4(dst).unwrap();
             assert_eq!(r.action, fwd(i as u8));
-            assert_eq!(r.prefix.len(), *l);
+            assert_eq!(r.prefix.prefix_len(), *l);
             assert!(set.kernel_remove(r.prefix, 0));
         }
         assert!(set.build().unwrap().lookup_v4(dst).is_none());
