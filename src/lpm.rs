@@ -11,54 +11,62 @@
 //! - No I/O, no syscalls, no clock, no `unsafe`, no global state.
 //! - A table never changes after `build`: there is no insert or delete.
 //!
-//! # Design: a 16-bit root, 8-bit chunks, and single-route leaves
+//! # Design: a 16-bit root, 8-bit chunks, and singles
 //!
 //! Both tables share one generic multibit trie with controlled prefix
 //! expansion (DIR-16-8-8 for IPv4, DIR-16-8-…-8 for IPv6):
 //!
 //! - The **root** is a direct array of 2^16 entries indexed by the top 16
 //!   address bits. A **chunk** is an array of 256 entries indexed by the next
-//!   8 bits. Every entry is a `u32` that is either a route value (tag bit 31
-//!   clear), a chunk index, or a **single** index (below).
+//!   8 bits. Every entry is a `u32`: a route value (bit 31 clear), "no
+//!   route", a chunk index, or a single index (below).
 //! - Prefixes are expanded to the stride boundary (a /20 fills 16 entries of
 //!   its chunk), and values are pushed down: a chunk starts as 256 copies of
 //!   the entry it replaces, so every entry already holds the answer for its
 //!   whole range and lookup never backtracks.
-//! - A subtree that holds exactly **one** route is not expanded into chunks
-//!   at all: the entry points to a *single* `{key, mask, value, fallback}` and
-//!   lookup answers `value` if the address matches the route, else `fallback`
-//!   (the pushed-down value of the enclosing routes). This is path
-//!   compression for the common sparse case — a lone /48 inside its /32, a
-//!   host route — and cuts the IPv6 table by more than half compared with
-//!   plain 8-bit chunks (a 1 KiB chunk per level below a lone route), while
-//!   the answer for such a route comes one or more loads sooner.
+//! - A subtree that holds exactly **one** route gets no chunks: its entry
+//!   points to a *single* `{key, mask, value, fallback}`, and lookup answers
+//!   `value` if the address is inside the route, else `fallback` (the pushed
+//!   down value of the enclosing routes). This is path compression for the
+//!   common sparse case (a lone /48 in its /40, a host route), which would
+//!   otherwise cost a 1 KiB chunk per 8 bits for one route.
 //!
 //! Build sorts the prefixes by (address, length), so a prefix always comes
 //! before the prefixes nested inside it, and builds each subtree from the
 //! contiguous run of prefixes inside it: expansions are written in that
 //! order, so a longer prefix overwrites the ranges of the shorter ones that
-//! contain it. Cost: one sort plus O(prefixes × depth).
+//! contain it. Cost: one sort (linear when the input is already in order,
+//! as from a `BTreeMap` keyed by (address, length)) plus O(prefixes × depth).
 //!
 //! # Lookup cost bound
 //!
 //! Dependent memory loads per lookup: one root entry, then one chunk entry
-//! per 8 bits below the root, or a single (which ends the walk):
+//! per 8 bits below the root, or one single, which ends the walk:
 //!
-//! - IPv4: at most **3** (root, chunk, chunk-or-single).
-//! - IPv6: at most **15** (root + 14 chunks, the last possibly a single);
-//!   addresses covered only by routes up to /48 take at most **5**, and up to
-//!   /64 at most **7**.
+//! - IPv4: at most **3** (root, chunk, chunk or single).
+//! - IPv6: at most **15** (root and 14 chunks, the last possibly a single).
+//!   An address whose longest match is at most a /48 takes at most **5**,
+//!   at most a /64 at most **7**.
 //!
-//! # Why not poptrie, a hash per length, or Waldvogel
+//! # Alternatives measured (synthetic full tables of `benches/lpm.rs`:
+//! 1M IPv4, 200k IPv6 prefixes)
 //!
-//! Measured on this project's synthetic full tables (see `benches/lpm.rs`):
-//! a poptrie (popcount-compressed 6- or 8-bit nodes) is 4–7× smaller for
-//! IPv6 but about 2× slower per lookup, because it needs one more dependent
-//! load (the leaf array) and a software popcount (the default x86-64 target
-//! has no `popcnt`, and enabling it at run time needs `unsafe`). A hash table
-//! per prefix length probed longest-first costs up to one probe per distinct
-//! length (~40 in a real IPv6 table); binary search on lengths still needs
-//! about 6 dependent hash probes plus markers. Both are slower than ≤ 5 loads.
+//! - Plain 8-bit chunks, no singles: no faster, IPv4 52 MiB (vs 49), IPv6
+//!   120 MiB (vs 84).
+//! - Groups of up to 8 routes instead of singles (scanned without
+//!   branches): IPv6 14 MiB and IPv4 42 MiB, but lookups about 40% slower
+//!   (more bytes and compares at the end of the walk).
+//! - Poptrie (popcount-compressed 6- or 8-bit nodes): IPv6 ~20 MiB but
+//!   about 2× slower: one more dependent load (the leaf array), more levels
+//!   for 6-bit nodes, and a software popcount (the default x86-64 target
+//!   has no `popcnt`; selecting it at run time would need `unsafe`).
+//! - A hash table per prefix length probed longest-first costs up to one
+//!   probe per distinct length (~40 in an IPv6 table); binary search on
+//!   lengths (Waldvogel) still needs ~6 dependent hash probes plus markers.
+//!   Both exceed the ≤ 5 loads above for realistic IPv6 routes.
+//! - Unchecked indexing (`get_unchecked`) measured no faster than the
+//!   bounds-checked `get` used here, whose failure is also what turns "no
+//!   route" into `None`; hence no `unsafe`.
 //!
 //! # Values
 //!
@@ -79,7 +87,8 @@ pub enum LpmError {
     PrefixLen,
     /// A value was greater than [`MAX_VALUE`].
     Value,
-    /// The table needs more than 2^30 - 1 chunks or singles.
+    /// The table would need 2^30 - 1 or more chunks (1 TiB) or singles,
+    /// or the input holds more than 2^32 prefixes.
     Capacity,
 }
 
@@ -131,6 +140,7 @@ trait Key: Copy + Ord + BitAnd<Output = Self> + BitXor<Output = Self> {
 impl Key for u32 {
     const BITS: u32 = u32::BITS;
     const ZERO: Self = 0;
+    #[inline(always)]
     fn mask(len: u8) -> Self {
         u32::MAX
             .checked_shl(Self::BITS - u32::from(len))
@@ -149,6 +159,7 @@ impl Key for u32 {
 impl Key for u128 {
     const BITS: u32 = u128::BITS;
     const ZERO: Self = 0;
+    #[inline(always)]
     fn mask(len: u8) -> Self {
         u128::MAX
             .checked_shl(Self::BITS - u32::from(len))
@@ -173,13 +184,20 @@ struct Single<K> {
     mask: K,
     /// The route's value.
     value: u32,
-    /// The entry for addresses of the subtree outside the route: the value
-    /// of the longest enclosing route, or [`NONE`].
+    /// The answer for the rest of the subtree: the value of the longest
+    /// enclosing route, or [`NONE`].
     fallback: u32,
 }
 
-/// One normalized route: (network address, prefix length, value).
-type Route<K> = (K, u8, u32);
+/// A route being built: (network address, prefix length, value, input
+/// position).
+#[derive(Clone, Copy)]
+struct Route<K> {
+    addr: K,
+    len: u8,
+    value: u32,
+    seq: u32,
+}
 
 /// The trie shared by [`Lpm4`] and [`Lpm6`].
 #[derive(Clone)]
@@ -204,21 +222,28 @@ impl<K: Key> Table<K> {
     fn build<I: IntoIterator<Item = (K, u8, u32)>>(prefixes: I) -> Result<Self, LpmError> {
         let iter = prefixes.into_iter();
         let mut routes: Vec<Route<K>> = Vec::with_capacity(iter.size_hint().0);
-        for (addr, len, value) in iter {
+        for (i, (addr, len, value)) in iter.enumerate() {
             if u32::from(len) > K::BITS {
                 return Err(LpmError::PrefixLen);
             }
             if value > MAX_VALUE {
                 return Err(LpmError::Value);
             }
-            routes.push((addr & K::mask(len), len, value));
+            let seq = u32::try_from(i).map_err(|_| LpmError::Capacity)?;
+            let addr = addr & K::mask(len);
+            routes.push(Route {
+                addr,
+                len,
+                value,
+                seq,
+            });
         }
-        // Stable: equal prefixes keep their input order, so the last one wins.
-        routes.sort_by_key(|&(addr, len, _)| (addr, len));
+        // By prefix, then input order, so the last of equal prefixes wins.
+        routes.sort_unstable_by_key(|r| (r.addr, r.len, r.seq));
         routes.dedup_by(|later, kept| {
-            let same = (later.0, later.1) == (kept.0, kept.1);
+            let same = (later.addr, later.len) == (kept.addr, kept.len);
             if same {
-                kept.2 = later.2;
+                kept.value = later.value;
             }
             same
         });
@@ -227,11 +252,11 @@ impl<K: Key> Table<K> {
         t.len = routes.len();
         let mut i = 0;
         while i < routes.len() {
-            let (addr, len, value) = routes[i];
-            let slot = addr.root_slot();
-            if u32::from(len) <= ROOT_BITS {
-                let n = 1 << (ROOT_BITS - u32::from(len));
-                t.root[slot..slot + n].fill(value);
+            let r = routes[i];
+            let slot = r.addr.root_slot();
+            if u32::from(r.len) <= ROOT_BITS {
+                let n = 1 << (ROOT_BITS - u32::from(r.len));
+                t.root[slot..slot + n].fill(r.value);
                 i += 1;
                 continue;
             }
@@ -240,7 +265,7 @@ impl<K: Key> Table<K> {
             // on every route of the slot is longer.
             let n = routes[i..]
                 .iter()
-                .take_while(|r| r.0.root_slot() == slot)
+                .take_while(|r| r.addr.root_slot() == slot)
                 .count();
             t.root[slot] = t.subtree(&routes[i..i + n], ROOT_BITS, t.root[slot])?;
             i += n;
@@ -254,15 +279,15 @@ impl<K: Key> Table<K> {
     /// `depth` and all inside one entry at `depth`; `fallback` is that
     /// entry's current (pushed-down) value. Returns the entry to store.
     fn subtree(&mut self, routes: &[Route<K>], depth: u32, fallback: u32) -> Result<u32, LpmError> {
-        if let [(key, len, value)] = *routes {
+        if let [r] = *routes {
             let idx = self.singles.len();
             if idx >= INDEX as usize {
                 return Err(LpmError::Capacity);
             }
             self.singles.push(Single {
-                key,
-                mask: K::mask(len),
-                value,
+                key: r.addr,
+                mask: K::mask(r.len),
+                value: r.value,
                 fallback,
             });
             return Ok(CHILD | SINGLE | idx as u32);
@@ -275,17 +300,17 @@ impl<K: Key> Table<K> {
         let end = depth + STRIDE;
         let mut i = 0;
         while i < routes.len() {
-            let (addr, len, value) = routes[i];
-            let slot = usize::from(addr.byte(depth));
-            if u32::from(len) <= end {
-                let n = 1 << (end - u32::from(len));
-                self.chunks[idx][slot..slot + n].fill(value);
+            let r = routes[i];
+            let slot = usize::from(r.addr.byte(depth));
+            if u32::from(r.len) <= end {
+                let n = 1 << (end - u32::from(r.len));
+                self.chunks[idx][slot..slot + n].fill(r.value);
                 i += 1;
                 continue;
             }
             let n = routes[i..]
                 .iter()
-                .take_while(|r| usize::from(r.0.byte(depth)) == slot)
+                .take_while(|r| usize::from(r.addr.byte(depth)) == slot)
                 .count();
             let below = self.chunks[idx][slot];
             self.chunks[idx][slot] = self.subtree(&routes[i..i + n], end, below)?;
@@ -333,8 +358,8 @@ impl<K: Key> Table<K> {
     }
 }
 
-/// An immutable IPv4 longest-prefix-match table (DIR-16-8-8 with
-/// single-route leaves; at most 3 dependent loads per lookup).
+/// An immutable IPv4 longest-prefix-match table (DIR-16-8-8 with singles;
+/// at most 3 dependent loads per lookup).
 ///
 /// `Default` is the empty table (256 KiB for the root array).
 #[derive(Clone)]
@@ -350,7 +375,7 @@ impl Lpm4 {
     ///
     /// [`LpmError::PrefixLen`] if a length is over 32, [`LpmError::Value`]
     /// if a value is over [`MAX_VALUE`], [`LpmError::Capacity`] if the
-    /// table would need 2^30 or more chunks or singles.
+    /// index space is exhausted (see [`LpmError::Capacity`]).
     pub fn build<I: IntoIterator<Item = (u32, u8, u32)>>(prefixes: I) -> Result<Lpm4, LpmError> {
         Table::build(prefixes).map(Lpm4)
     }
@@ -391,8 +416,8 @@ impl fmt::Debug for Lpm4 {
 }
 
 /// An immutable IPv6 longest-prefix-match table (16-bit root, 8-bit chunks,
-/// single-route leaves; at most 15 dependent loads per lookup, at most 5 for
-/// addresses covered only by routes up to /48).
+/// singles; at most 15 dependent loads per lookup, at most 5 when the
+/// longest match is at most a /48).
 ///
 /// `Default` is the empty table (256 KiB for the root array).
 #[derive(Clone)]
@@ -409,7 +434,7 @@ impl Lpm6 {
     ///
     /// [`LpmError::PrefixLen`] if a length is over 128, [`LpmError::Value`]
     /// if a value is over [`MAX_VALUE`], [`LpmError::Capacity`] if the
-    /// table would need 2^30 or more chunks or singles.
+    /// index space is exhausted (see [`LpmError::Capacity`]).
     pub fn build<I: IntoIterator<Item = (u128, u8, u32)>>(prefixes: I) -> Result<Lpm6, LpmError> {
         Table::build(prefixes).map(Lpm6)
     }
@@ -648,6 +673,14 @@ mod tests {
         let t = build6(&[("2001:db8::", 32, 1), ("2001:db8::1", 32, 2)]);
         assert_eq!(t.len(), 1);
         assert_eq!(t.lookup(v6("2001:db8::42")), Some(2));
+        // Many copies among other prefixes, so the sort does real work.
+        let p = (0..2000u32).map(|i| match i % 2 {
+            0 => (v4("192.0.2.0"), 24, i),
+            _ => (i << 12, 20, i),
+        });
+        let t = Lpm4::build(p).expect("valid");
+        assert_eq!(t.len(), 1001);
+        assert_eq!(t.lookup(v4("192.0.2.1")), Some(1998));
     }
 
     #[test]
@@ -706,6 +739,33 @@ mod tests {
         let t = build6(&[("2001:db8:1::", 48, 1)]);
         assert_eq!(t.lookup(v6("2001:db8:1:ffff::")), Some(1));
         assert_eq!(t.lookup(v6("2001:db8:2::")), None);
+    }
+
+    #[test]
+    fn dense_subtrees_use_chunks_down_to_the_last_bits() {
+        // Twenty /24s in one /16 and eight /32s in one of them: a chunk for
+        // the /16 and one for the /24, no singles.
+        let mut p: Vec<(u32, u8, u32)> = (0..20)
+            .map(|x| (v4("10.1.0.0") | (x << 8), 24, x))
+            .collect();
+        p.extend((0..8).map(|y| (v4("10.1.3.0") | (y * 2), 32, 100 + y)));
+        let t = Lpm4::build(p.iter().copied()).expect("valid");
+        assert_eq!((t.0.chunks.len(), t.0.singles.len()), (2, 0));
+        assert_eq!(t.lookup(v4("10.1.19.200")), Some(19));
+        assert_eq!(t.lookup(v4("10.1.20.0")), None);
+        assert_eq!(t.lookup(v4("10.1.3.14")), Some(107));
+        assert_eq!(t.lookup(v4("10.1.3.15")), Some(3));
+        assert_eq!(t.lookup(v4("10.1.3.0")), Some(100));
+        // Four /128s that differ only in the last bits: a chunk per 8 bits
+        // below the root, the last one resolving bits 120..128.
+        let base = v6("2001:db8::");
+        let t = Lpm6::build((0..4).map(|x| (base | x, 128, x as u32))).expect("valid");
+        assert_eq!((t.0.chunks.len(), t.0.singles.len()), (14, 0));
+        for x in 0..4 {
+            assert_eq!(t.lookup(base | x), Some(x as u32));
+        }
+        assert_eq!(t.lookup(base | 4), None);
+        assert_eq!(t.lookup(base | 1 << 8), None);
     }
 
     #[test]
