@@ -7,6 +7,14 @@ use xskfwd::forward::{L2Forwarder, PortInfo};
 use xskfwd::port::MemRings;
 use xskfwd::worker::{Worker, WorkerParams};
 
+use std::net::IpAddr;
+
+use etherparse::PacketBuilder;
+use xskfwd::forward::Verdict;
+use xskfwd::l3;
+use xskfwd::route::{Action, Fib, L3Port, NeighSet, Neighbours, Prefix, RouteSet};
+use xskfwd::synth::{addresses, gen4, gen6, Rng};
+
 fn config() -> Config {
     let nh = |i: u8| Some(Mac([2, 0, 0, 0, 1, i]));
     Config::with_ports(Mode::CrossConnect, &[("p0", nh(0)), ("p1", nh(1))])
@@ -65,5 +73,165 @@ fn bench_worker(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_process, bench_worker);
+/// The L3 world of the benches: two ports, every route of `v4`/`v6` via
+/// one gateway behind port 1 (an upstream router), neighbours resolved.
+fn l3_tables(v4: &[(u32, u8, u32)], v6: &[(u128, u8, u32)]) -> (Fib, Neighbours) {
+    let mut r = RouteSet::new();
+    let gw4: IpAddr = "198.18.1.1".parse().unwrap();
+    let gw6: IpAddr = "fd00:0:0:2::1".parse().unwrap();
+    for &(a, l, _) in v4 {
+        let action = Action::Forward {
+            port: 1,
+            gateway: Some(gw4),
+            mtu: None,
+        };
+        r.kernel_add(Prefix::new(IpAddr::V4(a.into()), l).unwrap(), 0, action);
+    }
+    for &(a, l, _) in v6 {
+        let action = Action::Forward {
+            port: 1,
+            gateway: Some(gw6),
+            mtu: None,
+        };
+        r.kernel_add(Prefix::new(IpAddr::V6(a.into()), l).unwrap(), 0, action);
+    }
+    let mut n = NeighSet::new();
+    n.kernel_set(1, gw4, Some([2, 0, 0, 0, 1, 1]));
+    n.kernel_set(1, gw6, Some([2, 0, 0, 0, 1, 1]));
+    (r.build().unwrap(), n.build())
+}
+
+const PORT0: [u8; 6] = [2, 0, 0, 0, 0, 0];
+
+/// 64-byte UDP frames (78 for IPv6) to `dsts`, addressed to port 0.
+fn l3_frames<A: Copy>(dsts: &[A], v6: bool, to_ip: impl Fn(A) -> IpAddr) -> Vec<Vec<u8>> {
+    dsts.iter()
+        .map(|&d| {
+            let b = PacketBuilder::ethernet2([2, 0, 0, 0, 1, 0], PORT0);
+            let mut out = Vec::new();
+            match (to_ip(d), v6) {
+                (IpAddr::V4(d), false) => b
+                    .ipv4([198, 18, 0, 1], d.octets(), 64)
+                    .udp(4000, 5000)
+                    .write(&mut out, &[0u8; 18])
+                    .unwrap(),
+                (IpAddr::V6(d), true) => b
+                    .ipv6(
+                        "fd00:0:0:1::1"
+                            .parse::<std::net::Ipv6Addr>()
+                            .unwrap()
+                            .octets(),
+                        d.octets(),
+                        64,
+                    )
+                    .udp(4000, 5000)
+                    .write(&mut out, &[0u8; 16])
+                    .unwrap(),
+                _ => unreachable!(),
+            }
+            out
+        })
+        .collect()
+}
+
+/// Decides + rewrites batches of 64 frames taken in turn from `frames`;
+/// the TTL/hop limit (and IPv4 checksum) are put back after each frame
+/// so every pass forwards (two byte stores, part of the figure).
+fn bench_l3_batches(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    id: &str,
+    fib: &Fib,
+    neigh: &Neighbours,
+    frames: &mut [Vec<u8>],
+    v6: bool,
+) {
+    let ports = [
+        L3Port {
+            mac: PORT0,
+            mtu: 1500,
+        },
+        L3Port {
+            mac: [2, 0, 0, 0, 0, 1],
+            mtu: 1500,
+        },
+    ];
+    let saved: Vec<[u8; 4]> = frames
+        .iter()
+        .map(|f| {
+            if v6 {
+                [f[21], 0, 0, 0]
+            } else {
+                [f[22], f[24], f[25], 0]
+            }
+        })
+        .collect();
+    // Every frame must be forwarded, or the figure measures something else.
+    for f in frames.iter() {
+        let mut c = f.clone();
+        assert!(matches!(
+            l3::decide(&ports, fib, neigh, 0, &mut c),
+            Verdict::Tx { .. }
+        ));
+    }
+    let mut at = 0;
+    let n = frames.len();
+    g.bench_function(id, |b| {
+        b.iter(|| {
+            for i in at..at + 64 {
+                let f = &mut frames[i];
+                black_box(l3::decide(&ports, fib, neigh, 0, black_box(&mut f[..])));
+                let s = saved[i];
+                if v6 {
+                    f[21] = s[0];
+                } else {
+                    f[22] = s[0];
+                    f[24] = s[1];
+                    f[25] = s[2];
+                }
+            }
+            at = (at + 64) % n;
+        })
+    });
+}
+
+fn bench_l3(c: &mut Criterion) {
+    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut g = c.benchmark_group("l3_process");
+    g.throughput(Throughput::Elements(64));
+    for (name, n4, n6) in [("small", 100, 100), ("full", 1_000_000, 200_000)] {
+        let t4 = gen4(n4, 2);
+        let t6 = gen6(n6, 3);
+        let (fib, neigh) = l3_tables(&t4, &t6);
+        eprintln!(
+            "l3 tables {name}: {} IPv4 + {} IPv6 routes, lookup structures {:.1} MiB",
+            t4.len(),
+            t6.len(),
+            fib.memory_bytes() as f64 / (1 << 20) as f64
+        );
+        // Destinations inside table prefixes (even entries of the pool).
+        let d4: Vec<u32> = addresses(&t4, &mut r).into_iter().step_by(2).collect();
+        let d6: Vec<u128> = addresses(&t6, &mut r).into_iter().step_by(2).collect();
+        let mut f4 = l3_frames(&d4, false, |a| IpAddr::V4(a.into()));
+        let mut f6 = l3_frames(&d6, true, |a| IpAddr::V6(a.into()));
+        bench_l3_batches(
+            &mut g,
+            &format!("ipv4_{name}_batch64"),
+            &fib,
+            &neigh,
+            &mut f4,
+            false,
+        );
+        bench_l3_batches(
+            &mut g,
+            &format!("ipv6_{name}_batch64"),
+            &fib,
+            &neigh,
+            &mut f6,
+            true,
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_process, bench_worker, bench_l3);
 criterion_main!(benches);

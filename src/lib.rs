@@ -20,6 +20,7 @@ pub mod netns;
 pub mod port;
 pub mod route;
 pub mod stats;
+pub mod synth;
 pub mod traffic;
 pub mod wire;
 pub mod worker;
