@@ -649,6 +649,16 @@ fn print_summary(config: &Config, ports: &[Port], s: &Summary) {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            for (x, p) in s.xdp.iter().zip(ports) {
+                let nonzero: Vec<String> = x
+                    .named()
+                    .filter(|(_, v)| *v > 0)
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                if !nonzero.is_empty() {
+                    println!("xskfwd: xdp {}: {}", p.ifname, nonzero.join(", "));
+                }
+            }
             println!(
                 "xskfwd: frames: {} total = {} free + {} in kernel fill/rx rings + {} in flight; duplicates {}; conserved: {}",
                 f.total,

@@ -370,6 +370,13 @@ impl Control {
     }
 
     fn publish(&mut self, fib: bool, neigh: bool) -> Result<()> {
+        // Neighbours first: a route that points at a new neighbour should
+        // find it already published.
+        if neigh {
+            let old = self.tables.neigh.swap(Arc::new(self.neighs.build()));
+            self.retired_neigh.push(old);
+            self.stats.neigh_builds += 1;
+        }
         if fib {
             let t = Instant::now();
             let built = self.routes.build()?;
@@ -380,11 +387,6 @@ impl Control {
             self.stats.fib_builds += 1;
             let entries = self.steering();
             self.steer.sync(&entries, limits)?;
-        }
-        if neigh {
-            let old = self.tables.neigh.swap(Arc::new(self.neighs.build()));
-            self.retired_neigh.push(old);
-            self.stats.neigh_builds += 1;
         }
         // Free retired snapshots no worker holds any more.
         self.retired_fib.retain(|a| Arc::strong_count(a) > 1);

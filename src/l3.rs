@@ -916,6 +916,36 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any bytes after a valid-looking Ethernet header: no panic, and a
+        /// forwarded frame never grows or leaves through the ingress port.
+        #[test]
+        fn random_frames_never_panic(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            v6 in proptest::prelude::any::<bool>(),
+            dst in proptest::prelude::any::<[u8; 4]>(),
+        ) {
+            let w = world();
+            let mut f = Vec::new();
+            f.extend_from_slice(&A);
+            f.extend_from_slice(&SRC);
+            f.extend_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] });
+            f.extend_from_slice(&body);
+            // Make some of them plausible: right version, routed dst.
+            if f.len() > 14 {
+                f[14] = (f[14] & 0x0f) | if v6 { 0x60 } else { 0x40 };
+            }
+            if !v6 && f.len() >= 34 {
+                f[30..34].copy_from_slice(&[198, 18, dst[2] % 12, dst[3]]);
+            }
+            let n = f.len();
+            if let Verdict::Tx { port, len } = w.run(0, &mut f) {
+                proptest::prop_assert!(len as usize <= n);
+                proptest::prop_assert_eq!(port, 1);
+            }
+        }
+    }
+
     #[test]
     fn the_forwarder_follows_published_snapshots() {
         let w = world();
