@@ -67,11 +67,26 @@ pub trait Forwarder {
 
     /// Decides and rewrites one frame that arrived on port `ingress`.
     fn process(&self, ingress: usize, frame: &mut [u8]) -> Verdict;
+
+    /// Looks at frame `slot` of the current rx batch before any of the
+    /// batch is processed (e.g. to start its route lookup).
+    #[inline]
+    fn prepare(&mut self, _slot: usize, _frame: &[u8]) {}
+
+    /// [`Forwarder::process`] for frame `slot` of the batch last prepared.
+    #[inline]
+    fn process_slot(&self, _slot: usize, ingress: usize, frame: &mut [u8]) -> Verdict {
+        self.process(ingress, frame)
+    }
 }
 
 /// Either forwarder, chosen at start-up (one predictable branch per
 /// packet instead of a generic application).
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per worker, built once and never moved in the loop; a Box would add a load per packet"
+)]
 pub enum AnyForwarder {
     /// L2 cross-connect or hairpin.
     L2(L2Forwarder),
@@ -92,6 +107,21 @@ impl Forwarder for AnyForwarder {
         match self {
             AnyForwarder::L2(f) => f.process(ingress, frame),
             AnyForwarder::L3(f) => f.process(ingress, frame),
+        }
+    }
+
+    #[inline]
+    fn prepare(&mut self, slot: usize, frame: &[u8]) {
+        if let AnyForwarder::L3(f) = self {
+            f.prepare(slot, frame);
+        }
+    }
+
+    #[inline]
+    fn process_slot(&self, slot: usize, ingress: usize, frame: &mut [u8]) -> Verdict {
+        match self {
+            AnyForwarder::L2(f) => f.process(ingress, frame),
+            AnyForwarder::L3(f) => f.process_slot(slot, ingress, frame),
         }
     }
 }

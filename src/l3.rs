@@ -28,7 +28,7 @@
 
 use std::sync::Arc;
 
-use crate::config::MAX_PORTS;
+use crate::config::{MAX_BATCH, MAX_PORTS};
 use crate::forward::{Forwarder, PassReason, Verdict};
 use crate::route::{Action, Fib, KernelOnly, L3Port, L3Ports, Neighbours, PortId, Tables};
 use crate::stats::DropReason;
@@ -48,6 +48,59 @@ pub fn decide(
     neigh: &Neighbours,
     ingress: usize,
     frame: &mut [u8],
+) -> Verdict {
+    decide_with(ports, fib, neigh, ingress, frame, Hint::None)
+}
+
+/// A route looked up ahead of the decision (see [`lookup_ahead`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Hint {
+    /// Nothing looked up.
+    #[default]
+    None,
+    /// The route index for this IPv4 destination (host order).
+    V4(u32, Option<u32>),
+    /// The route index for this IPv6 destination.
+    V6(u128, Option<u32>),
+}
+
+/// Looks the destination of an untagged IPv4/IPv6 frame up before the
+/// decision. Called for every frame of a batch first, so the CPU overlaps
+/// the cache misses of independent lookups instead of serialising them
+/// behind each packet's decision; [`decide_with`] uses the result only if
+/// the destination it parses is the same.
+#[inline]
+pub fn lookup_ahead(fib: &Fib, frame: &[u8]) -> Hint {
+    match frame.get(12..14) {
+        Some([0x08, 0x00]) => match frame.get(30..34) {
+            Some(d) => {
+                let dst = u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
+                Hint::V4(dst, fib.index_v4(dst))
+            }
+            None => Hint::None,
+        },
+        Some([0x86, 0xdd]) => match frame.get(38..54) {
+            Some(d) => {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(d);
+                let dst = u128::from_be_bytes(b);
+                Hint::V6(dst, fib.index_v6(dst))
+            }
+            None => Hint::None,
+        },
+        _ => Hint::None,
+    }
+}
+
+/// [`decide`] with a route possibly looked up ahead.
+#[inline]
+pub fn decide_with(
+    ports: &[L3Port],
+    fib: &Fib,
+    neigh: &Neighbours,
+    ingress: usize,
+    frame: &mut [u8],
+    hint: Hint,
 ) -> Verdict {
     let Some(port) = ports.get(ingress) else {
         return Verdict::Drop(DropReason::NoEgress);
@@ -69,8 +122,8 @@ pub fn decide(
     }
     let off = info.offset;
     match info.ethertype {
-        ethertype::IPV4 => ipv4_decide(ports, fib, neigh, ingress, frame, off),
-        ethertype::IPV6 => ipv6_decide(ports, fib, neigh, ingress, frame, off),
+        ethertype::IPV4 => ipv4_decide(ports, fib, neigh, ingress, frame, off, hint),
+        ethertype::IPV6 => ipv6_decide(ports, fib, neigh, ingress, frame, off, hint),
         _ => Verdict::Pass(PassReason::NonIp),
     }
 }
@@ -137,6 +190,7 @@ fn ipv4_decide(
     ingress: usize,
     frame: &mut [u8],
     off: usize,
+    hint: Hint,
 ) -> Verdict {
     let Some(l3) = frame.get_mut(off..) else {
         return Verdict::Drop(DropReason::Ipv4Truncated);
@@ -171,7 +225,11 @@ fn ipv4_decide(
     if src >> 24 == 127 || dst >> 24 == 127 {
         return Verdict::Pass(PassReason::Special);
     }
-    let Some(route) = fib.lookup_v4(dst) else {
+    let found = match hint {
+        Hint::V4(d, idx) if d == dst => idx.and_then(|i| fib.route(i)),
+        _ => fib.lookup_v4(dst),
+    };
+    let Some(route) = found else {
         return Verdict::Drop(DropReason::NoRoute);
     };
     if route.action == Action::Local {
@@ -212,6 +270,7 @@ fn ipv6_decide(
     ingress: usize,
     frame: &mut [u8],
     off: usize,
+    hint: Hint,
 ) -> Verdict {
     let Some(l3) = frame.get_mut(off..) else {
         return Verdict::Drop(DropReason::Ipv6Truncated);
@@ -250,7 +309,11 @@ fn ipv6_decide(
         // the kernel does depends on the destination; its business.
         return Verdict::Pass(PassReason::Special);
     }
-    let Some(route) = fib.lookup_v6(dst) else {
+    let found = match hint {
+        Hint::V6(d, idx) if d == dst => idx.and_then(|i| fib.route(i)),
+        _ => fib.lookup_v6(dst),
+    };
+    let Some(route) = found else {
         return Verdict::Drop(DropReason::NoRoute);
     };
     if route.action == Action::Local {
@@ -281,10 +344,22 @@ fn ipv6_decide(
     }
 }
 
+/// Routing tables at least this large get their lookups done for a whole
+/// batch ahead of the decisions. Measured (`l3_process` benches, batches
+/// of 64): with 1M IPv4 / 200k IPv6 routes look-ahead halves the cost per
+/// packet (the lookups' cache and TLB misses overlap instead of queueing
+/// behind each decision); with 100 routes everything is in cache and the
+/// extra pass only costs.
+pub const LOOKAHEAD_MIN_ROUTES: usize = 4096;
+
 /// The L3 forwarder a worker drives: the port table and the snapshots it
 /// currently reads (refreshed once per batch, lock-free).
 #[derive(Debug)]
 pub struct L3Forwarder {
+    hints: [Hint; MAX_BATCH],
+    /// Look routes up ahead (only pays off when the tables outgrow the
+    /// caches; see [`LOOKAHEAD_MIN_ROUTES`]).
+    lookahead: bool,
     ports: L3Ports,
     nports: usize,
     tables: Arc<Tables>,
@@ -298,10 +373,13 @@ impl L3Forwarder {
         let mut p = [L3Port::default(); MAX_PORTS];
         let nports = ports.len().min(MAX_PORTS);
         p[..nports].copy_from_slice(&ports[..nports]);
+        let fib = tables.fib.load_full();
         L3Forwarder {
+            hints: [Hint::None; MAX_BATCH],
+            lookahead: fib.routes().len() >= LOOKAHEAD_MIN_ROUTES,
             ports: p,
             nports,
-            fib: tables.fib.load_full(),
+            fib,
             neigh: tables.neigh.load_full(),
             tables,
         }
@@ -324,6 +402,7 @@ impl Forwarder for L3Forwarder {
         let f = self.tables.fib.load();
         if !Arc::ptr_eq(&f, &self.fib) {
             self.fib = arc_swap::Guard::into_inner(f);
+            self.lookahead = self.fib.routes().len() >= LOOKAHEAD_MIN_ROUTES;
         }
         let n = self.tables.neigh.load();
         if !Arc::ptr_eq(&n, &self.neigh) {
@@ -339,6 +418,30 @@ impl Forwarder for L3Forwarder {
             &self.neigh,
             ingress,
             frame,
+        )
+    }
+
+    #[inline]
+    fn prepare(&mut self, slot: usize, frame: &[u8]) {
+        if let Some(h) = self.hints.get_mut(slot) {
+            *h = if self.lookahead {
+                lookup_ahead(&self.fib, frame)
+            } else {
+                Hint::None
+            };
+        }
+    }
+
+    #[inline]
+    fn process_slot(&self, slot: usize, ingress: usize, frame: &mut [u8]) -> Verdict {
+        let hint = self.hints.get(slot).copied().unwrap_or_default();
+        decide_with(
+            &self.ports[..self.nports],
+            &self.fib,
+            &self.neigh,
+            ingress,
+            frame,
+            hint,
         )
     }
 }
@@ -944,6 +1047,35 @@ mod tests {
                 proptest::prop_assert_eq!(port, 1);
             }
         }
+    }
+
+    #[test]
+    fn look_ahead_changes_nothing_and_stale_hints_are_ignored() {
+        let w = world();
+        let frames = [
+            udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 20),
+            udp4(A, [198, 18, 0, 1], [198, 18, 1, 2], 64, 20),
+            udp4(A, [198, 18, 0, 1], [198, 19, 0, 1], 64, 20),
+            udp4(A, [198, 18, 0, 1], [198, 18, 6, 1], 64, 20),
+            udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, 20),
+            udp6(A, "fd00:0:0:1::1", "fd00:0:0:9::1", 64, 20),
+        ];
+        for f in &frames {
+            let mut plain = f.clone();
+            let want = w.run(0, &mut plain);
+            let mut hinted = f.clone();
+            let hint = lookup_ahead(&w.fib, &hinted);
+            assert_ne!(hint, Hint::None);
+            let got = decide_with(&w.ports, &w.fib, &w.neigh, 0, &mut hinted, hint);
+            assert_eq!((got, &hinted), (want, &plain));
+            // A hint for another destination is not used.
+            for wrong in [Hint::V4(1, Some(0)), Hint::V6(1, Some(0)), Hint::V4(0, None)] {
+                let mut f2 = f.clone();
+                let got = decide_with(&w.ports, &w.fib, &w.neigh, 0, &mut f2, wrong);
+                assert_eq!((got, &f2), (want, &plain));
+            }
+        }
+        assert_eq!(lookup_ahead(&w.fib, &[0u8; 20]), Hint::None);
     }
 
     #[test]

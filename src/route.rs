@@ -361,6 +361,24 @@ impl Fib {
             .and_then(|i| self.routes.get(i as usize))
     }
 
+    /// Index of the longest match for an IPv4 destination.
+    #[inline]
+    pub fn index_v4(&self, dst: u32) -> Option<u32> {
+        self.v4.lookup(dst)
+    }
+
+    /// Index of the longest match for an IPv6 destination.
+    #[inline]
+    pub fn index_v6(&self, dst: u128) -> Option<u32> {
+        self.v6.lookup(dst)
+    }
+
+    /// The route at `index`.
+    #[inline]
+    pub fn route(&self, index: u32) -> Option<&Route> {
+        self.routes.get(index as usize)
+    }
+
     /// Every route.
     pub fn routes(&self) -> &[Route] {
         &self.routes

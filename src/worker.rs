@@ -196,12 +196,17 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
                 pool,
                 ..
             } = self;
-            for mut f in rxb.drain(..) {
+            // Two passes: lookups of the whole batch first (their cache
+            // misses overlap), then the decisions.
+            for (i, f) in rxb.iter_mut().enumerate() {
+                fwd.prepare(i, rings.data(f));
+            }
+            for (i, mut f) in rxb.drain(..).enumerate() {
                 let data = rings.data(&mut f);
                 let len = data.len() as u64;
                 local[p].rx_packets += 1;
                 local[p].rx_bytes += len;
-                match fwd.process(p, data) {
+                match fwd.process_slot(i, p, data) {
                     Verdict::Tx { port, len } => {
                         let e = port as usize;
                         rings.set_len(&mut f, len);
