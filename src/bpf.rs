@@ -496,9 +496,11 @@ impl PortProgram {
         ctx[4..8].copy_from_slice(&len.to_ne_bytes());
         ctx[12..16].copy_from_slice(&self.ifindex.to_ne_bytes());
         ctx[16..20].copy_from_slice(&queue.to_ne_bytes());
-        let mut input = libbpf_rs::ProgramInput::default();
-        input.data_in = Some(frame);
-        input.context_in = Some(&mut ctx);
+        let input = libbpf_rs::ProgramInput {
+            data_in: Some(frame),
+            context_in: Some(&mut ctx),
+            ..Default::default()
+        };
         self.skel
             .progs
             .xskfwd_xdp

@@ -151,15 +151,13 @@ impl Control {
         };
         c.add_statics()?;
         c.resync()?;
-        if c.l3.kernel {
-            if c.other_tables > 0 {
-                eprintln!(
-                    "xskfwd: note: {} route(s) live in tables other than main/local; xskfwd mirrors \
-                     only main and local (the XDP program asks the kernel's FIB, policy rules \
-                     included, before anything reaches xskfwd)",
-                    c.other_tables
-                );
-            }
+        if c.l3.kernel && c.other_tables > 0 {
+            eprintln!(
+                "xskfwd: note: {} route(s) live in tables other than main/local; xskfwd mirrors \
+                 only main and local (the XDP program asks the kernel's FIB, policy rules \
+                 included, before anything reaches xskfwd)",
+                c.other_tables
+            );
         }
         Ok(c)
     }
@@ -255,7 +253,10 @@ impl Control {
         self.neighs.clear_kernel();
         self.other_tables = 0;
         for r in &snap.routes {
-            if r.table != RT_TABLE_MAIN && r.table != RT_TABLE_LOCAL && r.kind != RouteType::Multicast {
+            if r.table != RT_TABLE_MAIN
+                && r.table != RT_TABLE_LOCAL
+                && r.kind != RouteType::Multicast
+            {
                 self.other_tables += 1;
             }
             self.apply_route(r, true);

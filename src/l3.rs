@@ -575,7 +575,8 @@ mod tests {
     fn rfc1812_header_checks() {
         let w = world();
         let base = || udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 30);
-        let cases: [(&str, Box<dyn Fn(&mut [u8])>, bool, DropReason); 6] = [
+        type Case = (&'static str, Box<dyn Fn(&mut [u8])>, bool, DropReason);
+        let cases: [Case; 6] = [
             (
                 "version 5",
                 Box::new(|h| h[0] = 0x55),

@@ -102,6 +102,10 @@ impl Prefix {
     }
 
     /// The prefix length.
+    #[expect(
+        clippy::len_without_is_empty,
+        reason = "a prefix length, not a collection size"
+    )]
     pub fn len(&self) -> u8 {
         match *self {
             Prefix::V4(_, l) | Prefix::V6(_, l) => l,
