@@ -231,7 +231,7 @@ impl std::fmt::Debug for PortProgram {
     }
 }
 
-fn link_create(prog: RawFd, ifindex: u32, flags: u32) -> io::Result<OwnedFd> {
+pub(crate) fn link_create(prog: RawFd, ifindex: u32, flags: u32) -> io::Result<OwnedFd> {
     // SAFETY: all-zero is a valid bpf_link_create_opts; sz is set below.
     let mut opts: libbpf_sys::bpf_link_create_opts = unsafe { std::mem::zeroed() };
     opts.sz = std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _;

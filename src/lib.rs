@@ -3,15 +3,17 @@
 //! The crate is split the way `shared/STYLE.md` asks: a pure core that decides
 //! every packet's fate from bytes alone ([`wire`], [`forward`], [`config`],
 //! [`stats`], [`port`], [`worker`]) and a thin I/O edge that owns every syscall
-//! and every `unsafe` block ([`xsk`], [`bpf`], [`netns`]).
+//! and every `unsafe` block ([`xsk`], [`bpf`], [`bpf_tools`], [`netns`]).
 
 pub mod app;
 pub mod bpf;
+pub mod bpf_tools;
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod demo;
 pub mod forward;
+pub mod gen;
 pub mod l3;
 pub mod lab;
 pub mod lpm;
@@ -19,6 +21,7 @@ pub mod netlink;
 pub mod netns;
 pub mod port;
 pub mod route;
+pub mod sink;
 pub mod stats;
 pub mod synth;
 pub mod traffic;
