@@ -58,6 +58,10 @@ const volatile __u32 gen_frame_len[TOOLS_GEN_MAX_SIZES] = {};
 const volatile __u32 gen_ip_len[TOOLS_GEN_MAX_SIZES] = {};  /* v4 tot_len / v6 payload_len */
 const volatile __u32 gen_ip_csum[TOOLS_GEN_MAX_SIZES] = {}; /* v4 header checksum */
 const volatile __u32 gen_udp_sum[TOOLS_GEN_MAX_SIZES] = {}; /* folded partial sum */
+/* The template's Ethernet + IP header, rewritten on every run: forwarders
+ * that rewrite in place (MACs, TTL, checksum; e.g. XDP redirect) modify the
+ * very pages the live-frames mode hands back to this program. */
+const volatile __u8 gen_hdr[64] = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -144,6 +148,19 @@ int xskfwd_gen(struct xdp_md *ctx)
 	}
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
+	/* Byte by byte through the volatile rodata (a memcpy that casts the
+	 * volatile away may be folded to the zero initialiser). */
+	if (data + 54 > data_end)
+		return gen_count(cnt, TOOLS_GEN_ERROR, 1, XDP_DROP);
+	if (gen_v6) {
+#pragma unroll
+		for (int i = 0; i < 54; i++)
+			((__u8 *)data)[i] = gen_hdr[i];
+	} else {
+#pragma unroll
+		for (int i = 0; i < 34; i++)
+			((__u8 *)data)[i] = gen_hdr[i];
+	}
 
 	if (gen_v6) {
 		struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);

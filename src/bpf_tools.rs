@@ -299,6 +299,11 @@ pub struct GenParams {
     pub sched: Vec<u8>,
     /// The sizes, 1..=[`GEN_MAX_SIZES`]; the template has the largest.
     pub sizes: Vec<GenSize>,
+    /// The template's Ethernet + IP header (34 bytes for IPv4, 54 for
+    /// IPv6), written on every run: a forwarder that rewrites frames in
+    /// place (MACs, TTL, checksum) writes into the pages the live-frames
+    /// mode hands back to the generator.
+    pub hdr: Vec<u8>,
 }
 
 /// The generator's per-CPU counters, summed.
@@ -370,6 +375,8 @@ impl GenProg {
             ro.gen_flows = p.flows;
             ro.gen_base_port = u32::from(p.base_port);
             ro.gen_sched_len = p.sched.len() as u32;
+            let n = p.hdr.len().min(ro.gen_hdr.len());
+            ro.gen_hdr[..n].copy_from_slice(&p.hdr[..n]);
             ro.gen_sched[..p.sched.len()].copy_from_slice(&p.sched);
             for (i, s) in p.sizes.iter().enumerate() {
                 ro.gen_frame_len[i] = s.frame_len;

@@ -34,6 +34,13 @@ pub enum Command {
     /// Print the effective L3 routing and neighbour tables (kernel mirror
     /// plus static routes) as `xskfwd run --mode l3` would use them.
     Routes(RoutesArgs),
+    /// Generate test traffic (in-kernel live frames, or AF_XDP tx-only).
+    Gen(crate::gen::GenArgs),
+    /// Count (XDP) or check (AF_XDP: loss, reordering, latency) traffic.
+    Sink(crate::sink::SinkArgs),
+    /// Benchmark xskfwd against the kernel and in-kernel XDP in the lab:
+    /// interleaved trials, medians, RFC 2544 search, table/JSON/CSV/SVG.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// Where L3 routes come from (shared by `run` and `routes`).

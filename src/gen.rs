@@ -384,6 +384,7 @@ impl Plan {
             .iter()
             .map(|&len| size_entry(&template, v6, udp_off, len))
             .collect();
+        let hdr = template[..if v6 { 54 } else { 34 }].to_vec();
         Ok(Plan {
             template,
             params: GenParams {
@@ -392,6 +393,7 @@ impl Plan {
                 base_port: frame.src_port,
                 sched,
                 sizes: gen_sizes,
+                hdr,
             },
             udp_off,
         })

@@ -1069,7 +1069,11 @@ mod tests {
             let got = decide_with(&w.ports, &w.fib, &w.neigh, 0, &mut hinted, hint);
             assert_eq!((got, &hinted), (want, &plain));
             // A hint for another destination is not used.
-            for wrong in [Hint::V4(1, Some(0)), Hint::V6(1, Some(0)), Hint::V4(0, None)] {
+            for wrong in [
+                Hint::V4(1, Some(0)),
+                Hint::V6(1, Some(0)),
+                Hint::V4(0, None),
+            ] {
                 let mut f2 = f.clone();
                 let got = decide_with(&w.ports, &w.fib, &w.neigh, 0, &mut f2, wrong);
                 assert_eq!((got, &f2), (want, &plain));

@@ -6,6 +6,7 @@
 //! and every `unsafe` block ([`xsk`], [`bpf`], [`bpf_tools`], [`netns`]).
 
 pub mod app;
+pub mod bench;
 pub mod bpf;
 pub mod bpf_tools;
 pub mod cli;

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         Command::Lab { action } => xskfwd::demo::lab(action).map(|()| ExitCode::SUCCESS),
         Command::Demo(args) => xskfwd::demo::demo(&args).map(|()| ExitCode::SUCCESS),
         Command::Routes(args) => xskfwd::app::routes(&args).map(|()| ExitCode::SUCCESS),
+        Command::Gen(args) => args.run().map(|()| ExitCode::SUCCESS),
+        Command::Sink(args) => args.run().map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) => xskfwd::bench::run(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
