@@ -103,6 +103,11 @@ pub struct BenchArgs {
     /// CPU of xskfwd's worker.
     #[arg(long, default_value_t = 1)]
     pub fwd_cpu: usize,
+    /// Run dst0's receive processing (the sink) in a threaded NAPI pinned
+    /// to this CPU instead of on whichever CPU transmits into it (on veth
+    /// that is the forwarder's CPU for every path).
+    #[arg(long)]
+    pub sink_cpu: Option<usize>,
     /// Offered rate in packets/s (default: as fast as the generator goes).
     #[arg(long)]
     pub rate: Option<u64>,
@@ -236,6 +241,39 @@ fn sysctl(ns: &str, kv: &str) -> Result<()> {
     Ok(())
 }
 
+/// Switches `ifname` to threaded NAPI and pins its NAPI threads to `cpu`.
+fn pin_napi(ns: &str, ifname: &str, cpu: usize) -> Result<()> {
+    let st = Command::new("ip")
+        .args(["netns", "exec", ns, "sh", "-c"])
+        .arg(format!("echo 1 > /sys/class/net/{ifname}/threaded"))
+        .status()
+        .context("enabling threaded NAPI")?;
+    ensure!(st.success(), "enabling threaded NAPI on {ifname} failed");
+    // The threads are named napi/IFNAME-ID (kernel threads: pid namespace
+    // is the host's, so /proc lists them).
+    let mut pinned = 0;
+    for e in std::fs::read_dir("/proc")?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim().starts_with(&format!("napi/{ifname}-")) {
+            // SAFETY: a zeroed cpu_set_t is valid; CPU_SET stays in bounds
+            // (cpu < available_parallelism was checked).
+            let ok = unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(cpu, &mut set);
+                libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+            };
+            if ok {
+                pinned += 1;
+            }
+        }
+    }
+    ensure!(pinned > 0, "no NAPI thread of {ifname} found to pin");
+    Ok(())
+}
+
 fn attach_tool(ns: &str, tool: Tool, ifnames: &[&str]) -> Result<(ToolProg, Vec<XdpLink>)> {
     let names: Vec<String> = ifnames.iter().map(|s| s.to_string()).collect();
     netns::in_netns(ns, move || -> Result<(ToolProg, Vec<XdpLink>)> {
@@ -347,6 +385,9 @@ fn trial(
     sink_cfg.netns = Some(info.dst_ns().to_string());
     sink_cfg.duration = dur + Duration::from_secs(5);
     let sink = Sink::start(sink_cfg)?;
+    if let Some(cpu) = args.sink_cpu {
+        pin_napi(info.dst_ns(), "dst0", cpu)?;
+    }
     let before_prog = guard.prog.as_ref().and_then(|p| p.counters().ok());
     let mut cfg = GenConfig::new("src0", info.udp_spec(path.v6(), size));
     cfg.netns = Some(info.src_ns().to_string());

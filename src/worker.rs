@@ -175,7 +175,7 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
     pub fn poll_once(&mut self) -> usize {
         let ports = self.local.len();
         let mut work = 0;
-        self.fwd.refresh();
+        let mut refreshed = false;
         for p in 0..ports {
             let n = self.rings.rx(p, &mut self.rxb, self.params.batch);
             if n == 0 {
@@ -185,6 +185,12 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
                 continue;
             }
             work += n;
+            if !refreshed {
+                // New table snapshots are picked up once per pass that has
+                // frames (an idle loop does not touch them).
+                self.fwd.refresh();
+                refreshed = true;
+            }
             self.in_fill[p] = self.in_fill[p].saturating_sub(n as u64);
             let mut dirty = 0u32; // bit set of egress ports with frames
             let Self {
