@@ -252,5 +252,55 @@ fn bench_l3(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_process, bench_worker, bench_l3);
+/// RFC 1624 incremental update (TTL decrement) vs a full RFC 1071
+/// recompute of a 20-byte IPv4 header, 64 headers per iteration.
+fn bench_checksum(c: &mut Criterion) {
+    use xskfwd::wire::checksum;
+    let headers: Vec<[u8; 20]> = (0..64u16)
+        .map(|i| {
+            let mut h = [0u8; 20];
+            h[0] = 0x45;
+            h[2..4].copy_from_slice(&(46 + i).to_be_bytes());
+            h[4..6].copy_from_slice(&i.wrapping_mul(7919).to_be_bytes());
+            h[8] = 64;
+            h[9] = 17;
+            h[12..16].copy_from_slice(&[198, 18, 0, 1]);
+            h[16..20].copy_from_slice(&[198, 18, 1, i as u8]);
+            let c = checksum::checksum(&h);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
+            h
+        })
+        .collect();
+    let mut g = c.benchmark_group("checksum");
+    g.throughput(Throughput::Elements(64));
+    g.bench_function("rfc1624_ttl_update_x64", |b| {
+        b.iter(|| {
+            for h in &headers {
+                let old = u16::from_be_bytes([h[8], h[9]]);
+                let hc = u16::from_be_bytes([h[10], h[11]]);
+                black_box(checksum::update(black_box(hc), old, old - 0x0100));
+            }
+        })
+    });
+    g.bench_function("rfc1071_full_20B_x64", |b| {
+        b.iter(|| {
+            for h in &headers {
+                let mut x = *h;
+                x[8] -= 1;
+                x[10] = 0;
+                x[11] = 0;
+                black_box(checksum::checksum(black_box(&x)));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_process,
+    bench_worker,
+    bench_l3,
+    bench_checksum
+);
 criterion_main!(benches);
