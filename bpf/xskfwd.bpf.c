@@ -16,7 +16,9 @@
  *   - not IPv4/IPv6 (ARP, VLAN tags, ...), not addressed to this port's MAC;
  *   - IPv4 options, IPv6 hop-by-hop, TTL/hop limit <= 1, multicast and
  *     broadcast, IPv6 link-local (the kernel answers with ICMP errors);
- *   - local addresses (steering trie, filled from the kernel's local table);
+ *   - local addresses (steering trie, filled from the kernel's local table)
+ *     and kernel routes xskfwd does not forward (ECMP: the kernel's hash
+ *     picks the path; other route types);
  *   - whatever bpf_fib_lookup (the kernel's FIB, policy rules included)
  *     does not forward out of another xskfwd port with a resolved
  *     neighbour and within the MTU: no route, unreachable, blackhole,
@@ -204,6 +206,8 @@ static __always_inline int l3_ipv4(struct xdp_md *ctx, void *l3, void *data_end,
 	steer = bpf_map_lookup_elem(&steer4, &key);
 	if (steer && *steer == XSKFWD_STEER_PASS)
 		return count(XSKFWD_CNT_PASS_LOCAL, XDP_PASS);
+	if (steer && *steer == XSKFWD_STEER_KERNEL)
+		return count(XSKFWD_CNT_PASS_NOT_OURS, XDP_PASS);
 	if (ip->ttl <= 1)
 		return count(XSKFWD_CNT_PASS_TTL, XDP_PASS);
 	limit = len_limit(0);
@@ -262,6 +266,8 @@ static __always_inline int l3_ipv6(struct xdp_md *ctx, void *l3, void *data_end,
 	steer = bpf_map_lookup_elem(&steer6, &key);
 	if (steer && *steer == XSKFWD_STEER_PASS)
 		return count(XSKFWD_CNT_PASS_LOCAL, XDP_PASS);
+	if (steer && *steer == XSKFWD_STEER_KERNEL)
+		return count(XSKFWD_CNT_PASS_NOT_OURS, XDP_PASS);
 	if (ip->hop_limit <= 1)
 		return count(XSKFWD_CNT_PASS_TTL, XDP_PASS);
 	limit = len_limit(1);

@@ -15,6 +15,7 @@
 /* Values of the steering tries. */
 #define XSKFWD_STEER_PASS 1     /* the kernel's: a local/broadcast/anycast address */
 #define XSKFWD_STEER_REDIRECT 2 /* xskfwd's: a static route the kernel does not know */
+#define XSKFWD_STEER_KERNEL 3   /* a kernel route xskfwd does not forward (ECMP, other types) */
 
 /* Indices into the per-CPU `counters` array. Keep in sync with src/bpf.rs. */
 enum xskfwd_counter {

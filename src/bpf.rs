@@ -47,6 +47,9 @@ pub const MAX_PROG_PORTS: usize = 8;
 pub const STEER_PASS: u32 = 1;
 /// Steering trie value: xskfwd's (`XSKFWD_STEER_REDIRECT`).
 pub const STEER_REDIRECT: u32 = 2;
+/// Steering trie value: a kernel route xskfwd leaves to the kernel
+/// (`XSKFWD_STEER_KERNEL`).
+pub const STEER_KERNEL: u32 = 3;
 
 /// One program instance's steering maps (L3): the tries of local
 /// addresses and static routes, and the length limits.

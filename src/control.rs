@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::bpf::{SteerMaps, SteerPrefix, STEER_PASS, STEER_REDIRECT};
+use crate::bpf::{SteerMaps, SteerPrefix, STEER_KERNEL, STEER_PASS, STEER_REDIRECT};
 use crate::config::{L3Config, Mac};
 use crate::netlink::{self, Event, KernelRoute, Monitor, RouteType};
 use crate::netns::format_mac;
@@ -326,13 +326,22 @@ impl Control {
     }
 
     /// Steering entries: local addresses go to the kernel, static routes to
-    /// xskfwd (a local entry wins over a static route of the same prefix).
-    fn steering(&self) -> BTreeMap<SteerPrefix, u32> {
+    /// xskfwd (a local entry wins over a static route of the same prefix),
+    /// and kernel routes xskfwd does not forward (ECMP, other types) to the
+    /// kernel: bpf_fib_lookup would otherwise say SUCCESS for them and
+    /// xskfwd could only drop them. A more specific route inside such a
+    /// prefix still matches first (longest match).
+    fn steering(&self, routes: &[crate::route::Route]) -> BTreeMap<SteerPrefix, u32> {
         let mut m = BTreeMap::new();
         let key = |p: &Prefix| match *p {
             Prefix::V4(a, l) => SteerPrefix::V4(a.to_be_bytes(), l),
             Prefix::V6(a, l) => SteerPrefix::V6(a.to_be_bytes(), l),
         };
+        for r in routes {
+            if let Action::Kernel(KernelOnly::Multipath | KernelOnly::Other) = r.action {
+                m.insert(key(&r.prefix), STEER_KERNEL);
+            }
+        }
         for p in self.routes.static_prefixes() {
             m.insert(key(p), STEER_REDIRECT);
         }
@@ -382,10 +391,10 @@ impl Control {
             let built = self.routes.build()?;
             self.stats.last_build = t.elapsed();
             let limits = self.max_len(built.routes());
+            let entries = self.steering(built.routes());
             let old = self.tables.fib.swap(Arc::new(built));
             self.retired_fib.push(old);
             self.stats.fib_builds += 1;
-            let entries = self.steering();
             self.steer.sync(&entries, limits)?;
         }
         // Free retired snapshots no worker holds any more.

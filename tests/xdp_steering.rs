@@ -177,6 +177,11 @@ fn xdp_steering_agrees_with_the_userspace_decision() {
             counter: "pass_no_route",
         },
         Case {
+            name: "v4 ecmp route",
+            frame: udp4(mac0, s4, a4("198.18.63.1"), 64, 20),
+            counter: "pass_not_ours",
+        },
+        Case {
             name: "v4 unresolved gateway",
             frame: udp4(mac0, s4, a4("198.18.62.1"), 64, 20),
             counter: "pass_no_neigh",
