@@ -85,6 +85,18 @@ fn xdp_steering_agrees_with_the_userspace_decision() {
         &dut,
         "-6 route add fd00:0:0:60::/64 via fd00:0:0:2::1 dev dut1 mtu 1280",
     );
+    // ECMP: the kernel's hash picks the path, so the kernel forwards it.
+    // Both next hops are resolved and out of dut1, so the FIB would say
+    // SUCCESS whichever the hash picks.
+    let dst_mac = xskfwd::netns::format_mac(&info.dst0.mac);
+    ip(
+        &dut,
+        &format!("neigh add 198.18.1.2 lladdr {dst_mac} dev dut1 nud permanent"),
+    );
+    ip(
+        &dut,
+        "route add 198.18.63.0/24 nexthop via 198.18.1.1 dev dut1 nexthop via 198.18.1.2 dev dut1",
+    );
 
     let mac0 = info.dut0.mac;
     let s4 = info.src0.ipv4;
