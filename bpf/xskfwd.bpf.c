@@ -49,6 +49,11 @@ const volatile __u8 port_mac[6] = {};
 const volatile __u32 port_ifindex[XSKFWD_MAX_PORTS] = {};
 /* Effective rp_filter of this port: 0 off, 1 strict, 2 loose. */
 const volatile __u32 rp_filter = 0;
+/* 1: what the kernel's FIB forwards out of another port goes to xskfwd
+ * (xskfwd mirrors the kernel's routes). 0 (static routes only): only the
+ * steering trie's static routes go to xskfwd, everything else to the
+ * kernel. */
+const volatile __u32 fib_forward = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -139,7 +144,11 @@ static __always_inline __u32 len_limit(__u32 which)
 static __always_inline int fib_verdict(struct xdp_md *ctx, struct bpf_fib_lookup *p,
 				       __u32 queue)
 {
-	long rc = bpf_fib_lookup(ctx, p, sizeof(*p), 0);
+	long rc;
+
+	if (!fib_forward)
+		return count(XSKFWD_CNT_PASS_NOT_OURS, XDP_PASS);
+	rc = bpf_fib_lookup(ctx, p, sizeof(*p), 0);
 
 	switch (rc) {
 	case BPF_FIB_LKUP_RET_SUCCESS:

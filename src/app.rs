@@ -235,6 +235,7 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
                 port_mac: p.info.mac.0,
                 port_ifindex,
                 rp_filter: rp_filter(&p.ifname),
+                fib_forward: config.l3.kernel,
             }
         } else {
             bpf::ProgConfig::default()
@@ -257,7 +258,15 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
                 ifindex: p.ifindex,
             })
             .collect();
-        let max_ip = config.rings.max_packet() - 18;
+        // The worker checks against each port's MTU as it was at start;
+        // the program's limit must not let larger packets through if an
+        // MTU grows later (bpf_fib_lookup checks the current one).
+        let max_ip = ports
+            .iter()
+            .map(|p| p.info.max_len - 18)
+            .min()
+            .unwrap_or(0)
+            .min(config.rings.max_packet() - 18);
         control = Some(Control::start(
             refs,
             config.l3.clone(),

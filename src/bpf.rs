@@ -109,6 +109,10 @@ pub struct ProgConfig {
     pub port_ifindex: [u32; MAX_PROG_PORTS],
     /// Effective rp_filter of the port (0 off, 1 strict, 2 loose).
     pub rp_filter: u32,
+    /// L3: send what the kernel's FIB forwards out of another port to
+    /// xskfwd (false with static routes only: only their prefixes go to
+    /// xskfwd).
+    pub fib_forward: bool,
 }
 
 /// A prefix for the steering tries.
@@ -193,6 +197,7 @@ fn load_skel(cfg: &ProgConfig) -> Result<XskfwdSkel<'static>, BpfError> {
         ro.port_mac = cfg.port_mac;
         ro.port_ifindex = cfg.port_ifindex;
         ro.rp_filter = cfg.rp_filter;
+        ro.fib_forward = u32::from(cfg.fib_forward);
     }
     open.load().map_err(BpfError::Load)
 }

@@ -338,7 +338,16 @@ impl Control {
             Prefix::V6(a, l) => SteerPrefix::V6(a.to_be_bytes(), l),
         };
         for r in routes {
-            if let Action::Kernel(KernelOnly::Multipath | KernelOnly::Other) = r.action {
+            let kernel_only = match r.action {
+                Action::Kernel(KernelOnly::Multipath | KernelOnly::Other) => true,
+                // bpf_fib_lookup forwards an IPv4 route via an IPv6
+                // gateway (RFC 5549); the worker leaves it to the kernel.
+                Action::Forward {
+                    gateway: Some(g), ..
+                } => g.is_ipv6() != r.prefix.is_v6(),
+                _ => false,
+            };
+            if kernel_only {
                 m.insert(key(&r.prefix), STEER_KERNEL);
             }
         }
@@ -432,7 +441,14 @@ impl Control {
                         eprintln!("xskfwd: route mirror: {e:#}; re-reading the kernel's tables");
                     }
                     failing = true;
-                    std::thread::sleep(POLL);
+                    // Back off: a persistent error (e.g. a full steering
+                    // trie) must not turn into a re-dump every 50 ms.
+                    for _ in 0..20 {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        std::thread::sleep(POLL);
+                    }
                     let _ = self.resync();
                 }
             }
@@ -520,11 +536,12 @@ impl MapSteering {
 
 impl Steering for MapSteering {
     fn sync(&mut self, entries: &BTreeMap<SteerPrefix, u32>, max_len: (u32, u32)) -> Result<()> {
-        for (k, v) in entries {
-            if self.current.get(k) != Some(v) {
-                for m in &self.maps {
-                    m.insert(k, *v)?;
-                }
+        // Limits first and removals before insertions, and one failing
+        // entry (a full trie) does not stop the others.
+        let mut first_err = None;
+        for m in &self.maps {
+            if let Err(e) = m.set_max_len(max_len.0, max_len.1) {
+                first_err.get_or_insert(anyhow::Error::new(e));
             }
         }
         for k in self.current.keys() {
@@ -534,10 +551,27 @@ impl Steering for MapSteering {
                 }
             }
         }
-        self.current = entries.clone();
-        for m in &self.maps {
-            m.set_max_len(max_len.0, max_len.1)?;
+        let mut applied = BTreeMap::new();
+        for (k, v) in entries {
+            if self.current.get(k) == Some(v) {
+                applied.insert(*k, *v);
+                continue;
+            }
+            let mut ok = true;
+            for m in &self.maps {
+                if let Err(e) = m.insert(k, *v) {
+                    ok = false;
+                    first_err.get_or_insert(anyhow::Error::new(e));
+                }
+            }
+            if ok {
+                applied.insert(*k, *v);
+            }
         }
-        Ok(())
+        self.current = applied;
+        match first_err {
+            Some(e) => Err(e.context("updating the XDP steering maps")),
+            None => Ok(()),
+        }
     }
 }

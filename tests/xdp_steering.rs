@@ -325,6 +325,7 @@ fn xdp_steering_agrees_with_the_userspace_decision() {
                 port_mac: dut0,
                 port_ifindex,
                 rp_filter: 0,
+                fib_forward: true,
             },
         )
         .expect("load");
