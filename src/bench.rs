@@ -410,14 +410,6 @@ fn trial(
     } else {
         sink.snapshot().packets
     };
-    if std::env::var_os("XSKFWD_BENCH_DEBUG").is_some() {
-        eprintln!(
-            "\n{}: tool {:?} sink {:?}",
-            path.name(),
-            guard.prog.as_ref().and_then(|p| p.counters().ok()),
-            sink.snapshot()
-        );
-    }
     drop(sink.stop());
     let syscalls = guard.child.map(stop_xskfwd).unwrap_or(None);
     drop(guard._links);

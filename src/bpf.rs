@@ -239,6 +239,19 @@ impl std::fmt::Debug for PortProgram {
     }
 }
 
+/// The link-create flags to try, in order, for an attach `mode`, and what
+/// each means.
+pub(crate) fn mode_tries(mode: XdpMode) -> &'static [(u32, Attached)] {
+    match mode {
+        XdpMode::Native => &[(libbpf_sys::XDP_FLAGS_DRV_MODE, Attached::Native)],
+        XdpMode::Skb => &[(libbpf_sys::XDP_FLAGS_SKB_MODE, Attached::Skb)],
+        XdpMode::Auto => &[
+            (libbpf_sys::XDP_FLAGS_DRV_MODE, Attached::Native),
+            (libbpf_sys::XDP_FLAGS_SKB_MODE, Attached::Skb),
+        ],
+    }
+}
+
 pub(crate) fn link_create(prog: RawFd, ifindex: u32, flags: u32) -> io::Result<OwnedFd> {
     // SAFETY: all-zero is a valid bpf_link_create_opts; sz is set below.
     let mut opts: libbpf_sys::bpf_link_create_opts = unsafe { std::mem::zeroed() };
@@ -396,16 +409,8 @@ impl PortProgram {
     pub fn attach(&mut self, mode: XdpMode) -> Result<Attached, BpfError> {
         let (ifname, ifindex) = (self.ifname.as_str(), self.ifindex);
         let prog_fd = self.skel.progs.xskfwd_xdp.as_fd().as_raw_fd();
-        let tries: &[(u32, Attached)] = match mode {
-            XdpMode::Native => &[(libbpf_sys::XDP_FLAGS_DRV_MODE, Attached::Native)],
-            XdpMode::Skb => &[(libbpf_sys::XDP_FLAGS_SKB_MODE, Attached::Skb)],
-            XdpMode::Auto => &[
-                (libbpf_sys::XDP_FLAGS_DRV_MODE, Attached::Native),
-                (libbpf_sys::XDP_FLAGS_SKB_MODE, Attached::Skb),
-            ],
-        };
         let mut last = None;
-        for (flags, attached) in tries {
+        for (flags, attached) in mode_tries(mode) {
             match link_create(prog_fd, ifindex, *flags) {
                 Ok(link) => {
                     if *attached == Attached::Skb && mode == XdpMode::Auto {

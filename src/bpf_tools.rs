@@ -707,16 +707,8 @@ fn attach_fd(
     ifindex: u32,
     mode: XdpMode,
 ) -> Result<XdpLink, ToolsError> {
-    let tries: &[(u32, Attached)] = match mode {
-        XdpMode::Native => &[(libbpf_sys::XDP_FLAGS_DRV_MODE, Attached::Native)],
-        XdpMode::Skb => &[(libbpf_sys::XDP_FLAGS_SKB_MODE, Attached::Skb)],
-        XdpMode::Auto => &[
-            (libbpf_sys::XDP_FLAGS_DRV_MODE, Attached::Native),
-            (libbpf_sys::XDP_FLAGS_SKB_MODE, Attached::Skb),
-        ],
-    };
     let mut last = None;
-    for (flags, attached) in tries {
+    for (flags, attached) in crate::bpf::mode_tries(mode) {
         match link_create(prog.as_raw_fd(), ifindex, *flags) {
             Ok(link) => {
                 return Ok(XdpLink {
