@@ -84,8 +84,11 @@ pub struct ControlStats {
     pub fib_builds: u64,
     /// Neighbour snapshots published.
     pub neigh_builds: u64,
-    /// Time the last routing snapshot took to build.
+    /// Time the last routing snapshot took to build (huge-page collapse
+    /// included).
     pub last_build: Duration,
+    /// Bytes of the last snapshot's lookup tables in huge pages.
+    pub huge_bytes: usize,
 }
 
 /// The control plane of one L3 run.
@@ -398,6 +401,9 @@ impl Control {
         if fib {
             let t = Instant::now();
             let built = self.routes.build()?;
+            // Before publishing: no worker reads it while it moves.
+            let huge = crate::hugepage::advise(built.regions());
+            self.stats.huge_bytes = huge.collapsed + huge.marked;
             self.stats.last_build = t.elapsed();
             let limits = self.max_len(built.routes());
             let entries = self.steering(built.routes());

@@ -58,9 +58,9 @@ pub enum Hint {
     /// Nothing looked up.
     #[default]
     None,
-    /// The route index for this IPv4 destination (host order).
+    /// The next-hop index for this IPv4 destination (host order).
     V4(u32, Option<u32>),
-    /// The route index for this IPv6 destination.
+    /// The next-hop index for this IPv6 destination.
     V6(u128, Option<u32>),
 }
 
@@ -137,6 +137,7 @@ struct Hop {
 
 /// Applies the route's action; `Ok` carries the egress and the next-hop
 /// address to resolve (`None`: the destination itself).
+#[inline(always)]
 fn route_action<A: Copy>(
     ports: &[L3Port],
     ingress: usize,
@@ -176,6 +177,7 @@ fn route_action<A: Copy>(
     }
 }
 
+#[inline(always)]
 fn rewrite_macs(frame: &mut [u8], dst: [u8; 6], src: [u8; 6]) {
     if let Some(h) = frame.get_mut(..12) {
         h[..6].copy_from_slice(&dst);
@@ -226,19 +228,19 @@ fn ipv4_decide(
         return Verdict::Pass(PassReason::Special);
     }
     let found = match hint {
-        Hint::V4(d, idx) if d == dst => idx.and_then(|i| fib.route(i)),
+        Hint::V4(d, idx) if d == dst => idx.and_then(|i| fib.hop(i)),
         _ => fib.lookup_v4(dst),
     };
-    let Some(route) = found else {
+    let Some(&action) = found else {
         return Verdict::Drop(DropReason::NoRoute);
     };
-    if route.action == Action::Local {
+    if action == Action::Local {
         return Verdict::Pass(PassReason::Local);
     }
     if ip.ttl() <= 1 {
         return Verdict::Pass(PassReason::Ttl);
     }
-    let (hop, gw) = match route_action(ports, ingress, route.action, |g| match g {
+    let (hop, gw) = match route_action(ports, ingress, action, |g| match g {
         std::net::IpAddr::V4(a) => Some(u32::from(a)),
         std::net::IpAddr::V6(_) => None,
     }) {
@@ -310,19 +312,19 @@ fn ipv6_decide(
         return Verdict::Pass(PassReason::Special);
     }
     let found = match hint {
-        Hint::V6(d, idx) if d == dst => idx.and_then(|i| fib.route(i)),
+        Hint::V6(d, idx) if d == dst => idx.and_then(|i| fib.hop(i)),
         _ => fib.lookup_v6(dst),
     };
-    let Some(route) = found else {
+    let Some(&action) = found else {
         return Verdict::Drop(DropReason::NoRoute);
     };
-    if route.action == Action::Local {
+    if action == Action::Local {
         return Verdict::Pass(PassReason::Local);
     }
     if ip.hop_limit() <= 1 {
         return Verdict::Pass(PassReason::Ttl);
     }
-    let (hop, gw) = match route_action(ports, ingress, route.action, |g| match g {
+    let (hop, gw) = match route_action(ports, ingress, action, |g| match g {
         std::net::IpAddr::V6(a) => Some(u128::from(a)),
         std::net::IpAddr::V4(_) => None,
     }) {

@@ -3,7 +3,7 @@
 //! The crate is split the way `shared/STYLE.md` asks: a pure core that decides
 //! every packet's fate from bytes alone ([`wire`], [`forward`], [`config`],
 //! [`stats`], [`port`], [`worker`]) and a thin I/O edge that owns every syscall
-//! and every `unsafe` block ([`xsk`], [`bpf`], [`bpf_tools`], [`netns`]).
+//! and every `unsafe` block ([`xsk`], [`bpf`], [`bpf_tools`], [`netns`], [`hugepage`]).
 
 pub mod app;
 pub mod bench;
@@ -15,6 +15,7 @@ pub mod control;
 pub mod demo;
 pub mod forward;
 pub mod gen;
+pub mod hugepage;
 pub mod l3;
 pub mod lab;
 pub mod lpm;

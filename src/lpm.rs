@@ -348,6 +348,22 @@ impl<K: Key> Table<K> {
             + self.singles.capacity() * size_of::<Single<K>>()
     }
 
+    /// The big arrays (address, bytes), for a huge-page hint by the I/O
+    /// side ([`crate::hugepage`]).
+    fn regions(&self) -> [(usize, usize); 3] {
+        [
+            (self.root.as_ptr() as usize, size_of::<[u32; ROOT_LEN]>()),
+            (
+                self.chunks.as_ptr() as usize,
+                self.chunks.len() * size_of::<Chunk>(),
+            ),
+            (
+                self.singles.as_ptr() as usize,
+                self.singles.len() * size_of::<Single<K>>(),
+            ),
+        ]
+    }
+
     fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct(name)
             .field("len", &self.len)
@@ -395,6 +411,12 @@ impl Lpm4 {
     /// Whether the table holds no prefix.
     pub fn is_empty(&self) -> bool {
         self.0.len == 0
+    }
+
+    /// Address and length of each big array of the table (for
+    /// [`crate::hugepage::advise`]).
+    pub fn regions(&self) -> [(usize, usize); 3] {
+        self.0.regions()
     }
 
     /// Heap bytes owned by the table.
@@ -454,6 +476,12 @@ impl Lpm6 {
     /// Whether the table holds no prefix.
     pub fn is_empty(&self) -> bool {
         self.0.len == 0
+    }
+
+    /// Address and length of each big array of the table (for
+    /// [`crate::hugepage::advise`]).
+    pub fn regions(&self) -> [(usize, usize); 3] {
+        self.0.regions()
     }
 
     /// Heap bytes owned by the table.

@@ -319,9 +319,16 @@ impl RouteSet {
 }
 
 /// A frozen routing table: LPM structures over [`Route`]s.
+///
+/// The LPM leaves do not point at routes but at *next hops*: the distinct
+/// [`Action`]s of the table (a full BGP table has a million routes but a
+/// handful of next hops). So a lookup ends in a small array that stays in
+/// cache, instead of a 64-byte route record somewhere in a table the size
+/// of the routes (one more cache and TLB miss per packet).
 #[derive(Clone, Debug, Default)]
 pub struct Fib {
     routes: Vec<Route>,
+    hops: Vec<Action>,
     v4: Lpm4,
     v6: Lpm6,
 }
@@ -331,52 +338,61 @@ impl Fib {
     pub fn new(routes: Vec<Route>) -> Result<Fib, RouteError> {
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
-        for (i, r) in routes.iter().enumerate() {
-            let id = u32::try_from(i).map_err(|_| RouteError::Lpm(LpmError::Capacity))?;
+        let mut hops = Vec::new();
+        let mut ids: FastMap<Action, u32> = FastMap::default();
+        for r in &routes {
+            let id = match ids.get(&r.action) {
+                Some(&id) => id,
+                None => {
+                    let id = u32::try_from(hops.len())
+                        .map_err(|_| RouteError::Lpm(LpmError::Capacity))?;
+                    hops.push(r.action);
+                    ids.insert(r.action, id);
+                    id
+                }
+            };
             match r.prefix {
                 Prefix::V4(a, l) => v4.push((a, l, id)),
                 Prefix::V6(a, l) => v6.push((a, l, id)),
             }
         }
+        hops.shrink_to_fit();
         Ok(Fib {
             v4: Lpm4::build(v4).map_err(RouteError::Lpm)?,
             v6: Lpm6::build(v6).map_err(RouteError::Lpm)?,
             routes,
+            hops,
         })
     }
 
-    /// Longest match for an IPv4 destination (host order).
+    /// What the longest match for an IPv4 destination (host order) does.
     #[inline]
-    pub fn lookup_v4(&self, dst: u32) -> Option<&Route> {
-        self.v4
-            .lookup(dst)
-            .and_then(|i| self.routes.get(i as usize))
+    pub fn lookup_v4(&self, dst: u32) -> Option<&Action> {
+        self.v4.lookup(dst).and_then(|i| self.hop(i))
     }
 
-    /// Longest match for an IPv6 destination.
+    /// What the longest match for an IPv6 destination does.
     #[inline]
-    pub fn lookup_v6(&self, dst: u128) -> Option<&Route> {
-        self.v6
-            .lookup(dst)
-            .and_then(|i| self.routes.get(i as usize))
+    pub fn lookup_v6(&self, dst: u128) -> Option<&Action> {
+        self.v6.lookup(dst).and_then(|i| self.hop(i))
     }
 
-    /// Index of the longest match for an IPv4 destination.
+    /// Next-hop index of the longest match for an IPv4 destination.
     #[inline]
     pub fn index_v4(&self, dst: u32) -> Option<u32> {
         self.v4.lookup(dst)
     }
 
-    /// Index of the longest match for an IPv6 destination.
+    /// Next-hop index of the longest match for an IPv6 destination.
     #[inline]
     pub fn index_v6(&self, dst: u128) -> Option<u32> {
         self.v6.lookup(dst)
     }
 
-    /// The route at `index`.
+    /// The next hop at `index` (from [`Fib::index_v4`]/[`Fib::index_v6`]).
     #[inline]
-    pub fn route(&self, index: u32) -> Option<&Route> {
-        self.routes.get(index as usize)
+    pub fn hop(&self, index: u32) -> Option<&Action> {
+        self.hops.get(index as usize)
     }
 
     /// Every route.
@@ -384,11 +400,23 @@ impl Fib {
         &self.routes
     }
 
-    /// Heap bytes of the lookup structures.
+    /// The number of distinct next hops.
+    pub fn hops(&self) -> usize {
+        self.hops.len()
+    }
+
+    /// Address and length of the big lookup arrays (for
+    /// [`crate::hugepage::advise`]).
+    pub fn regions(&self) -> impl Iterator<Item = (usize, usize)> {
+        self.v4.regions().into_iter().chain(self.v6.regions())
+    }
+
+    /// Heap bytes of the lookup structures (the LPMs and the next hops; the
+    /// route list kept for dumps and the control plane is not counted).
     pub fn memory_bytes(&self) -> usize {
         self.v4.memory_bytes()
             + self.v6.memory_bytes()
-            + self.routes.capacity() * std::mem::size_of::<Route>()
+            + self.hops.capacity() * std::mem::size_of::<Action>()
     }
 }
 
@@ -618,10 +646,10 @@ mod tests {
         let dst = u32::from(Ipv4Addr::new(198, 18, 5, 7));
         for (i, l) in lens.iter().enumerate().rev() {
             let fib = set.build().unwrap();
-            let r = fib.lookup_v4(dst).unwrap();
-            assert_eq!(r.action, fwd(i as u8));
-            assert_eq!(r.prefix.prefix_len(), *l);
-            assert!(set.kernel_remove(r.prefix, 0));
+            let a = fib.lookup_v4(dst).unwrap();
+            assert_eq!(*a, fwd(i as u8), "/{l} is the longest match");
+            let pre = Prefix::new("198.18.5.7".parse().unwrap(), *l).unwrap();
+            assert!(set.kernel_remove(pre, 0));
         }
         assert!(set.build().unwrap().lookup_v4(dst).is_none());
     }
@@ -638,7 +666,7 @@ mod tests {
         let fib = set.build().unwrap();
         let look = |s: &str| {
             fib.lookup_v6(u128::from(s.parse::<Ipv6Addr>().unwrap()))
-                .map(|r| r.action)
+                .copied()
         };
         assert_eq!(look("fd00:0:0:5::9"), Some(fwd(3)));
         assert_eq!(look("fd00:0:0:5::8"), Some(fwd(2)));

@@ -201,7 +201,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return false;
         }
         match self.buf.as_ref().get(..header_len) {
-            Some(header) => checksum::fold(checksum::sum(header, 0)) == 0xFFFF,
+            Some(header) => {
+                let sum = match <&[u8; HEADER_LEN]>::try_from(header) {
+                    Ok(h) => checksum::sum20(h),
+                    Err(_) => checksum::sum(header, 0),
+                };
+                checksum::fold(sum) == 0xFFFF
+            }
             None => false,
         }
     }
