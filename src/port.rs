@@ -33,6 +33,14 @@ pub trait Rings {
     /// The frame's packet bytes, `len()` long.
     fn data<'a>(&'a self, frame: &'a mut Self::Frame) -> &'a mut [u8];
 
+    /// Hints that the frame's first bytes will be read and written soon.
+    /// The worker calls it for a whole rx batch before deciding any frame,
+    /// so the batch's cache misses overlap instead of queueing one after
+    /// another (in copy mode the kernel wrote the frame on another core).
+    /// The default does nothing.
+    #[inline]
+    fn prefetch(&self, _frame: &mut Self::Frame) {}
+
     /// Sets the length the frame will be transmitted with (at most its
     /// current length plus tailroom; callers only shrink or keep it).
     fn set_len(&self, frame: &mut Self::Frame, len: u32);

@@ -202,8 +202,12 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
                 pool,
                 ..
             } = self;
-            // Two passes: lookups of the whole batch first (their cache
-            // misses overlap), then the decisions.
+            // Three passes, so cache misses overlap instead of queueing:
+            // prefetch every frame of the batch (the kernel wrote them on
+            // another core), look the whole batch up, then decide.
+            for f in rxb.iter_mut() {
+                rings.prefetch(f);
+            }
             for (i, f) in rxb.iter_mut().enumerate() {
                 fwd.prepare(i, rings.data(f));
             }

@@ -144,6 +144,7 @@ pub struct XskSocket {
     fd: RawFd,
     zero_copy: bool,
     fill_cap: u32,
+    tx_budget: u32,
 }
 
 impl XskSocket {
@@ -206,6 +207,14 @@ impl XskSocket {
                             "xskfwd: {ifname} queue {queue}: zero-copy is not supported by this driver, using copy mode"
                         );
                     }
+                    // Copy mode transmits at most 32 frames per sendto()
+                    // unless told otherwise (Linux 6.17+): let one kick
+                    // drain the whole ring. Older kernels keep 32.
+                    let tx_budget = if zc {
+                        0
+                    } else {
+                        set_tx_budget(fd, opts.tx_size).map_or(COPY_TX_BUDGET, |()| opts.tx_size)
+                    };
                     return Ok(XskSocket {
                         rx,
                         tx,
@@ -214,6 +223,7 @@ impl XskSocket {
                         fd,
                         zero_copy: zc,
                         fill_cap,
+                        tx_budget,
                     });
                 }
                 Ok((_, _, None)) => {
@@ -265,6 +275,39 @@ impl XskSocket {
     pub fn zero_copy(&self) -> bool {
         self.zero_copy
     }
+
+    /// Copy mode: the most frames one tx kick transmits (0 in zero-copy
+    /// mode, where the driver decides).
+    pub fn tx_budget(&self) -> u32 {
+        self.tx_budget
+    }
+}
+
+/// Frames a copy-mode `sendto()` transmits by default (the kernel's
+/// `TX_BATCH_SIZE`).
+pub const COPY_TX_BUDGET: u32 = 32;
+
+/// Raises the frames one copy-mode `sendto()` may transmit
+/// (`XDP_MAX_TX_SKB_BUDGET`, Linux 6.17+; between 32 and the tx ring size).
+fn set_tx_budget(fd: RawFd, budget: u32) -> io::Result<()> {
+    const XDP_MAX_TX_SKB_BUDGET: libc::c_int = 9;
+    if budget < COPY_TX_BUDGET {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: passes a readable u32 of the given length.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_XDP,
+            XDP_MAX_TX_SKB_BUDGET,
+            (&budget as *const u32).cast(),
+            std::mem::size_of::<u32>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Whether the socket is bound in zero-copy mode (`XDP_OPTIONS`).
@@ -394,6 +437,21 @@ impl Rings for XskRings {
         // alive for 'a; `frame` is mutably borrowed for 'a, so this is the
         // only reference to them.
         unsafe { std::slice::from_raw_parts_mut(ptr, len) }
+    }
+
+    #[inline]
+    fn prefetch(&self, frame: &mut XskFrame) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use core::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
+            let p = self.data(frame).as_ptr();
+            // SAFETY: a prefetch never faults and changes no memory; SSE
+            // (and with it PREFETCHh/PREFETCHW, a no-op where absent) is
+            // part of the x86-64 baseline.
+            unsafe { _mm_prefetch::<_MM_HINT_ET0>(p.cast()) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = frame;
     }
 
     #[inline]
