@@ -50,6 +50,8 @@ pub struct Summary {
     pub xdp: Vec<XdpProgStats>,
     /// The L3 control plane's counters.
     pub control: Option<crate::control::ControlStats>,
+    /// The kernel's socket statistics per (worker, port), at the end.
+    pub xsk: Vec<XskStats>,
 }
 
 /// The effective rp_filter of `ifname` (the larger of `all` and the
@@ -307,11 +309,13 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
     let mut workers = Vec::new();
     let mut sock_fds = Vec::new();
     let mut zero_copy = false;
+    let mut tx_budget = u32::MAX;
     for &q in &config.queues {
         let mut socks = Vec::new();
         for p in &ports {
             let s = XskSocket::bind(&umem, &p.ifname, q, opts, config.rings.fill_size)?;
             zero_copy |= s.zero_copy();
+            tx_budget = tx_budget.min(s.tx_budget());
             socks.push(s);
         }
         sock_fds.push(socks.iter().map(XskSocket::fd).collect::<Vec<_>>());
@@ -347,7 +351,7 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
     }
 
     eprintln!(
-        "xskfwd: forwarding {} on queue(s) {:?} — {} worker(s), {} frames of {} B, xdp {} mode, {} bind, batch {}",
+        "xskfwd: forwarding {} on queue(s) {:?} — {} worker(s), {} frames of {} B, xdp {} mode, {} bind, batch {}{}",
         ports.iter().map(|p| p.ifname.as_str()).collect::<Vec<_>>().join(" <-> "),
         config.queues,
         config.workers(),
@@ -356,6 +360,11 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
         attached.first().map_or("-", |a| a.name()),
         if zero_copy { "zero-copy" } else { "copy" },
         config.rings.batch,
+        if zero_copy {
+            String::new()
+        } else {
+            format!(", up to {tx_budget} frames per tx kick")
+        },
     );
 
     let mut running = Running {
@@ -431,6 +440,12 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
             Err(_) => eprintln!("xskfwd: the route mirror thread panicked"),
         }
     }
+    summary.xsk = running
+        .sock_fds
+        .iter()
+        .flatten()
+        .map(|&fd| xsk::socket_stats(fd).unwrap_or_default())
+        .collect();
     drop(finished); // sockets
     drop(umem); // UMEM (freed when the last socket's clone is gone)
     summary.xdp = programs.iter().map(PortProgram::counters).collect();
@@ -615,11 +630,11 @@ fn print_summary(config: &Config, ports: &[Port], s: &Summary) {
     let mut total = PortCounters::default();
     for (i, c) in s.per_port.iter().enumerate() {
         total.add(c);
-        rows.push(port_json(
-            &ports[i % nports].ifname,
-            config.queues[i / nports],
-            c,
-        ));
+        let mut row = port_json(&ports[i % nports].ifname, config.queues[i / nports], c);
+        if let Some(x) = s.xsk.get(i) {
+            row["xsk"] = xsk_json(x);
+        }
+        rows.push(row);
     }
     let mut f = FrameAccount::default();
     for a in &s.frames {
@@ -641,6 +656,7 @@ fn print_summary(config: &Config, ports: &[Port], s: &Summary) {
                 "control": s.control.map(|c| json!({
                     "events": c.events, "resyncs": c.resyncs, "fib_builds": c.fib_builds,
                     "neigh_builds": c.neigh_builds, "last_build_us": c.last_build.as_micros() as u64,
+                    "huge_bytes": c.huge_bytes,
                 })),
                 "frames": {"total": f.total, "in_pool": f.in_pool, "in_kernel": f.in_fill,
                            "in_flight": f.in_flight, "duplicates": f.duplicates, "conserved": conserved},

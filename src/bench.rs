@@ -209,6 +209,8 @@ pub struct Trial {
     pub cpu: Vec<CpuSplit>,
     /// xskfwd: syscalls (tx kicks + fill wakeups) per forwarded packet.
     pub syscalls_per_pkt: Option<f64>,
+    /// xskfwd's own account of the trial.
+    pub xskfwd: Option<XskfwdEnd>,
     /// Offered rate limit of this trial (pps), if any.
     pub rate_limit: Option<u64>,
 }
@@ -218,6 +220,9 @@ struct PathGuard {
     _links: Vec<XdpLink>,
     prog: Option<ToolProg>,
     child: Option<ChildGuard>,
+    /// Collects xskfwd's stdout while it runs (so a full pipe never
+    /// blocks it).
+    output: Option<thread::JoinHandle<String>>,
 }
 
 fn ip(ns: &str, args: &[&str]) -> Result<()> {
@@ -292,6 +297,7 @@ fn start_path(args: &BenchArgs, info: &LabInfo, path: Path) -> Result<PathGuard>
         _links: Vec::new(),
         prog: None,
         child: None,
+        output: None,
     };
     match path {
         Path::Kernel => {}
@@ -330,6 +336,14 @@ fn start_path(args: &BenchArgs, info: &LabInfo, path: Path) -> Result<PathGuard>
                     .spawn()
                     .context("starting xskfwd run")?,
             );
+            let out = child.0.stdout.take();
+            g.output = Some(thread::spawn(move || {
+                let mut s = String::new();
+                if let Some(mut o) = out {
+                    let _ = std::io::Read::read_to_string(&mut o, &mut s);
+                }
+                s
+            }));
             demo::wait_attached(dut, "dut1", &mut child.0, Duration::from_secs(20))?;
             g.child = Some(child);
         }
@@ -337,8 +351,53 @@ fn start_path(args: &BenchArgs, info: &LabInfo, path: Path) -> Result<PathGuard>
     Ok(g)
 }
 
-/// Stops xskfwd (SIGTERM) and returns its syscalls per forwarded packet.
-fn stop_xskfwd(mut child: ChildGuard) -> Option<f64> {
+/// What xskfwd's summary says about a trial.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct XskfwdEnd {
+    /// Syscalls (tx kicks + fill wakeups) per forwarded packet.
+    pub syscalls_per_pkt: f64,
+    /// Frames xskfwd transmitted.
+    pub tx_packets: u64,
+    /// Frames xskfwd dropped (every reason).
+    pub dropped: u64,
+    /// Frames the kernel could not put into xskfwd's rx rings (ring full,
+    /// no fill-ring frame): the worker did not keep up.
+    pub rx_lost: u64,
+}
+
+/// Parses the summary line of `xskfwd run --stats json`.
+fn parse_end(out: &str) -> Option<XskfwdEnd> {
+    let summary = out
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["type"] == "summary")?;
+    let tx = summary["tx_packets"].as_u64()?;
+    let ports = summary["ports"].as_array()?;
+    let sum = |f: &dyn Fn(&serde_json::Value) -> u64| ports.iter().map(f).sum::<u64>();
+    let calls =
+        sum(&|p| p["tx_kicks"].as_u64().unwrap_or(0) + p["fill_kicks"].as_u64().unwrap_or(0));
+    let rx_lost = sum(&|p| {
+        p["xsk"]["rx_dropped"].as_u64().unwrap_or(0)
+            + p["xsk"]["rx_ring_full"].as_u64().unwrap_or(0)
+    });
+    Some(XskfwdEnd {
+        syscalls_per_pkt: if tx > 0 {
+            calls as f64 / tx as f64
+        } else {
+            0.0
+        },
+        tx_packets: tx,
+        dropped: summary["dropped"].as_u64().unwrap_or(0),
+        rx_lost,
+    })
+}
+
+/// Stops xskfwd (SIGTERM) and reads its summary.
+fn stop_xskfwd(
+    mut child: ChildGuard,
+    output: Option<thread::JoinHandle<String>>,
+) -> Option<XskfwdEnd> {
     // SAFETY: kill(2) on our own child, not yet reaped (ChildGuard owns it).
     unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -348,22 +407,8 @@ fn stop_xskfwd(mut child: ChildGuard) -> Option<f64> {
         }
         thread::sleep(Duration::from_millis(20));
     }
-    let mut out = String::new();
-    if let Some(mut o) = child.0.stdout.take() {
-        let _ = std::io::Read::read_to_string(&mut o, &mut out);
-    }
-    let summary = out
-        .lines()
-        .rev()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["type"] == "summary")?;
-    let tx = summary["tx_packets"].as_u64()?;
-    let calls: u64 = summary["ports"]
-        .as_array()?
-        .iter()
-        .map(|p| p["tx_kicks"].as_u64().unwrap_or(0) + p["fill_kicks"].as_u64().unwrap_or(0))
-        .sum();
-    (tx > 0).then(|| calls as f64 / tx as f64)
+    drop(child); // killed if it did not stop, so the reader sees EOF
+    parse_end(&output?.join().ok()?)
 }
 
 fn trial(
@@ -411,7 +456,10 @@ fn trial(
         sink.snapshot().packets
     };
     drop(sink.stop());
-    let syscalls = guard.child.map(stop_xskfwd).unwrap_or(None);
+    let end = match guard.child {
+        Some(c) => stop_xskfwd(c, guard.output),
+        None => None,
+    };
     drop(guard._links);
     let secs = report.elapsed.as_secs_f64().max(1e-9);
     let delivered = delivered.min(report.sent);
@@ -429,7 +477,8 @@ fn trial(
             0.0
         },
         cpu: split(&t0, &t1),
-        syscalls_per_pkt: syscalls,
+        syscalls_per_pkt: end.map(|e| e.syscalls_per_pkt).filter(|&s| s > 0.0),
+        xskfwd: end,
         rate_limit: rate,
     })
 }
@@ -468,6 +517,52 @@ pub struct Row {
     pub cpu: Vec<CpuSplit>,
     /// Median syscalls per packet (xskfwd).
     pub syscalls_per_pkt: Option<f64>,
+    /// Where xskfwd's lost frames went, summed over the trials.
+    pub loss_split: Option<LossSplit>,
+}
+
+/// Where the frames an xskfwd path lost went, in percent of the lost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct LossSplit {
+    /// Never entered xskfwd: its rx ring was full (the worker's core was
+    /// busy) or had no fill-ring frame.
+    pub rx_ring: f64,
+    /// Dropped by xskfwd (counted per reason in its summary).
+    pub xskfwd: f64,
+    /// Transmitted by xskfwd but not counted at the sink.
+    pub after_tx: f64,
+    /// Before xskfwd's socket (dut0's receive, the XDP program's passes).
+    pub before: f64,
+}
+
+fn loss_split(ts: &[&Trial]) -> Option<LossSplit> {
+    let ends: Vec<(&Trial, XskfwdEnd)> = ts.iter().filter_map(|t| Some((*t, t.xskfwd?))).collect();
+    if ends.is_empty() {
+        return None;
+    }
+    let lost: u64 = ends
+        .iter()
+        .map(|(t, _)| t.sent.saturating_sub(t.delivered))
+        .sum();
+    let rx: u64 = ends.iter().map(|(_, e)| e.rx_lost).sum();
+    let fwd: u64 = ends.iter().map(|(_, e)| e.dropped).sum();
+    let after: u64 = ends
+        .iter()
+        .map(|(t, e)| e.tx_packets.saturating_sub(t.delivered))
+        .sum();
+    let pct = |x: u64| {
+        if lost == 0 {
+            0.0
+        } else {
+            100.0 * x.min(lost) as f64 / lost as f64
+        }
+    };
+    Some(LossSplit {
+        rx_ring: pct(rx),
+        xskfwd: pct(fwd),
+        after_tx: pct(after),
+        before: pct(lost.saturating_sub(rx + fwd + after)),
+    })
 }
 
 /// Groups trials by (path, size), in the given path and size order.
@@ -518,6 +613,7 @@ pub fn summarise(trials: &[Trial], paths: &[&'static str]) -> Vec<Row> {
                 ratio: 0.0,
                 cpu,
                 syscalls_per_pkt: (!s.is_empty()).then(|| median(&mut s)),
+                loss_split: loss_split(&ts),
             });
         }
     }
@@ -571,6 +667,16 @@ pub fn table(rows: &[Row]) -> String {
                 .map_or_else(|| "-".to_string(), |s| format!("{s:.3}")),
             cpu.join("  ")
         );
+    }
+    for r in rows {
+        if let Some(l) = r.loss_split.filter(|_| r.loss_pct > 0.0) {
+            let _ = writeln!(
+                out,
+                "lost by {} {} B: {:.1}% not taken into xskfwd's rx ring (its core was busy), \
+                 {:.1}% dropped by xskfwd, {:.1}% after its transmit, {:.1}% before its socket",
+                r.path, r.size, l.rx_ring, l.xskfwd, l.after_tx, l.before
+            );
+        }
     }
     out
 }
@@ -954,6 +1060,7 @@ mod tests {
             loss_pct: 10.0,
             cpu: vec![CpuSplit::default(); 2],
             syscalls_per_pkt: None,
+            xskfwd: None,
             rate_limit: None,
         }
     }
