@@ -102,7 +102,8 @@ fn l3_tables(v4: &[(u32, u8, u32)], v6: &[(u128, u8, u32)]) -> (Fib, Neighbours)
     // As the control plane does before it publishes a table.
     let huge = xskfwd::hugepage::advise(fib.regions());
     eprintln!("huge pages: {huge:?}");
-    (fib, n.build())
+    let neigh = n.build().resolved_for(&fib);
+    (fib, neigh)
 }
 
 const PORT0: [u8; 6] = [2, 0, 0, 0, 0, 0];

@@ -391,20 +391,30 @@ impl Control {
     }
 
     fn publish(&mut self, fib: bool, neigh: bool) -> Result<()> {
-        // Neighbours first: a route that points at a new neighbour should
-        // find it already published.
-        if neigh {
-            let old = self.tables.neigh.swap(Arc::new(self.neighs.build()));
+        let mut built = None;
+        if fib {
+            let t = Instant::now();
+            let b = self.routes.build()?;
+            // Before publishing: no worker reads it while it moves.
+            let huge = crate::hugepage::advise(b.regions());
+            self.stats.huge_bytes = huge.collapsed + huge.marked;
+            self.stats.last_build = t.elapsed();
+            built = Some(b);
+        }
+        // Neighbours first, resolved for the routing table about to be
+        // published: a route that points at a new neighbour finds it
+        // already there, and until the new table is out workers see a
+        // mismatched table id and look neighbours up by address instead.
+        if fib || neigh {
+            let n = match &built {
+                Some(b) => self.neighs.build().resolved_for(b),
+                None => self.neighs.build().resolved_for(&self.tables.fib.load()),
+            };
+            let old = self.tables.neigh.swap(Arc::new(n));
             self.retired_neigh.push(old);
             self.stats.neigh_builds += 1;
         }
-        if fib {
-            let t = Instant::now();
-            let built = self.routes.build()?;
-            // Before publishing: no worker reads it while it moves.
-            let huge = crate::hugepage::advise(built.regions());
-            self.stats.huge_bytes = huge.collapsed + huge.marked;
-            self.stats.last_build = t.elapsed();
+        if let Some(built) = built {
             let limits = self.max_len(built.routes());
             let entries = self.steering(built.routes());
             let old = self.tables.fib.swap(Arc::new(built));

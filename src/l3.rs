@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use crate::config::{MAX_BATCH, MAX_PORTS};
 use crate::forward::{Forwarder, PassReason, Verdict};
-use crate::route::{Action, Fib, KernelOnly, L3Port, L3Ports, Neighbours, PortId, Tables};
+use crate::route::{Action, Fib, HopMac, KernelOnly, L3Port, L3Ports, Neighbours, PortId, Tables};
 use crate::stats::DropReason;
 use crate::wire::ethernet::{self, ethertype};
 use crate::wire::ipv4::{self, Ipv4Error};
@@ -228,10 +228,10 @@ fn ipv4_decide(
         return Verdict::Pass(PassReason::Special);
     }
     let found = match hint {
-        Hint::V4(d, idx) if d == dst => idx.and_then(|i| fib.hop(i)),
-        _ => fib.lookup_v4(dst),
+        Hint::V4(d, idx) if d == dst => idx,
+        _ => fib.index_v4(dst),
     };
-    let Some(&action) = found else {
+    let Some((hop_idx, &action)) = found.and_then(|i| Some((i, fib.hop(i)?))) else {
         return Verdict::Drop(DropReason::NoRoute);
     };
     if action == Action::Local {
@@ -251,7 +251,12 @@ fn ipv4_decide(
     if total > hop.mtu {
         return Verdict::Pass(PassReason::Mtu);
     }
-    let Some(mac) = neigh.get_v4(hop.port, gw.unwrap_or(dst)) else {
+    let mac = match neigh.hop_mac(fib.id(), hop_idx) {
+        Some(HopMac::Gateway(m)) => Some(m),
+        Some(HopMac::Unresolved) => None,
+        _ => neigh.get_v4(hop.port, gw.unwrap_or(dst)),
+    };
+    let Some(mac) = mac else {
         return Verdict::Pass(PassReason::NoNeighbour);
     };
     ip.decrement_ttl();
@@ -312,10 +317,10 @@ fn ipv6_decide(
         return Verdict::Pass(PassReason::Special);
     }
     let found = match hint {
-        Hint::V6(d, idx) if d == dst => idx.and_then(|i| fib.hop(i)),
-        _ => fib.lookup_v6(dst),
+        Hint::V6(d, idx) if d == dst => idx,
+        _ => fib.index_v6(dst),
     };
-    let Some(&action) = found else {
+    let Some((hop_idx, &action)) = found.and_then(|i| Some((i, fib.hop(i)?))) else {
         return Verdict::Drop(DropReason::NoRoute);
     };
     if action == Action::Local {
@@ -334,7 +339,12 @@ fn ipv6_decide(
     if total as u32 > hop.mtu {
         return Verdict::Pass(PassReason::Mtu);
     }
-    let Some(mac) = neigh.get_v6(hop.port, gw.unwrap_or(dst)) else {
+    let mac = match neigh.hop_mac(fib.id(), hop_idx) {
+        Some(HopMac::Gateway(m)) => Some(m),
+        Some(HopMac::Unresolved) => None,
+        _ => neigh.get_v6(hop.port, gw.unwrap_or(dst)),
+    };
+    let Some(mac) = mac else {
         return Verdict::Pass(PassReason::NoNeighbour);
     };
     let hl = ip.hop_limit();
@@ -480,7 +490,10 @@ mod tests {
     struct World {
         ports: [L3Port; 2],
         fib: Fib,
+        /// Resolved for `fib`, as the control plane publishes them.
         neigh: Neighbours,
+        /// The same entries, not resolved: every next hop by address.
+        unresolved: Neighbours,
     }
 
     fn world() -> World {
@@ -530,10 +543,12 @@ mod tests {
         n.kernel_set(0, ip("198.18.0.1"), Some(SRC));
         n.kernel_set(1, ip("fd00:0:0:2::1"), Some(NH));
         n.kernel_set(1, ip("fd00:0:0:2::2"), Some(HOST));
+        let fib = r.build().unwrap();
         World {
             ports: [L3Port { mac: A, mtu: 1500 }, L3Port { mac: B, mtu: 1500 }],
-            fib: r.build().unwrap(),
-            neigh: n.build(),
+            neigh: n.build().resolved_for(&fib),
+            unresolved: n.build(),
+            fib,
         }
     }
 
@@ -1044,11 +1059,66 @@ mod tests {
                 f[30..34].copy_from_slice(&[198, 18, dst[2] % 12, dst[3]]);
             }
             let n = f.len();
-            if let Verdict::Tx { port, len } = w.run(0, &mut f) {
+            let mut by_address = f.clone();
+            let plain = decide(&w.ports, &w.fib, &w.unresolved, 0, &mut by_address);
+            let v = w.run(0, &mut f);
+            proptest::prop_assert_eq!((v, &f), (plain, &by_address));
+            if let Verdict::Tx { port, len } = v {
                 proptest::prop_assert!(len as usize <= n);
                 proptest::prop_assert_eq!(port, 1);
             }
         }
+    }
+
+    #[test]
+    fn per_hop_macs_agree_with_lookups_by_address() {
+        let w = world();
+        // Resolved for another build of the same routes: a different id,
+        // so it must not be used (the worker may see a new table with
+        // the old neighbours for a moment).
+        let other = {
+            let mut r = RouteSet::new();
+            r.kernel_add(p("0.0.0.0/0"), 0, fwd(1, Some("198.18.1.9"), None));
+            w.unresolved.clone().resolved_for(&r.build().unwrap())
+        };
+        let mut forwarded = 0;
+        for third in 0..=12u8 {
+            for last in [1u8, 2, 9, 99] {
+                let v4 = udp4(A, [198, 18, 0, 1], [198, 18, third, last], 64, 20);
+                let v6 = udp6(
+                    A,
+                    "fd00:0:0:1::1",
+                    &format!("fd00:0:0:{third:x}::{last:x}"),
+                    64,
+                    20,
+                );
+                for f in [v4, v6] {
+                    let mut want = f.clone();
+                    let v = decide(&w.ports, &w.fib, &w.unresolved, 0, &mut want);
+                    for n in [&w.neigh, &other] {
+                        let mut got = f.clone();
+                        let g = decide(&w.ports, &w.fib, n, 0, &mut got);
+                        assert_eq!((g, &got), (v, &want), "{third}.{last}");
+                    }
+                    forwarded += usize::from(matches!(v, Verdict::Tx { .. }));
+                }
+            }
+        }
+        assert!(
+            forwarded >= 10,
+            "the cases must include forwards: {forwarded}"
+        );
+        // Gateways are resolved per hop; connected routes are not.
+        let hops: Vec<_> = (0..w.fib.hops() as u32)
+            .filter_map(|i| w.neigh.hop_mac(w.fib.id(), i))
+            .collect();
+        assert!(hops.contains(&HopMac::Gateway(NH)));
+        assert!(
+            hops.contains(&HopMac::Unresolved),
+            "198.18.1.99 has no entry"
+        );
+        assert!(hops.contains(&HopMac::PerDestination));
+        assert_eq!(w.neigh.hop_mac(w.fib.id() + 1000, 0), None);
     }
 
     #[test]

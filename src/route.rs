@@ -18,6 +18,7 @@ use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -327,6 +328,9 @@ impl RouteSet {
 /// of the routes (one more cache and TLB miss per packet).
 #[derive(Clone, Debug, Default)]
 pub struct Fib {
+    /// Unique per build (0: the empty default), so a neighbour snapshot
+    /// can say which table its per-next-hop MACs belong to.
+    id: u64,
     routes: Vec<Route>,
     hops: Vec<Action>,
     v4: Lpm4,
@@ -357,7 +361,9 @@ impl Fib {
             }
         }
         hops.shrink_to_fit();
+        static IDS: AtomicU64 = AtomicU64::new(1);
         Ok(Fib {
+            id: IDS.fetch_add(1, Ordering::Relaxed),
             v4: Lpm4::build(v4).map_err(RouteError::Lpm)?,
             v6: Lpm6::build(v6).map_err(RouteError::Lpm)?,
             routes,
@@ -387,6 +393,17 @@ impl Fib {
     #[inline]
     pub fn index_v6(&self, dst: u128) -> Option<u32> {
         self.v6.lookup(dst)
+    }
+
+    /// This build's identity (see [`Neighbours::resolved_for`]).
+    #[inline]
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Every next hop, in index order.
+    pub fn next_hops(&self) -> &[Action] {
+        &self.hops
     }
 
     /// The next hop at `index` (from [`Fib::index_v4`]/[`Fib::index_v6`]).
@@ -466,14 +483,66 @@ impl Hasher for FastHasher {
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
-/// A frozen neighbour table: (egress port, next-hop address) → MAC.
+/// The link-layer address of one next hop of a [`Fib`], looked up when the
+/// snapshot was built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HopMac {
+    /// Not a route via a gateway (a connected route: every destination is
+    /// its own neighbour; or not a forward at all): look it up per packet.
+    PerDestination,
+    /// The gateway's MAC.
+    Gateway([u8; 6]),
+    /// The gateway is not resolved (the kernel resolves it).
+    Unresolved,
+}
+
+/// A frozen neighbour table: (egress port, next-hop address) → MAC, plus
+/// the MAC of every gateway next hop of one [`Fib`] build, so a packet
+/// routed via a gateway needs no hash lookup.
 #[derive(Clone, Debug, Default)]
 pub struct Neighbours {
     v4: FastMap<(PortId, u32), [u8; 6]>,
     v6: FastMap<(PortId, u128), [u8; 6]>,
+    /// [`Fib::id`] that `hops` was resolved for (0: none).
+    fib: u64,
+    hops: Vec<HopMac>,
 }
 
 impl Neighbours {
+    /// Resolves the gateway of every next hop of `fib` (control plane).
+    pub fn resolved_for(mut self, fib: &Fib) -> Neighbours {
+        self.hops = fib
+            .next_hops()
+            .iter()
+            .map(|a| match *a {
+                Action::Forward {
+                    port,
+                    gateway: Some(gw),
+                    ..
+                } => {
+                    let mac = match gw {
+                        IpAddr::V4(g) => self.get_v4(port, g.into()),
+                        IpAddr::V6(g) => self.get_v6(port, g.into()),
+                    };
+                    mac.map_or(HopMac::Unresolved, HopMac::Gateway)
+                }
+                _ => HopMac::PerDestination,
+            })
+            .collect();
+        self.fib = fib.id();
+        self
+    }
+
+    /// The MAC of next hop `hop` of the Fib build `fib`, if this snapshot
+    /// was resolved for that build; `None` means "look it up".
+    #[inline]
+    pub fn hop_mac(&self, fib: u64, hop: u32) -> Option<HopMac> {
+        if fib != self.fib {
+            return None;
+        }
+        self.hops.get(hop as usize).copied()
+    }
+
     /// MAC of IPv4 neighbour `ip` (host order) on `port`.
     #[inline]
     pub fn get_v4(&self, port: PortId, ip: u32) -> Option<[u8; 6]> {
