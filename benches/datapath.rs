@@ -3,7 +3,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use xskfwd::config::{Config, Idle, Mac, Mode};
-use xskfwd::forward::{L2Forwarder, PortInfo};
+use xskfwd::forward::{Forwarder, L2Forwarder, PortInfo};
 use xskfwd::port::MemRings;
 use xskfwd::worker::{Worker, WorkerParams};
 
@@ -12,7 +12,8 @@ use std::net::IpAddr;
 use etherparse::PacketBuilder;
 use xskfwd::forward::Verdict;
 use xskfwd::l3;
-use xskfwd::route::{Action, Fib, L3Port, NeighSet, Neighbours, Prefix, RouteSet};
+use xskfwd::l3::L3Forwarder;
+use xskfwd::route::{Action, Fib, L3Port, NeighSet, Neighbours, Prefix, RouteSet, Tables};
 use xskfwd::synth::{addresses, gen4, gen6, Rng};
 
 fn config() -> Config {
@@ -184,16 +185,20 @@ fn bench_l3_batches(
         }
         *at = (*at + 64) % n;
     };
-    // As the worker does it: look the whole batch up first, then decide.
+    // As the worker does it: the forwarder prepares the whole batch (its
+    // destinations are looked up together, level by level), then decides
+    // each frame.
+    let tables = Tables::new(fib.clone(), neigh.clone());
+    let mut fwd = L3Forwarder::new(&ports, tables);
     g.bench_function(id, |b| {
         b.iter(|| {
             receive(&mut umem, &mut at);
-            let mut hints = [l3::Hint::None; 64];
-            for (h, f) in hints.iter_mut().zip(umem.iter()) {
-                *h = l3::lookup_ahead(fib, &f[..len]);
+            for (i, f) in umem.iter().enumerate() {
+                fwd.prepare(i, &f[..len]);
             }
-            for (f, &h) in umem.iter_mut().zip(hints.iter()) {
-                let v = l3::decide_with(&ports, fib, neigh, 0, black_box(&mut f[..len]), h);
+            fwd.prepared();
+            for (i, f) in umem.iter_mut().enumerate() {
+                let v = fwd.process_slot(i, 0, black_box(&mut f[..len]));
                 debug_assert!(matches!(v, Verdict::Tx { .. }));
                 black_box(v);
             }

@@ -73,6 +73,11 @@ pub trait Forwarder {
     #[inline]
     fn prepare(&mut self, _slot: usize, _frame: &[u8]) {}
 
+    /// Called once all frames of the batch were prepared (e.g. to look
+    /// their routes up together).
+    #[inline]
+    fn prepared(&mut self) {}
+
     /// [`Forwarder::process`] for frame `slot` of the batch last prepared.
     #[inline]
     fn process_slot(&self, _slot: usize, ingress: usize, frame: &mut [u8]) -> Verdict {
@@ -114,6 +119,13 @@ impl Forwarder for AnyForwarder {
     fn prepare(&mut self, slot: usize, frame: &[u8]) {
         if let AnyForwarder::L3(f) = self {
             f.prepare(slot, frame);
+        }
+    }
+
+    #[inline]
+    fn prepared(&mut self) {
+        if let AnyForwarder::L3(f) = self {
+            f.prepared();
         }
     }
 

@@ -369,6 +369,11 @@ pub const LOOKAHEAD_MIN_ROUTES: usize = 4096;
 #[derive(Debug)]
 pub struct L3Forwarder {
     hints: [Hint; MAX_BATCH],
+    /// Destinations of the batch being prepared, by family, with their
+    /// slots: looked up together, level by level, in
+    /// [`Forwarder::prepared`].
+    ahead4: Ahead<u32>,
+    ahead6: Ahead<u128>,
     /// Look routes up ahead (only pays off when the tables outgrow the
     /// caches; see [`LOOKAHEAD_MIN_ROUTES`]).
     lookahead: bool,
@@ -377,6 +382,35 @@ pub struct L3Forwarder {
     tables: Arc<Tables>,
     fib: Arc<Fib>,
     neigh: Arc<Neighbours>,
+}
+
+/// Destinations waiting for a batched lookup.
+#[derive(Debug)]
+struct Ahead<A> {
+    dst: [A; MAX_BATCH],
+    slot: [u16; MAX_BATCH],
+    found: [Option<u32>; MAX_BATCH],
+    len: usize,
+}
+
+impl<A: Copy + Default> Ahead<A> {
+    fn new() -> Self {
+        Ahead {
+            dst: [A::default(); MAX_BATCH],
+            slot: [0; MAX_BATCH],
+            found: [None; MAX_BATCH],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, slot: usize, dst: A) {
+        if self.len < MAX_BATCH {
+            self.dst[self.len] = dst;
+            self.slot[self.len] = slot as u16;
+            self.len += 1;
+        }
+    }
 }
 
 impl L3Forwarder {
@@ -388,6 +422,8 @@ impl L3Forwarder {
         let fib = tables.fib.load_full();
         L3Forwarder {
             hints: [Hint::None; MAX_BATCH],
+            ahead4: Ahead::new(),
+            ahead6: Ahead::new(),
             lookahead: fib.routes().len() >= LOOKAHEAD_MIN_ROUTES,
             ports: p,
             nports,
@@ -435,12 +471,56 @@ impl Forwarder for L3Forwarder {
 
     #[inline]
     fn prepare(&mut self, slot: usize, frame: &[u8]) {
-        if let Some(h) = self.hints.get_mut(slot) {
-            *h = if self.lookahead {
-                lookup_ahead(&self.fib, frame)
-            } else {
-                Hint::None
-            };
+        let Some(h) = self.hints.get_mut(slot) else {
+            return;
+        };
+        // No hint until `prepared` looked it up: a forwarder driven
+        // without `prepared` still decides right, only slower.
+        *h = Hint::None;
+        if !self.lookahead {
+            return;
+        }
+        match frame.get(12..14) {
+            Some([0x08, 0x00]) => {
+                if let Some(d) = frame.get(30..34) {
+                    self.ahead4
+                        .push(slot, u32::from_be_bytes([d[0], d[1], d[2], d[3]]));
+                }
+            }
+            Some([0x86, 0xdd]) => {
+                if let Some(d) = frame.get(38..54) {
+                    let mut b = [0u8; 16];
+                    b.copy_from_slice(d);
+                    self.ahead6.push(slot, u128::from_be_bytes(b));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[inline]
+    fn prepared(&mut self) {
+        let a = &mut self.ahead4;
+        if a.len > 0 {
+            self.fib
+                .index_v4_many(&a.dst[..a.len], &mut a.found[..a.len]);
+            for i in 0..a.len {
+                if let Some(h) = self.hints.get_mut(usize::from(a.slot[i])) {
+                    *h = Hint::V4(a.dst[i], a.found[i]);
+                }
+            }
+            a.len = 0;
+        }
+        let a = &mut self.ahead6;
+        if a.len > 0 {
+            self.fib
+                .index_v6_many(&a.dst[..a.len], &mut a.found[..a.len]);
+            for i in 0..a.len {
+                if let Some(h) = self.hints.get_mut(usize::from(a.slot[i])) {
+                    *h = Hint::V6(a.dst[i], a.found[i]);
+                }
+            }
+            a.len = 0;
         }
     }
 
@@ -1178,5 +1258,84 @@ mod tests {
         ));
         let _ = Ipv4Addr::LOCALHOST;
         let _ = IpNumber::UDP;
+    }
+
+    #[test]
+    fn batched_look_ahead_matches_decide_in_a_large_table() {
+        // The world's routes plus enough /32s (via the gateway) that the
+        // forwarder looks ahead.
+        let mut r = RouteSet::new();
+        let w = world();
+        for route in w.fib.routes() {
+            match route.action {
+                Action::Local => r.local_add(route.prefix),
+                a => r.kernel_add(route.prefix, route.metric, a),
+            }
+        }
+        for i in 0..LOOKAHEAD_MIN_ROUTES as u32 {
+            let a = Ipv4Addr::from(0xc613_0000 | i); // 198.19.x.y/32
+            r.kernel_add(
+                Prefix::new(IpAddr::V4(a), 32).unwrap(),
+                0,
+                fwd(1, Some("198.18.1.1"), None),
+            );
+        }
+        let fib = r.build().unwrap();
+        let neigh = w.unresolved.clone().resolved_for(&fib);
+        let tables = Tables::new(fib.clone(), neigh.clone());
+        let mut f = L3Forwarder::new(&w.ports, tables);
+        assert!(f.lookahead);
+        let mut frames = Vec::new();
+        for k in 0..100u32 {
+            frames.push(match k % 5 {
+                0 => udp4(
+                    A,
+                    [198, 18, 0, 1],
+                    [198, 19, (k >> 3) as u8, k as u8],
+                    64,
+                    20,
+                ),
+                1 => udp4(A, [198, 18, 0, 1], [198, 18, (k % 13) as u8, 2], 64, 20),
+                2 => udp6(
+                    A,
+                    "fd00:0:0:1::1",
+                    &format!("fd00:0:0:{:x}::9", k % 7),
+                    64,
+                    20,
+                ),
+                3 => udp4(A, [198, 18, 0, 1], [203, 0, 113, k as u8], 2, 20),
+                _ => vec![0u8; 30 + k as usize % 20],
+            });
+        }
+        let want: Vec<_> = frames
+            .iter()
+            .map(|fr| {
+                let mut c = fr.clone();
+                (decide(&w.ports, &fib, &neigh, 0, &mut c), c)
+            })
+            .collect();
+        for with_prepared in [true, false] {
+            let mut got = frames.clone();
+            for (i, fr) in got.iter().enumerate() {
+                f.prepare(i, fr);
+            }
+            if with_prepared {
+                f.prepared();
+                assert!(f.hints[..got.len()].iter().any(|h| *h != Hint::None));
+            }
+            for (i, fr) in got.iter_mut().enumerate() {
+                let v = f.process_slot(i, 0, fr);
+                assert_eq!((v, &*fr), (want[i].0, &want[i].1), "frame {i}");
+            }
+        }
+        let verdicts: Vec<_> = want.iter().map(|(v, _)| *v).collect();
+        assert!(
+            verdicts
+                .iter()
+                .filter(|v| matches!(v, Verdict::Tx { .. }))
+                .count()
+                >= 25,
+            "{verdicts:?}"
+        );
     }
 }

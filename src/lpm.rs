@@ -319,27 +319,84 @@ impl<K: Key> Table<K> {
         Ok(CHILD | idx as u32)
     }
 
+    /// One step down from entry `e` (which has `CHILD` set) at `depth`:
+    /// `Ok` with the next entry and depth, or `Err` with the answer.
+    #[inline]
+    fn step(&self, addr: K, e: u32, depth: u32) -> Result<(u32, u32), Option<u32>> {
+        let idx = (e & INDEX) as usize;
+        if e & SINGLE != 0 {
+            let v = match self.singles.get(idx) {
+                Some(s) if (addr ^ s.key) & s.mask == K::ZERO => s.value,
+                Some(s) => s.fallback,
+                None => NONE,
+            };
+            return Err((v & CHILD == 0).then_some(v));
+        }
+        match self.chunks.get(idx) {
+            Some(chunk) if depth < K::BITS => {
+                Ok((chunk[usize::from(addr.byte(depth))], depth + STRIDE))
+            }
+            _ => Err(None),
+        }
+    }
+
     #[inline]
     fn lookup(&self, addr: K) -> Option<u32> {
         let mut e = self.root[addr.root_slot()];
         let mut depth = ROOT_BITS;
         while e & CHILD != 0 {
-            let idx = (e & INDEX) as usize;
-            if e & SINGLE != 0 {
-                e = match self.singles.get(idx) {
-                    Some(s) if (addr ^ s.key) & s.mask == K::ZERO => s.value,
-                    Some(s) => s.fallback,
-                    None => NONE,
-                };
-                break;
+            match self.step(addr, e, depth) {
+                Ok((next, d)) => (e, depth) = (next, d),
+                Err(answer) => return answer,
             }
-            match self.chunks.get(idx) {
-                Some(chunk) if depth < K::BITS => e = chunk[usize::from(addr.byte(depth))],
-                _ => return None,
-            }
-            depth += STRIDE;
         }
-        (e & CHILD == 0).then_some(e)
+        Some(e)
+    }
+
+    /// [`Table::lookup`] of every address of `addrs` into `out`, walked
+    /// level by level across the addresses: each level's loads are
+    /// independent of each other, so their cache misses overlap instead of
+    /// each lookup's chain of misses running on its own.
+    fn lookup_many(&self, addrs: &[K], out: &mut [Option<u32>]) {
+        const LANES: usize = 32;
+        for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
+            let n = a.len().min(o.len());
+            let mut e = [NONE; LANES];
+            let mut depth = [ROOT_BITS; LANES];
+            let mut done = [false; LANES];
+            for i in 0..n {
+                e[i] = self.root[a[i].root_slot()];
+            }
+            // Every round takes each unfinished lookup one level down; a
+            // lookup has at most one level per STRIDE bits below the root
+            // plus a single, so this bound is never reached.
+            for _ in 0..=K::BITS / STRIDE {
+                let mut pending = false;
+                for i in 0..n {
+                    if done[i] || e[i] & CHILD == 0 {
+                        continue;
+                    }
+                    match self.step(a[i], e[i], depth[i]) {
+                        Ok((next, d)) => {
+                            (e[i], depth[i]) = (next, d);
+                            pending |= next & CHILD != 0;
+                        }
+                        Err(answer) => {
+                            done[i] = true;
+                            o[i] = answer;
+                        }
+                    }
+                }
+                if !pending {
+                    break;
+                }
+            }
+            for i in 0..n {
+                if !done[i] {
+                    o[i] = (e[i] & CHILD == 0).then_some(e[i]);
+                }
+            }
+        }
     }
 
     fn memory_bytes(&self) -> usize {
@@ -401,6 +458,14 @@ impl Lpm4 {
     #[inline]
     pub fn lookup(&self, addr: u32) -> Option<u32> {
         self.0.lookup(addr)
+    }
+
+    /// [`Lpm4::lookup`] for many addresses at once (faster for tables
+    /// that do not fit the caches: the misses of independent lookups
+    /// overlap). `out[i]` is the answer for `addrs[i]`; extra entries of
+    /// either slice are left alone.
+    pub fn lookup_many(&self, addrs: &[u32], out: &mut [Option<u32>]) {
+        self.0.lookup_many(addrs, out)
     }
 
     /// The number of distinct prefixes stored.
@@ -466,6 +531,14 @@ impl Lpm6 {
     #[inline]
     pub fn lookup(&self, addr: u128) -> Option<u32> {
         self.0.lookup(addr)
+    }
+
+    /// [`Lpm6::lookup`] for many addresses at once (faster for tables
+    /// that do not fit the caches: the misses of independent lookups
+    /// overlap). `out[i]` is the answer for `addrs[i]`; extra entries of
+    /// either slice are left alone.
+    pub fn lookup_many(&self, addrs: &[u128], out: &mut [Option<u32>]) {
+        self.0.lookup_many(addrs, out)
     }
 
     /// The number of distinct prefixes stored.
@@ -860,9 +933,14 @@ mod tests {
             distinct.sort_unstable();
             distinct.dedup();
             prop_assert_eq!(t.len(), distinct.len());
-            for a in probes(&p, &noise, &random, |k, d| k.wrapping_add_signed(d.into())) {
+            let all: Vec<u32> = probes(&p, &noise, &random, |k, d| k.wrapping_add_signed(d.into()));
+            for &a in &all {
                 prop_assert_eq!(t.lookup(a), naive(&p, a), "addr {:#010x}", a);
             }
+            let mut many = vec![Some(u32::MAX - 1); all.len()];
+            t.lookup_many(&all, &mut many);
+            let one: Vec<Option<u32>> = all.iter().map(|&a| t.lookup(a)).collect();
+            prop_assert_eq!(many, one);
         }
 
         #[test]
@@ -878,9 +956,14 @@ mod tests {
             distinct.sort_unstable();
             distinct.dedup();
             prop_assert_eq!(t.len(), distinct.len());
-            for a in probes(&p, &noise, &random, |k, d| k.wrapping_add_signed(d.into())) {
+            let all: Vec<u128> = probes(&p, &noise, &random, |k, d| k.wrapping_add_signed(d.into()));
+            for &a in &all {
                 prop_assert_eq!(t.lookup(a), naive(&p, a), "addr {:#034x}", a);
             }
+            let mut many = vec![Some(u32::MAX - 1); all.len()];
+            t.lookup_many(&all, &mut many);
+            let one: Vec<Option<u32>> = all.iter().map(|&a| t.lookup(a)).collect();
+            prop_assert_eq!(many, one);
         }
     }
 }

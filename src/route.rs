@@ -395,6 +395,20 @@ impl Fib {
         self.v6.lookup(dst)
     }
 
+    /// [`Fib::index_v4`] for many destinations at once (see
+    /// [`Lpm4::lookup_many`]).
+    #[inline]
+    pub fn index_v4_many(&self, dsts: &[u32], out: &mut [Option<u32>]) {
+        self.v4.lookup_many(dsts, out)
+    }
+
+    /// [`Fib::index_v6`] for many destinations at once (see
+    /// [`Lpm6::lookup_many`]).
+    #[inline]
+    pub fn index_v6_many(&self, dsts: &[u128], out: &mut [Option<u32>]) {
+        self.v6.lookup_many(dsts, out)
+    }
+
     /// This build's identity (see [`Neighbours::resolved_for`]).
     #[inline]
     pub fn id(&self) -> u64 {

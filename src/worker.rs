@@ -211,6 +211,7 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
             for (i, f) in rxb.iter_mut().enumerate() {
                 fwd.prepare(i, rings.data(f));
             }
+            fwd.prepared();
             for (i, mut f) in rxb.drain(..).enumerate() {
                 let data = rings.data(&mut f);
                 let len = data.len() as u64;
