@@ -63,6 +63,25 @@ fn bench_batches<A: Copy>(
     });
 }
 
+/// Measures `lookup_many` over the same batches.
+fn bench_many<A: Copy>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    id: &str,
+    pool: &[A],
+    many: impl Fn(&[A], &mut [Option<u32>]),
+) {
+    let mut at = 0;
+    let mut out = vec![None; BATCH];
+    g.bench_function(id, |b| {
+        b.iter(|| {
+            let batch = &pool[at..at + BATCH];
+            at = (at + BATCH) % pool.len();
+            many(black_box(batch), &mut out);
+            black_box(&out);
+        })
+    });
+}
+
 fn lpm4(c: &mut Criterion) {
     let mut r = Rng(0x2545_f491_4f6c_dd1d);
     let small_p = gen4(SMALL, 1);
@@ -70,6 +89,11 @@ fn lpm4(c: &mut Criterion) {
     let build = |p: &[(u32, u8, u32)]| Lpm4::build(p.iter().copied()).expect("valid table");
     let small = report("lpm4 small", &small_p, build, Lpm4::memory_bytes);
     let full_t = report("lpm4 full", &full_p, build, Lpm4::memory_bytes);
+    // As the control plane does before publishing a table.
+    eprintln!(
+        "lpm4 full huge pages: {:?}",
+        xskfwd::hugepage::advise(full_t.regions())
+    );
     let small_a = addresses(&small_p, &mut r);
     let full_a = addresses(&full_p, &mut r);
 
@@ -77,6 +101,9 @@ fn lpm4(c: &mut Criterion) {
     g.throughput(Throughput::Elements(BATCH as u64));
     bench_batches(&mut g, "small", &small_a, |a| small.lookup(a));
     bench_batches(&mut g, "full", &full_a, |a| full_t.lookup(a));
+    bench_many(&mut g, "full_many", &full_a, |a, o| {
+        full_t.lookup_many(a, o)
+    });
     g.finish();
 
     let mut g = c.benchmark_group("lpm4_build");
@@ -94,6 +121,10 @@ fn lpm6(c: &mut Criterion) {
     let build = |p: &[(u128, u8, u32)]| Lpm6::build(p.iter().copied()).expect("valid table");
     let small = report("lpm6 small", &small_p, build, Lpm6::memory_bytes);
     let full_t = report("lpm6 full", &full_p, build, Lpm6::memory_bytes);
+    eprintln!(
+        "lpm6 full huge pages: {:?}",
+        xskfwd::hugepage::advise(full_t.regions())
+    );
     let small_a = addresses(&small_p, &mut r);
     let full_a = addresses(&full_p, &mut r);
 
@@ -104,6 +135,12 @@ fn lpm6(c: &mut Criterion) {
     // Only addresses inside table prefixes (the even half of the pool).
     let hits: Vec<u128> = full_a.iter().step_by(2).copied().collect();
     bench_batches(&mut g, "full_hits", &hits, |a| full_t.lookup(a));
+    bench_many(&mut g, "full_many", &full_a, |a, o| {
+        full_t.lookup_many(a, o)
+    });
+    bench_many(&mut g, "full_hits_many", &hits, |a, o| {
+        full_t.lookup_many(a, o)
+    });
     g.finish();
 
     let mut g = c.benchmark_group("lpm6_build");
