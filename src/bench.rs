@@ -16,8 +16,9 @@
 //! drift of the machine hits every path alike; each reports offered and
 //! delivered packets per second, loss, the CPU time split per core (user,
 //! system, softirq from /proc/stat) and, for xskfwd, syscalls per packet.
-//! Results: a table with medians and min–max and the ratio to the first
-//! path, JSON and CSV files, and an SVG plot (frame size vs Mpps and
+//! Results: a table with medians and min–max, the ratio of medians to the
+//! first path and the paired ratios (each repetition against the first
+//! path's trial of the same repetition: median, min–max), JSON and CSV files, and an SVG plot (frame size vs Mpps and
 //! Gbit/s, one line per path). `--rfc2544` adds a throughput search per
 //! path: the highest offered rate with zero loss over a trial, and the
 //! highest with at most 0.5 % loss.
@@ -213,6 +214,16 @@ pub struct Trial {
     pub xskfwd: Option<XskfwdEnd>,
     /// Offered rate limit of this trial (pps), if any.
     pub rate_limit: Option<u64>,
+    /// A trial of the RFC 2544 search (not one of the table's
+    /// repetitions, even when it ran unlimited).
+    pub rfc2544: bool,
+}
+
+impl Trial {
+    /// Whether the trial is one of the table's repetitions.
+    fn is_rep(&self) -> bool {
+        self.rate_limit.is_none() && !self.rfc2544
+    }
 }
 
 /// What is attached / running for one path; dropped at the trial's end.
@@ -480,6 +491,7 @@ fn trial(
         syscalls_per_pkt: end.map(|e| e.syscalls_per_pkt).filter(|&s| s > 0.0),
         xskfwd: end,
         rate_limit: rate,
+        rfc2544: false,
     })
 }
 
@@ -513,6 +525,10 @@ pub struct Row {
     pub gbps: f64,
     /// Ratio of the median to the first path's median, same size.
     pub ratio: f64,
+    /// Paired ratios: each repetition against the first path's trial of
+    /// the same repetition (run next to it, so machine drift cancels):
+    /// median, min, max.
+    pub rep_ratio: Option<[f64; 3]>,
     /// Mean CPU split per core.
     pub cpu: Vec<CpuSplit>,
     /// Median syscalls per packet (xskfwd).
@@ -575,7 +591,7 @@ pub fn summarise(trials: &[Trial], paths: &[&'static str]) -> Vec<Row> {
         for &size in &sizes {
             let ts: Vec<&Trial> = trials
                 .iter()
-                .filter(|t| t.path == path && t.size == size && t.rate_limit.is_none())
+                .filter(|t| t.path == path && t.size == size && t.is_rep())
                 .collect();
             if ts.is_empty() {
                 continue;
@@ -611,6 +627,7 @@ pub fn summarise(trials: &[Trial], paths: &[&'static str]) -> Vec<Row> {
                 loss_pct: median(&mut l),
                 gbps: med * 1e6 * (size as f64 + 24.0) * 8.0 / 1e9,
                 ratio: 0.0,
+                rep_ratio: None,
                 cpu,
                 syscalls_per_pkt: (!s.is_empty()).then(|| median(&mut s)),
                 loss_split: loss_split(&ts),
@@ -626,12 +643,32 @@ pub fn summarise(trials: &[Trial], paths: &[&'static str]) -> Vec<Row> {
         let base = firsts
             .iter()
             .find(|(s, _)| *s == r.size)
-            .or(firsts.first())
-            .map(|(_, m)| *m);
+            .or(firsts.first());
         r.ratio = match base {
-            Some(b) if b > 0.0 => r.delivered_mpps / b,
+            Some(&(_, b)) if b > 0.0 => r.delivered_mpps / b,
             _ => 0.0,
         };
+        let (Some(&first), Some(&(base_size, _))) = (paths.first(), base) else {
+            continue;
+        };
+        let full_rate = |t: &&Trial| t.is_rep();
+        let mut paired: Vec<f64> = trials
+            .iter()
+            .filter(full_rate)
+            .filter(|t| t.path == r.path && t.size == r.size)
+            .filter_map(|t| {
+                let b = trials
+                    .iter()
+                    .filter(full_rate)
+                    .find(|b| b.path == first && b.size == base_size && b.rep == t.rep)?;
+                (b.delivered_mpps > 0.0).then(|| t.delivered_mpps / b.delivered_mpps)
+            })
+            .collect();
+        if !paired.is_empty() {
+            let min = paired.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = paired.iter().copied().fold(0.0, f64::max);
+            r.rep_ratio = Some([median(&mut paired), min, max]);
+        }
     }
     rows
 }
@@ -641,8 +678,17 @@ pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<13} {:>5} {:>9} {:>9} {:>17} {:>7} {:>7} {:>6} {:>9}  cpu (user/sys/softirq %)",
-        "path", "size", "offered", "Mpps", "min-max", "loss%", "Gbit/s", "ratio", "sys/pkt"
+        "{:<13} {:>5} {:>9} {:>9} {:>17} {:>7} {:>7} {:>6} {:>16} {:>9}  cpu (user/sys/softirq %)",
+        "path",
+        "size",
+        "offered",
+        "Mpps",
+        "min-max",
+        "loss%",
+        "Gbit/s",
+        "ratio",
+        "paired (min-max)",
+        "sys/pkt"
     );
     for r in rows {
         let cpu: Vec<String> = r
@@ -653,7 +699,7 @@ pub fn table(rows: &[Row]) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "{:<13} {:>5} {:>9.3} {:>9.3} {:>8.3}-{:<8.3} {:>7.2} {:>7.3} {:>6.2} {:>9}  {}",
+            "{:<13} {:>5} {:>9.3} {:>9.3} {:>8.3}-{:<8.3} {:>7.2} {:>7.3} {:>6.2} {:>16} {:>9}  {}",
             r.path,
             r.size,
             r.offered_mpps,
@@ -663,6 +709,10 @@ pub fn table(rows: &[Row]) -> String {
             r.loss_pct,
             r.gbps,
             r.ratio,
+            r.rep_ratio.map_or_else(
+                || "-".to_string(),
+                |[m, lo, hi]| format!("{m:.2} ({lo:.2}-{hi:.2})")
+            ),
             r.syscalls_per_pkt
                 .map_or_else(|| "-".to_string(), |s| format!("{s:.3}")),
             cpu.join("  ")
@@ -684,15 +734,16 @@ pub fn table(rows: &[Row]) -> String {
 /// CSV of every trial.
 pub fn csv(trials: &[Trial]) -> String {
     let mut out = String::from(
-        "path,size,rep,rate_limit,sent,delivered,offered_mpps,delivered_mpps,loss_pct,syscalls_per_pkt\n",
+        "path,size,rep,rfc2544,rate_limit,sent,delivered,offered_mpps,delivered_mpps,loss_pct,syscalls_per_pkt\n",
     );
     for t in trials {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{:.6},{:.6},{:.4},{}",
+            "{},{},{},{},{},{},{},{:.6},{:.6},{:.4},{}",
             t.path,
             t.size,
             t.rep,
+            t.rfc2544,
             t.rate_limit.map_or(String::new(), |r| r.to_string()),
             t.sent,
             t.delivered,
@@ -858,7 +909,8 @@ fn rfc2544(
     size: usize,
 ) -> Result<(Rfc2544, Vec<Trial>)> {
     // Upper bound: what the generator offers unlimited.
-    let first = trial(args, info, path, size, 0, None)?;
+    let mut first = trial(args, info, path, size, 0, None)?;
+    first.rfc2544 = true;
     let mut all = vec![first.clone()];
     let top = (first.offered_mpps * 1e6) as u64;
     let (mut lo0, mut hi0) = (0u64, top.max(1000));
@@ -879,7 +931,8 @@ fn rfc2544(
             (lo5, hi5, false)
         };
         let rate = (lo + hi) / 2;
-        let t = trial(args, info, path, size, steps, Some(rate.max(1000)))?;
+        let mut t = trial(args, info, path, size, steps, Some(rate.max(1000)))?;
+        t.rfc2544 = true;
         let ok = if zero {
             t.loss_pct == 0.0
         } else {
@@ -1062,18 +1115,29 @@ mod tests {
             syscalls_per_pkt: None,
             xskfwd: None,
             rate_limit: None,
+            rfc2544: false,
         }
     }
 
     #[test]
     fn medians_ranges_and_ratios() {
+        let rep = |mut t: Trial, r: u32| {
+            t.rep = r;
+            t
+        };
         let trials = vec![
-            t("kernel", 64, 1.0),
-            t("kernel", 64, 3.0),
-            t("kernel", 64, 2.0),
-            t("x", 64, 1.0),
-            t("x", 64, 1.5),
-            t("x", 512, 0.5),
+            rep(t("kernel", 64, 1.0), 0),
+            rep(t("kernel", 64, 3.0), 1),
+            rep(t("kernel", 64, 2.0), 2),
+            rep(t("x", 64, 1.0), 0),
+            rep(t("x", 64, 1.5), 1),
+            rep(t("x", 512, 0.5), 0),
+            // The RFC 2544 search's unlimited first trial is not a
+            // repetition: it changes neither medians nor paired ratios.
+            Trial {
+                rfc2544: true,
+                ..t("x", 64, 9.0)
+            },
         ];
         let rows = summarise(&trials, &["kernel", "x"]);
         assert_eq!(rows.len(), 3);
@@ -1084,6 +1148,10 @@ mod tests {
         assert_eq!(rows[1].ratio, 0.625);
         // No kernel figure at 512: the first size's base is used.
         assert_eq!(rows[2].ratio, 0.25);
+        // Paired by repetition: x/kernel = 1.0/1.0 and 1.5/3.0.
+        assert_eq!(rows[0].rep_ratio, Some([1.0, 1.0, 1.0]));
+        assert_eq!(rows[1].rep_ratio, Some([0.75, 0.5, 1.0]));
+        assert_eq!(rows[2].rep_ratio, Some([0.5, 0.5, 0.5]));
         assert!((rows[0].gbps - 2e6 * 88.0 * 8.0 / 1e9).abs() < 1e-9);
     }
 
@@ -1093,7 +1161,7 @@ mod tests {
         let rows = summarise(&trials, &["kernel", "x"]);
         let c = csv(&trials);
         assert_eq!(c.lines().count(), 4);
-        assert!(c.lines().all(|l| l.split(',').count() == 10));
+        assert!(c.lines().all(|l| l.split(',').count() == 11));
         let s = svg(&rows, &["kernel", "x"]);
         assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
         assert_eq!(s.matches("<polyline").count(), 4);
