@@ -640,10 +640,7 @@ pub fn summarise(trials: &[Trial], paths: &[&'static str]) -> Vec<Row> {
         .map(|r| (r.size, r.delivered_mpps))
         .collect();
     for r in &mut rows {
-        let base = firsts
-            .iter()
-            .find(|(s, _)| *s == r.size)
-            .or(firsts.first());
+        let base = firsts.iter().find(|(s, _)| *s == r.size).or(firsts.first());
         r.ratio = match base {
             Some(&(_, b)) if b > 0.0 => r.delivered_mpps / b,
             _ => 0.0,
