@@ -189,6 +189,9 @@ fn bench_l3_batches(
     // destinations are looked up together, level by level), then decides
     // each frame.
     let tables = Tables::new(fib.clone(), neigh.clone());
+    // The clone has arrays of its own: advise them too, or the look-ahead
+    // variant would run on 4 KiB pages (THP `madvise`).
+    xskfwd::hugepage::advise(tables.fib.load().regions());
     let mut fwd = L3Forwarder::new(&ports, tables);
     g.bench_function(id, |b| {
         b.iter(|| {

@@ -220,9 +220,10 @@ pub struct Trial {
 }
 
 impl Trial {
-    /// Whether the trial is one of the table's repetitions.
+    /// Whether the trial is one of the table's repetitions (which run
+    /// unlimited or at `--rate`).
     fn is_rep(&self) -> bool {
-        self.rate_limit.is_none() && !self.rfc2544
+        !self.rfc2544
     }
 }
 
@@ -566,18 +567,23 @@ fn loss_split(ts: &[&Trial]) -> Option<LossSplit> {
         .iter()
         .map(|(t, e)| e.tx_packets.saturating_sub(t.delivered))
         .sum();
+    // xskfwd's counters cover its whole run, the generator's only its
+    // window, so the measured parts can add up to more than was lost:
+    // then they are scaled to the loss, keeping their proportions.
+    let measured = rx + fwd + after;
+    let whole = measured.max(lost);
     let pct = |x: u64| {
-        if lost == 0 {
+        if whole == 0 {
             0.0
         } else {
-            100.0 * x.min(lost) as f64 / lost as f64
+            100.0 * x as f64 / whole as f64
         }
     };
     Some(LossSplit {
         rx_ring: pct(rx),
         xskfwd: pct(fwd),
         after_tx: pct(after),
-        before: pct(lost.saturating_sub(rx + fwd + after)),
+        before: pct(lost.saturating_sub(measured)),
     })
 }
 
@@ -1150,6 +1156,43 @@ mod tests {
         assert_eq!(rows[1].rep_ratio, Some([0.75, 0.5, 1.0]));
         assert_eq!(rows[2].rep_ratio, Some([0.5, 0.5, 0.5]));
         assert!((rows[0].gbps - 2e6 * 88.0 * 8.0 / 1e9).abs() < 1e-9);
+        // Repetitions at `--rate` are repetitions too.
+        let paced = Trial {
+            rate_limit: Some(1_000_000),
+            ..t("kernel", 64, 0.9)
+        };
+        let rows = summarise(&[paced], &["kernel"]);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].delivered_mpps, 0.9);
+    }
+
+    #[test]
+    fn loss_split_adds_up_to_the_loss() {
+        let end = |rx_lost, dropped, tx_packets| XskfwdEnd {
+            syscalls_per_pkt: 0.02,
+            tx_packets,
+            dropped,
+            rx_lost,
+        };
+        // sent 100, delivered 90: 10 lost; 6 never entered xskfwd, 2 it
+        // dropped, 1 after its transmit, 1 unaccounted (before it).
+        let mut a = t("x", 64, 1.0);
+        a.xskfwd = Some(end(6, 2, 91));
+        let l = loss_split(&[&a]).unwrap();
+        assert_eq!(
+            (l.rx_ring, l.xskfwd, l.after_tx, l.before),
+            (60.0, 20.0, 10.0, 10.0)
+        );
+        // xskfwd counted over a longer window than the generator's: 30
+        // against 10 lost is scaled down, proportions kept.
+        a.xskfwd = Some(end(24, 6, 90));
+        let l = loss_split(&[&a]).unwrap();
+        assert_eq!(
+            (l.rx_ring, l.xskfwd, l.after_tx, l.before),
+            (80.0, 20.0, 0.0, 0.0)
+        );
+        a.xskfwd = None;
+        assert_eq!(loss_split(&[&a]), None);
     }
 
     #[test]

@@ -87,8 +87,12 @@ pub struct ControlStats {
     /// Time the last routing snapshot took to build (huge-page collapse
     /// included).
     pub last_build: Duration,
-    /// Bytes of the last snapshot's lookup tables in huge pages.
+    /// Bytes of the last snapshot's lookup tables collapsed into huge
+    /// pages.
     pub huge_bytes: usize,
+    /// Bytes only marked for huge pages (collapse refused; khugepaged may
+    /// or may not collapse them later).
+    pub huge_marked_bytes: usize,
 }
 
 /// The control plane of one L3 run.
@@ -394,10 +398,21 @@ impl Control {
         let mut built = None;
         if fib {
             let t = Instant::now();
-            let b = self.routes.build()?;
+            let b = match self.routes.build() {
+                Ok(b) => b,
+                Err(e) => {
+                    // The routes cannot be published; the neighbours still
+                    // can, for the table the workers keep using.
+                    if neigh {
+                        self.publish(false, true)?;
+                    }
+                    return Err(e.into());
+                }
+            };
             // Before publishing: no worker reads it while it moves.
             let huge = crate::hugepage::advise(b.regions());
-            self.stats.huge_bytes = huge.collapsed + huge.marked;
+            self.stats.huge_bytes = huge.collapsed;
+            self.stats.huge_marked_bytes = huge.marked;
             self.stats.last_build = t.elapsed();
             built = Some(b);
         }

@@ -477,6 +477,11 @@ impl Forwarder for L3Forwarder {
         // No hint until `prepared` looked it up: a forwarder driven
         // without `prepared` still decides right, only slower.
         *h = Hint::None;
+        if slot == 0 {
+            // A new batch: whatever a caller that skipped `prepared` left
+            // behind must not fill the queue.
+            self.ahead6.len = 0;
+        }
         if !self.lookahead {
             return;
         }
@@ -1311,6 +1316,33 @@ mod tests {
                 let v = f.process_slot(i, 0, fr);
                 assert_eq!((v, &*fr), (want[i].0, &want[i].1), "frame {i}");
             }
+        }
+        // A caller that skipped `prepared` for many batches leaves nothing
+        // behind: the next prepared batch gets hints for its own frames.
+        for _ in 0..MAX_BATCH / 20 + 2 {
+            for (i, fr) in frames.iter().enumerate() {
+                f.prepare(i, fr);
+            }
+        }
+        let other: Vec<Vec<u8>> = (0..64u32)
+            .map(|k| {
+                let d = format!("fd00:0:0:{:x}::{:x}", k % 7, k + 100);
+                udp6(A, "fd00:0:0:1::1", &d, 64, 20)
+            })
+            .collect();
+        for (i, fr) in other.iter().enumerate() {
+            f.prepare(i, fr);
+        }
+        f.prepared();
+        for (i, fr) in other.iter().enumerate() {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&fr[38..54]);
+            let dst = u128::from_be_bytes(b);
+            assert!(
+                matches!(f.hints[i], Hint::V6(d, _) if d == dst),
+                "slot {i}: {:?}",
+                f.hints[i]
+            );
         }
         let verdicts: Vec<_> = want.iter().map(|(v, _)| *v).collect();
         assert!(
