@@ -8,12 +8,13 @@ use xskfwd::port::MemRings;
 use xskfwd::worker::{Worker, WorkerParams};
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use etherparse::PacketBuilder;
 use xskfwd::forward::Verdict;
 use xskfwd::l3;
 use xskfwd::l3::L3Forwarder;
-use xskfwd::route::{Action, Fib, L3Port, NeighSet, Neighbours, Prefix, RouteSet, Tables};
+use xskfwd::route::{Action, L3Port, NeighSet, Prefix, RouteSet, Tables};
 use xskfwd::synth::{addresses, gen4, gen6, Rng};
 
 fn config() -> Config {
@@ -75,8 +76,10 @@ fn bench_worker(c: &mut Criterion) {
 }
 
 /// The L3 world of the benches: two ports, every route of `v4`/`v6` via
-/// one gateway behind port 1 (an upstream router), neighbours resolved.
-fn l3_tables(v4: &[(u32, u8, u32)], v6: &[(u128, u8, u32)]) -> (Fib, Neighbours) {
+/// one gateway behind port 1 (an upstream router), neighbours resolved;
+/// published once, so the forwarder and the plain decisions read the same
+/// (huge-page advised) arrays.
+fn l3_tables(v4: &[(u32, u8, u32)], v6: &[(u128, u8, u32)]) -> Arc<Tables> {
     let mut r = RouteSet::new();
     let gw4: IpAddr = "198.18.1.1".parse().unwrap();
     let gw6: IpAddr = "fd00:0:0:2::1".parse().unwrap();
@@ -104,7 +107,7 @@ fn l3_tables(v4: &[(u32, u8, u32)], v6: &[(u128, u8, u32)]) -> (Fib, Neighbours)
     let huge = xskfwd::hugepage::advise(fib.regions());
     eprintln!("huge pages: {huge:?}");
     let neigh = n.build().resolved_for(&fib);
-    (fib, neigh)
+    Tables::new(fib, neigh)
 }
 
 const PORT0: [u8; 6] = [2, 0, 0, 0, 0, 0];
@@ -151,10 +154,11 @@ fn l3_frames<A: Copy>(dsts: &[A], v6: bool, to_ip: impl Fn(A) -> IpAddr) -> Vec<
 fn bench_l3_batches(
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     id: &str,
-    fib: &Fib,
-    neigh: &Neighbours,
+    tables: &Arc<Tables>,
     frames: &[Vec<u8>],
 ) {
+    let (fib, neigh) = (tables.fib.load_full(), tables.neigh.load_full());
+    let (fib, neigh) = (&*fib, &*neigh);
     let ports = [
         L3Port {
             mac: PORT0,
@@ -188,11 +192,7 @@ fn bench_l3_batches(
     // As the worker does it: the forwarder prepares the whole batch (its
     // destinations are looked up together, level by level), then decides
     // each frame.
-    let tables = Tables::new(fib.clone(), neigh.clone());
-    // The clone has arrays of its own: advise them too, or the look-ahead
-    // variant would run on 4 KiB pages (THP `madvise`).
-    xskfwd::hugepage::advise(tables.fib.load().regions());
-    let mut fwd = L3Forwarder::new(&ports, tables);
+    let mut fwd = L3Forwarder::new(&ports, Arc::clone(tables));
     g.bench_function(id, |b| {
         b.iter(|| {
             receive(&mut umem, &mut at);
@@ -237,20 +237,20 @@ fn bench_l3(c: &mut Criterion) {
     ] {
         let t4 = gen4(n4, s4);
         let t6 = gen6(n6, s6);
-        let (fib, neigh) = l3_tables(&t4, &t6);
+        let tables = l3_tables(&t4, &t6);
         eprintln!(
             "l3 tables {name}: {} IPv4 + {} IPv6 routes, lookup structures {:.1} MiB",
             t4.len(),
             t6.len(),
-            fib.memory_bytes() as f64 / (1 << 20) as f64
+            tables.fib.load().memory_bytes() as f64 / (1 << 20) as f64
         );
         // Destinations inside table prefixes (even entries of the pool).
         let d4: Vec<u32> = addresses(&t4, &mut r).into_iter().step_by(2).collect();
         let d6: Vec<u128> = addresses(&t6, &mut r).into_iter().step_by(2).collect();
         let f4 = l3_frames(&d4, false, |a| IpAddr::V4(a.into()));
         let f6 = l3_frames(&d6, true, |a| IpAddr::V6(a.into()));
-        bench_l3_batches(&mut g, &format!("ipv4_{name}_batch64"), &fib, &neigh, &f4);
-        bench_l3_batches(&mut g, &format!("ipv6_{name}_batch64"), &fib, &neigh, &f6);
+        bench_l3_batches(&mut g, &format!("ipv4_{name}_batch64"), &tables, &f4);
+        bench_l3_batches(&mut g, &format!("ipv6_{name}_batch64"), &tables, &f6);
     }
     g.finish();
 }
