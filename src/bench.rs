@@ -18,10 +18,11 @@
 //! system, softirq from /proc/stat) and, for xskfwd, syscalls per packet.
 //! Results: a table with medians and min–max, the ratio of medians to the
 //! first path and the paired ratios (each repetition against the first
-//! path's trial of the same repetition: median, min–max), JSON and CSV files, and an SVG plot (frame size vs Mpps and
-//! Gbit/s, one line per path). `--rfc2544` adds a throughput search per
-//! path: the highest offered rate with zero loss over a trial, and the
-//! highest with at most 0.5 % loss.
+//! path's trial of the same repetition: median, min–max), JSON and CSV
+//! files, and an SVG plot (frame size vs Mpps and Gbit/s, one line per
+//! path). `--rfc2544` adds a throughput search per path: the highest
+//! offered rate with zero loss over a trial, and the highest with at most
+//! 0.5 % loss.
 //!
 //! This module must never: touch the root namespace, leave a lab, an XDP
 //! program or an xskfwd process behind (guards), or run unbounded.
@@ -505,6 +506,17 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// Median, smallest and largest of `v` (zeros when empty).
+fn spread(v: &mut [f64]) -> [f64; 3] {
+    let med = median(v);
+    // `median` sorted it.
+    [
+        med,
+        v.first().copied().unwrap_or(0.0),
+        v.last().copied().unwrap_or(0.0),
+    ]
+}
+
 /// Median and range of one (path, size).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Row {
@@ -620,9 +632,7 @@ pub fn summarise(trials: &[Trial], paths: &[&'static str]) -> Vec<Row> {
                     }
                 })
                 .collect();
-            let min = d.iter().copied().fold(f64::INFINITY, f64::min);
-            let max = d.iter().copied().fold(0.0, f64::max);
-            let med = median(&mut d);
+            let [med, min, max] = spread(&mut d);
             rows.push(Row {
                 path,
                 size,
@@ -654,23 +664,19 @@ pub fn summarise(trials: &[Trial], paths: &[&'static str]) -> Vec<Row> {
         let (Some(&first), Some(&(base_size, _))) = (paths.first(), base) else {
             continue;
         };
-        let full_rate = |t: &&Trial| t.is_rep();
         let mut paired: Vec<f64> = trials
             .iter()
-            .filter(full_rate)
+            .filter(|t| t.is_rep())
             .filter(|t| t.path == r.path && t.size == r.size)
             .filter_map(|t| {
-                let b = trials
-                    .iter()
-                    .filter(full_rate)
-                    .find(|b| b.path == first && b.size == base_size && b.rep == t.rep)?;
+                let b = trials.iter().find(|b| {
+                    b.is_rep() && b.path == first && b.size == base_size && b.rep == t.rep
+                })?;
                 (b.delivered_mpps > 0.0).then(|| t.delivered_mpps / b.delivered_mpps)
             })
             .collect();
         if !paired.is_empty() {
-            let min = paired.iter().copied().fold(f64::INFINITY, f64::min);
-            let max = paired.iter().copied().fold(0.0, f64::max);
-            r.rep_ratio = Some([median(&mut paired), min, max]);
+            r.rep_ratio = Some(spread(&mut paired));
         }
     }
     rows
