@@ -1,21 +1,13 @@
-//! Compiles the BPF programs into libbpf-rs skeletons in `OUT_DIR`:
-//! `bpf/xskfwd.bpf.c` (the forwarder's steering program) into
-//! `xskfwd.skel.rs` and `bpf/tools.bpf.c` (generator, sink, drop and
-//! redirect programs of the benchmark tools) into `tools.skel.rs`.
+//! Compiles the forwarder's XDP program, `bpf/xskfwd.bpf.c`, into a
+//! libbpf-rs skeleton in `OUT_DIR` (`xskfwd.skel.rs`). The lab tools'
+//! programs are built by the `xskfwd-lab` crate; the core crate needs no
+//! build step at all.
 
 use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
 use libbpf_cargo::SkeletonBuilder;
-
-/// (source, skeleton file, extra clang arguments)
-const PROGRAMS: &[(&str, &str, &[&str])] = &[
-    ("bpf/xskfwd.bpf.c", "xskfwd.skel.rs", &[]),
-    // The generator uses the value returned by an atomic add (BPF_FETCH),
-    // which needs the v3 instruction set (kernel >= 5.12).
-    ("bpf/tools.bpf.c", "tools.skel.rs", &["-mcpu=v3"]),
-];
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -28,19 +20,16 @@ fn main() {
             args.push(format!("-I/usr/include/{triple}"));
         }
     }
-    for (src, skel, extra) in PROGRAMS {
-        let mut args = args.clone();
-        args.extend(extra.iter().map(|a| a.to_string()));
-        if let Err(e) = SkeletonBuilder::new()
-            .source(src)
-            .clang_args(args)
-            .build_and_generate(out.join(skel))
-        {
-            panic!(
-                "building the XDP program {src} failed: {e:#}\n\
-                 (it needs clang, llvm and the kernel/libc headers: run scripts/install-deps.sh)"
-            );
-        }
+    let src = "bpf/xskfwd.bpf.c";
+    if let Err(e) = SkeletonBuilder::new()
+        .source(src)
+        .clang_args(args)
+        .build_and_generate(out.join("xskfwd.skel.rs"))
+    {
+        panic!(
+            "building the XDP program {src} failed: {e:#}\n\
+             (it needs clang, llvm and the kernel/libc headers: run scripts/install-deps.sh)"
+        );
     }
     println!("cargo:rerun-if-changed=bpf");
 }

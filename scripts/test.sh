@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests (no root needed) and the end-to-end tests
-# that run xskfwd between network namespaces (root; they skip, saying so,
-# without it). Installs missing system packages first.
+# The whole test suite, every crate of the workspace: unit tests (no root
+# needed) and the end-to-end tests that run xskfwd between network
+# namespaces (root; they skip, saying so, without it). Installs missing
+# system packages first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -eq 0 ]; then
@@ -13,5 +14,5 @@ else
 fi
 # Benches first (criterion runs each once as a smoke test), so the closing
 # lines are the test runner's summary.
-cargo test --locked --bench '*' "$@"
-cargo test --locked --lib --bins --tests "$@"
+cargo test --locked --workspace --benches "$@"
+cargo test --locked --workspace --lib --bins --tests "$@"

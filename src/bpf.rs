@@ -12,14 +12,14 @@
 use std::ffi::CStr;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use libbpf_rs::libbpf_sys;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, MapHandle, OpenObject};
 use thiserror::Error;
 
-use crate::config::XdpMode;
+use crate::config::{XdpMode, MAX_L3_PORTS};
 use crate::stats::XdpProgStats;
 
 #[allow(
@@ -41,8 +41,6 @@ pub const MODE_L2: u32 = 0;
 
 /// Mode value for L3 routing (`XSKFWD_MODE_L3`).
 pub const MODE_L3: u32 = 1;
-/// Ports one program knows (`XSKFWD_MAX_PORTS`).
-pub const MAX_PROG_PORTS: usize = 8;
 /// Steering trie value: the kernel's (`XSKFWD_STEER_PASS`).
 pub const STEER_PASS: u32 = 1;
 /// Steering trie value: xskfwd's (`XSKFWD_STEER_REDIRECT`).
@@ -106,7 +104,7 @@ pub struct ProgConfig {
     /// The port's own MAC (L3: frames to other MACs go to the kernel).
     pub port_mac: [u8; 6],
     /// Interface indexes of every xskfwd port (L3: egress check).
-    pub port_ifindex: [u32; MAX_PROG_PORTS],
+    pub port_ifindex: [u32; MAX_L3_PORTS],
     /// Effective rp_filter of the port (0 off, 1 strict, 2 loose).
     pub rp_filter: u32,
     /// L3: send what the kernel's FIB forwards out of another port to
@@ -224,7 +222,7 @@ impl Attached {
 /// Our XDP program attached to one port. Dropping it removes it.
 pub struct PortProgram {
     // Field order is drop order: the link goes first, then the program.
-    link: Option<OwnedFd>,
+    link: Option<XdpLink>,
     skel: XskfwdSkel<'static>,
     ifname: String,
     ifindex: u32,
@@ -241,7 +239,7 @@ impl std::fmt::Debug for PortProgram {
 
 /// The link-create flags to try, in order, for an attach `mode`, and what
 /// each means.
-pub(crate) fn mode_tries(mode: XdpMode) -> &'static [(u32, Attached)] {
+fn mode_tries(mode: XdpMode) -> &'static [(u32, Attached)] {
     match mode {
         XdpMode::Native => &[(libbpf_sys::XDP_FLAGS_DRV_MODE, Attached::Native)],
         XdpMode::Skb => &[(libbpf_sys::XDP_FLAGS_SKB_MODE, Attached::Skb)],
@@ -252,7 +250,7 @@ pub(crate) fn mode_tries(mode: XdpMode) -> &'static [(u32, Attached)] {
     }
 }
 
-pub(crate) fn link_create(prog: RawFd, ifindex: u32, flags: u32) -> io::Result<OwnedFd> {
+fn link_create(prog: RawFd, ifindex: u32, flags: u32) -> io::Result<OwnedFd> {
     // SAFETY: all-zero is a valid bpf_link_create_opts; sz is set below.
     let mut opts: libbpf_sys::bpf_link_create_opts = unsafe { std::mem::zeroed() };
     opts.sz = std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _;
@@ -265,6 +263,84 @@ pub(crate) fn link_create(prog: RawFd, ifindex: u32, flags: u32) -> io::Result<O
     }
     // SAFETY: the kernel just returned this new fd to us; nobody else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// An XDP program attached to an interface through a bpf_link. Dropping
+/// it (or the process dying) detaches the program: nothing is ever left
+/// attached behind us.
+#[derive(Debug)]
+pub struct XdpLink {
+    _link: OwnedFd,
+    ifindex: u32,
+    attached: Attached,
+}
+
+impl XdpLink {
+    /// The interface index (in the namespace it was attached from).
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// The mode the program runs in.
+    pub fn attached(&self) -> Attached {
+        self.attached
+    }
+}
+
+/// Why [`attach_link`] failed: the mode tried last, the kernel's error and
+/// what to do about it.
+#[derive(Debug, Error)]
+#[error("attaching in {} mode failed: {err}{hint}", .mode.name())]
+pub struct AttachError {
+    /// The mode tried last.
+    pub mode: Attached,
+    /// The kernel's error.
+    pub err: io::Error,
+    /// What to do about it (empty or starting with " — ").
+    pub hint: &'static str,
+}
+
+/// Attaches `prog` to `ifindex` through a bpf_link in `mode`, falling back
+/// from native to generic (skb) mode for [`XdpMode::Auto`]. The one attach
+/// path of every XDP program xskfwd and its tools load.
+pub fn attach_link(
+    prog: BorrowedFd<'_>,
+    ifindex: u32,
+    mode: XdpMode,
+) -> Result<XdpLink, AttachError> {
+    let mut last = None;
+    for (flags, attached) in mode_tries(mode) {
+        match link_create(prog.as_raw_fd(), ifindex, *flags) {
+            Ok(link) => {
+                return Ok(XdpLink {
+                    _link: link,
+                    ifindex,
+                    attached: *attached,
+                })
+            }
+            Err(e) => last = Some((*attached, e)),
+        }
+    }
+    let (attached, err) = last.expect("every mode has at least one try");
+    let hint = match err.raw_os_error() {
+        Some(libc::EOPNOTSUPP) if attached == Attached::Native => {
+            " — the driver has no native XDP; use --xdp-mode skb or auto"
+        }
+        Some(libc::EBUSY) | Some(libc::EEXIST) => {
+            " — another XDP program is attached; remove it with `ip link set dev IF xdp off`"
+        }
+        Some(libc::ENODEV) => " — no such interface in this network namespace",
+        Some(libc::EPERM) => " — run as root",
+        Some(libc::ERANGE) | Some(libc::EINVAL) => {
+            " — the MTU may be too large for XDP on this driver (veth: at most about 3500 bytes)"
+        }
+        _ => "",
+    };
+    Err(AttachError {
+        mode: attached,
+        err,
+        hint,
+    })
 }
 
 /// What is attached to an interface right now.
@@ -407,41 +483,22 @@ impl PortProgram {
 
     /// Attaches the loaded program to its interface through a bpf_link.
     pub fn attach(&mut self, mode: XdpMode) -> Result<Attached, BpfError> {
-        let (ifname, ifindex) = (self.ifname.as_str(), self.ifindex);
-        let prog_fd = self.skel.progs.xskfwd_xdp.as_fd().as_raw_fd();
-        let mut last = None;
-        for (flags, attached) in mode_tries(mode) {
-            match link_create(prog_fd, ifindex, *flags) {
-                Ok(link) => {
-                    if *attached == Attached::Skb && mode == XdpMode::Auto {
-                        eprintln!("xskfwd: {ifname}: the driver has no native XDP, using generic (skb) mode");
-                    }
-                    self.link = Some(link);
-                    return Ok(*attached);
-                }
-                Err(e) => last = Some((*attached, e)),
-            }
+        let prog = self.skel.progs.xskfwd_xdp.as_fd();
+        let link = attach_link(prog, self.ifindex, mode).map_err(|e| BpfError::Attach {
+            ifname: self.ifname.clone(),
+            mode: e.mode.name(),
+            err: e.err,
+            hint: e.hint,
+        })?;
+        let attached = link.attached();
+        if attached == Attached::Skb && mode == XdpMode::Auto {
+            eprintln!(
+                "xskfwd: {}: the driver has no native XDP, using generic (skb) mode",
+                self.ifname
+            );
         }
-        let (attached, source) = last.expect("at least one mode");
-        let hint = match source.raw_os_error() {
-            Some(libc::EOPNOTSUPP) if attached == Attached::Native => {
-                " — the driver has no native XDP; use --xdp-mode skb or auto"
-            }
-            Some(libc::EBUSY) | Some(libc::EEXIST) => {
-                " — another XDP program is attached; remove it with `ip link set dev IF xdp off`"
-            }
-            Some(libc::EPERM) => " — run as root",
-            Some(libc::ERANGE) | Some(libc::EINVAL) => {
-                " — the MTU may be too large for XDP on this driver (veth: at most about 3500 bytes)"
-            }
-            _ => "",
-        };
-        Err(BpfError::Attach {
-            ifname: ifname.into(),
-            mode: attached.name(),
-            err: source,
-            hint,
-        })
+        self.link = Some(link);
+        Ok(attached)
     }
 
     /// Steers rx queue `queue` to the AF_XDP socket `fd`.
@@ -542,27 +599,25 @@ impl PortProgram {
     }
 }
 
-/// Attaches the pass-everything program to `ifindex` in native mode through
-/// netlink, so it stays after this process exits (the lab uses it on the
-/// far ends of its veth pairs; it goes away with the namespace).
-pub fn attach_pass_persistent(ifindex: u32) -> Result<(), BpfError> {
-    attach_persistent(ifindex, false)
+/// A program of the forwarder's object that can be attached on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    /// `xskfwd_pass`: passes every frame (what a veth peer needs so that
+    /// native-mode redirects into it work).
+    Pass,
+    /// `xskfwd_xdp`, the forwarder's steering program, with no sockets:
+    /// what an older or crashed tool would have left behind.
+    Forwarder,
 }
 
-/// Attaches xskfwd's own forwarding program through netlink, the way an
-/// older or crashed tool could have left it: it outlives this process. Only
-/// for tests of the stale-program handling.
-#[doc(hidden)]
-pub fn attach_stale_for_tests(ifindex: u32) -> Result<(), BpfError> {
-    attach_persistent(ifindex, true)
-}
-
-fn attach_persistent(ifindex: u32, forwarder: bool) -> Result<(), BpfError> {
+/// Attaches a [`Builtin`] program to `ifindex` in native mode through
+/// netlink, so it stays after this process exits (it goes away with the
+/// interface or its namespace; `xskfwd run` removes a stale forwarder).
+pub fn attach_persistent(ifindex: u32, which: Builtin) -> Result<(), BpfError> {
     let skel = load_skel(&ProgConfig::default())?;
-    let prog = if forwarder {
-        &skel.progs.xskfwd_xdp
-    } else {
-        &skel.progs.xskfwd_pass
+    let prog = match which {
+        Builtin::Forwarder => &skel.progs.xskfwd_xdp,
+        Builtin::Pass => &skel.progs.xskfwd_pass,
     };
     let fd = prog.as_fd().as_raw_fd();
     // SAFETY: plain FFI with a valid program fd.
@@ -583,4 +638,33 @@ fn attach_persistent(ifindex: u32, forwarder: bool) -> Result<(), BpfError> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn define(name: &str) -> u32 {
+        include_str!("../bpf/xskfwd.h")
+            .lines()
+            .filter_map(|l| l.strip_prefix("#define "))
+            .find_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some(name)).then(|| w.next().unwrap().parse().unwrap())
+            })
+            .unwrap_or_else(|| panic!("{name} is not defined in bpf/xskfwd.h"))
+    }
+
+    #[test]
+    fn constants_agree_with_the_xdp_program() {
+        assert_eq!(define("XSKFWD_MODE_L2"), MODE_L2);
+        assert_eq!(define("XSKFWD_MODE_L3"), MODE_L3);
+        assert_eq!(define("XSKFWD_STEER_PASS"), STEER_PASS);
+        assert_eq!(define("XSKFWD_STEER_REDIRECT"), STEER_REDIRECT);
+        assert_eq!(define("XSKFWD_STEER_KERNEL"), STEER_KERNEL);
+        use xskfwd_core::limits;
+        assert_eq!(define("XSKFWD_MAX_PORTS") as usize, limits::MAX_L3_PORTS);
+        assert_eq!(define("XSKFWD_MAX_QUEUES"), limits::MAX_QUEUES);
+        assert_eq!(define("XSKFWD_STEER_ENTRIES"), limits::STEER_ENTRIES);
+    }
 }

@@ -1,11 +1,17 @@
-//! Command line: clap definitions and their translation into a validated
-//! [`Config`]. No I/O here.
+//! Command line: clap definitions and their translation into a
+//! [`RawConfig`] (which validates into a [`crate::config::Config`]). No I/O
+//! here but reading a routes file.
+//!
+//! The lab tools (`lab`, `demo`, `gen`, `sink`, `bench`) live in the
+//! `xskfwd-lab` crate and binary; `xskfwd TOOL ARGS…` runs
+//! `xskfwd-lab TOOL ARGS…` from the same directory, so both spellings work
+//! and the forwarder never links the tools.
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{
-    BindMode, Config, ConfigError, Idle, L3Config, Mac, Mode, PortConfig, RingConfig, StaticNeigh,
-    StaticRoute, StatsFormat, XdpMode,
+    BindMode, Config, ConfigError, Idle, L3Input, Mode, RawConfig, RingConfig, RoutesFile,
+    StatsFormat, XdpMode,
 };
 
 /// xskfwd — AF_XDP userspace packet forwarder.
@@ -22,25 +28,47 @@ pub struct Cli {
 pub enum Command {
     /// Forward frames between interfaces (runs until SIGINT/SIGTERM or --duration).
     Run(RunArgs),
-    /// Manage the veth + network-namespace lab (src ── dut ── dst).
-    Lab {
-        /// Lab action.
-        #[command(subcommand)]
-        action: LabAction,
-    },
-    /// Build nothing, bring up a throwaway lab, forward real traffic through
-    /// xskfwd for a few seconds, print the rates and tear everything down.
-    Demo(DemoArgs),
     /// Print the effective L3 routing and neighbour tables (kernel mirror
     /// plus static routes) as `xskfwd run --mode l3` would use them.
     Routes(RoutesArgs),
-    /// Generate test traffic (in-kernel live frames, or AF_XDP tx-only).
-    Gen(crate::gen::GenArgs),
-    /// Count (XDP) or check (AF_XDP: loss, reordering, latency) traffic.
-    Sink(crate::sink::SinkArgs),
-    /// Benchmark xskfwd against the kernel and in-kernel XDP in the lab:
-    /// interleaved trials, medians, RFC 2544 search, table/JSON/CSV/SVG.
-    Bench(crate::bench::BenchArgs),
+    /// Manage the veth + network-namespace lab (src ── dut ── dst)
+    /// [runs xskfwd-lab lab].
+    Lab(LabTool),
+    /// Bring up a throwaway lab, forward real traffic through xskfwd for a
+    /// few seconds, print the rates and tear everything down
+    /// [runs xskfwd-lab demo].
+    Demo(LabTool),
+    /// Generate test traffic [runs xskfwd-lab gen].
+    Gen(LabTool),
+    /// Count or check test traffic [runs xskfwd-lab sink].
+    Sink(LabTool),
+    /// Benchmark xskfwd against the kernel and in-kernel XDP in the lab
+    /// [runs xskfwd-lab bench].
+    Bench(LabTool),
+}
+
+/// The arguments of a lab tool, handed to `xskfwd-lab` unchanged (see
+/// `xskfwd-lab TOOL --help`).
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct LabTool {
+    /// Arguments of the tool.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+impl Command {
+    /// For a lab tool: its name and arguments.
+    pub fn lab_tool(&self) -> Option<(&'static str, &[String])> {
+        match self {
+            Command::Lab(t) => Some(("lab", &t.args)),
+            Command::Demo(t) => Some(("demo", &t.args)),
+            Command::Gen(t) => Some(("gen", &t.args)),
+            Command::Sink(t) => Some(("sink", &t.args)),
+            Command::Bench(t) => Some(("bench", &t.args)),
+            Command::Run(_) | Command::Routes(_) => None,
+        }
+    }
 }
 
 /// Where L3 routes come from (shared by `run` and `routes`).
@@ -63,28 +91,38 @@ pub struct RouteSourceArgs {
 
 impl RouteSourceArgs {
     /// Parses the routes (reads the file, if any).
-    pub fn to_l3(&self) -> Result<L3Config, ConfigError> {
+    pub fn to_l3(&self) -> Result<L3Input, ConfigError> {
         let mut l3 = match &self.routes_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| ConfigError::Route(format!("reading {path}: {e}")))?;
-                L3Config::from_toml(&text, path)?
+                let f = RoutesFile::from_toml(&text, path)?;
+                L3Input {
+                    kernel: f.kernel,
+                    routes: f.route,
+                    neighs: f.neigh,
+                }
             }
-            None => L3Config {
-                kernel: true,
-                ..L3Config::default()
-            },
+            None => L3Input::default(),
         };
         if self.no_kernel_routes {
             l3.kernel = false;
         }
         for r in &self.routes {
-            l3.routes.push(StaticRoute::parse(r)?);
+            l3.routes.push(r.parse()?);
         }
         for n in &self.neighs {
-            l3.neighs.push(StaticNeigh::parse(n)?);
+            l3.neighs.push(n.parse()?);
         }
         Ok(l3)
+    }
+
+    /// Whether any option was given.
+    fn any(&self) -> bool {
+        !self.routes.is_empty()
+            || !self.neighs.is_empty()
+            || self.no_kernel_routes
+            || self.routes_file.is_some()
     }
 }
 
@@ -101,62 +139,6 @@ pub struct RoutesArgs {
     /// Look inside this network namespace.
     #[arg(long)]
     pub netns: Option<String>,
-}
-
-/// `xskfwd lab ...`
-#[derive(Debug, Subcommand)]
-pub enum LabAction {
-    /// Create the lab namespaces PREFIX-src, PREFIX-dut, PREFIX-dst.
-    Up {
-        /// Namespace name prefix.
-        #[arg(long, default_value = "xskfwd")]
-        prefix: String,
-        /// Queues per veth.
-        #[arg(long, default_value_t = 1)]
-        queues: u32,
-    },
-    /// Remove the lab (also after a crash).
-    Down {
-        /// Namespace name prefix.
-        #[arg(long, default_value = "xskfwd")]
-        prefix: String,
-    },
-    /// Show the lab's interfaces and addresses.
-    Status {
-        /// Namespace name prefix.
-        #[arg(long, default_value = "xskfwd")]
-        prefix: String,
-    },
-}
-
-/// `xskfwd demo`
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Seconds of traffic.
-    #[arg(long, default_value_t = 5.0)]
-    pub duration: f64,
-    /// Frame size in bytes (60..=1514, without FCS).
-    #[arg(long, default_value_t = 60)]
-    pub size: usize,
-    /// Most packets to send.
-    #[arg(long, default_value_t = 20_000_000)]
-    pub count: u64,
-    /// Forwarding mode: `l2` (cross-connect with MAC rewrite) or `l3`
-    /// (router, routes mirrored from the dut namespace's kernel).
-    #[arg(long, value_enum, default_value_t = DemoMode::L2)]
-    pub mode: DemoMode,
-    /// Send IPv6 instead of IPv4.
-    #[arg(long)]
-    pub ipv6: bool,
-}
-
-/// Demo forwarding modes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum DemoMode {
-    /// L2 cross-connect.
-    L2,
-    /// L3 router.
-    L3,
 }
 
 /// `xskfwd run`
@@ -212,8 +194,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0)]
     pub frames: u32,
     /// What an idle worker does.
-    #[arg(long, value_enum, default_value_t = Idle::Poll)]
-    pub idle: Idle,
+    #[arg(long, value_enum, default_value_t = IdleArg::Poll)]
+    pub idle: IdleArg,
     /// Stop after this many seconds.
     #[arg(long)]
     pub duration: Option<f64>,
@@ -243,9 +225,18 @@ pub enum ModeArg {
     L3,
 }
 
+/// What an idle worker does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum IdleArg {
+    /// Spin: lowest latency, burns the core.
+    Busy,
+    /// After a short spin, sleep in `poll(2)` on the rx sockets.
+    Poll,
+}
+
 impl RunArgs {
-    /// Builds and validates the configuration.
-    pub fn to_config(&self) -> Result<Config, ConfigError> {
+    /// The configuration as given (not yet validated).
+    pub fn to_raw(&self) -> Result<RawConfig, ConfigError> {
         let mode = if self.hairpin || self.mode == ModeArg::Hairpin {
             Mode::Hairpin
         } else if self.mode == ModeArg::L3 {
@@ -253,55 +244,10 @@ impl RunArgs {
         } else {
             Mode::CrossConnect
         };
-        let l3 = self.source.to_l3()?;
-        if mode != Mode::Router
-            && (!l3.routes.is_empty()
-                || !l3.neighs.is_empty()
-                || self.source.no_kernel_routes
-                || self.source.routes_file.is_some())
-        {
-            return Err(ConfigError::Route(
-                "--route, --neigh, --routes-file and --no-kernel-routes need --mode l3".into(),
-            ));
-        }
-        let mut ports: Vec<PortConfig> = self
-            .ports
-            .iter()
-            .map(|p| PortConfig {
-                ifname: p.clone(),
-                next_hop_mac: None,
-            })
-            .collect();
-        for nh in &self.next_hops {
-            let (ifname, mac) = nh.split_once('=').ok_or_else(|| {
-                ConfigError::Ports(format!("--next-hop '{nh}' must look like IFACE=MAC"))
-            })?;
-            let mac: Mac = mac.parse()?;
-            let port = ports
-                .iter_mut()
-                .find(|p| p.ifname == ifname)
-                .ok_or_else(|| {
-                    ConfigError::Ports(format!(
-                        "--next-hop names {ifname}, which is not one of the ports {:?}",
-                        self.ports
-                    ))
-                })?;
-            port.next_hop_mac = Some(mac);
-        }
-        if mode == Mode::Hairpin && ports.iter().any(|p| p.next_hop_mac.is_some()) {
-            return Err(ConfigError::Ports(
-                "--next-hop does not apply to hairpin mode (it swaps the MACs)".into(),
-            ));
-        }
-        if mode == Mode::Router && ports.iter().any(|p| p.next_hop_mac.is_some()) {
-            return Err(ConfigError::Ports(
-                "--next-hop does not apply to L3 mode (next hops come from routes and neighbours)"
-                    .into(),
-            ));
-        }
-        let config = Config {
+        Ok(RawConfig {
             mode,
-            ports,
+            ports: self.ports.clone(),
+            next_hops: self.next_hops.clone(),
             queues: self.queues.clone(),
             cpus: self.cpus.clone(),
             rings: RingConfig {
@@ -316,14 +262,21 @@ impl RunArgs {
             xdp_mode: self.xdp_mode,
             bind_mode: self.bind,
             need_wakeup: !self.no_need_wakeup,
-            idle: self.idle,
+            idle: match self.idle {
+                IdleArg::Busy => Idle::Busy,
+                IdleArg::Poll => Idle::Poll,
+            },
             duration: self.duration,
             stats_interval: self.stats_interval,
             stats: self.stats,
-            l3,
-        };
-        config.validate()?;
-        Ok(config)
+            l3: self.source.to_l3()?,
+            l3_options_given: self.source.any(),
+        })
+    }
+
+    /// Builds and validates the configuration.
+    pub fn to_config(&self) -> Result<Config, ConfigError> {
+        self.to_raw()?.validate()
     }
 }
 
@@ -344,10 +297,15 @@ mod tests {
     #[test]
     fn defaults() {
         let c = run(&["a", "b"]).unwrap();
-        assert_eq!(c.mode, Mode::CrossConnect);
-        assert_eq!(c.queues, vec![0]);
-        assert_eq!(c.rings, RingConfig::default());
-        assert!(c.need_wakeup);
+        assert_eq!(c.mode(), Mode::CrossConnect);
+        assert_eq!(c.queues(), [0]);
+        let rings = RingConfig {
+            frames: c.total_frames(),
+            ..RingConfig::default()
+        };
+        assert_eq!(*c.rings(), rings);
+        assert!(c.need_wakeup());
+        assert_eq!(c.idle(), Idle::Poll);
     }
 
     #[test]
@@ -363,9 +321,10 @@ mod tests {
             "1,0",
         ])
         .unwrap();
-        assert_eq!(c.ports[1].next_hop_mac, Some(Mac([2, 0, 0, 0, 0, 1])));
-        assert_eq!(c.ports[0].next_hop_mac, None);
-        assert_eq!((c.queues, c.cpus), (vec![0, 1], vec![1, 0]));
+        let mac = crate::config::parse_mac("02:00:00:00:00:01").unwrap();
+        assert_eq!(c.ports()[1].next_hop(), Some(mac));
+        assert_eq!(c.ports()[0].next_hop(), None);
+        assert_eq!((c.queues(), c.cpus()), (&[0, 1][..], &[1, 0][..]));
     }
 
     #[test]
@@ -402,12 +361,12 @@ mod tests {
             "198.18.1.1 lladdr 02:00:00:00:00:09 dev b",
         ])
         .unwrap();
-        assert_eq!(c.mode, Mode::Router);
-        assert!(c.l3.kernel);
-        assert_eq!(c.l3.routes.len(), 2);
-        assert_eq!(c.l3.routes[0].mtu, Some(1400));
-        assert_eq!(c.l3.routes[1].via, None);
-        assert_eq!(c.l3.neighs[0].dev, "b");
+        assert_eq!(c.mode(), Mode::Router);
+        assert!(c.l3().kernel);
+        assert_eq!(c.l3().routes.len(), 2);
+        assert_eq!(c.l3().routes[0].mtu, Some(1400));
+        assert_eq!(c.l3().routes[1].via, None);
+        assert_eq!(c.l3().neighs[0].port, 1);
         assert!(run(&["a", "--mode", "l3"]).is_ok(), "one port is fine");
         let e = |args: &[&str]| run(args).unwrap_err();
         assert!(e(&["a", "b", "--route", "198.18.5.0/24 dev b"]).contains("--mode l3"));
@@ -449,19 +408,33 @@ mod tests {
     }
 
     #[test]
+    fn lab_tools_pass_their_arguments_through() {
+        let cli = Cli::try_parse_from(["xskfwd", "bench", "--duration", "1", "-h"]).unwrap();
+        assert_eq!(
+            cli.command.lab_tool(),
+            Some((
+                "bench",
+                &["--duration".to_string(), "1".into(), "-h".into()][..]
+            ))
+        );
+        let cli = Cli::try_parse_from(["xskfwd", "lab", "up", "--prefix", "x"]).unwrap();
+        assert_eq!(cli.command.lab_tool().unwrap().0, "lab");
+    }
+
+    #[test]
     fn routes_file() {
-        let c = L3Config::from_toml(
+        let c = RoutesFile::from_toml(
             "kernel = false\n[[route]]\nprefix = \"198.18.5.0/24\"\nvia = \"198.18.1.1\"\ndev = \"b\"\n\n[[neigh]]\nip = \"198.18.1.1\"\nmac = \"02:00:00:00:00:09\"\ndev = \"b\"\n",
             "f.toml",
         )
         .unwrap();
         assert!(!c.kernel);
-        assert_eq!(c.routes[0].dev, "b");
-        assert_eq!(c.neighs.len(), 1);
-        let e = L3Config::from_toml("[[route]]\nprefix = \"1.2.3.0/24\"\nbogus = 1\n", "f.toml")
+        assert_eq!(c.route[0].dev, "b");
+        assert_eq!(c.neigh.len(), 1);
+        let e = RoutesFile::from_toml("[[route]]\nprefix = \"1.2.3.0/24\"\nbogus = 1\n", "f.toml")
             .unwrap_err();
         assert!(e.to_string().contains("f.toml"), "{e}");
-        let e = L3Config::from_toml(
+        let e = RoutesFile::from_toml(
             "[[route]]\nprefix = \"1.2.3.0/99\"\ndev = \"a\"\n",
             "f.toml",
         )

@@ -1,68 +1,30 @@
-//! Validated run configuration.
+//! The run configuration: parse, don't validate.
 //!
-//! Everything the fast path relies on (power-of-two rings, a frame size the
-//! kernel accepts, a batch that fits the rings, distinct ports) is checked
-//! here, once, at the edge. Nothing in this module does I/O: interface
-//! existence, MTUs and privileges are checked by `app` against the values
-//! validated here.
+//! Raw input — command-line words, a routes file — is [`RawConfig`],
+//! [`RouteSpec`], [`NeighSpec`] and [`RoutesFile`]: strings and numbers as
+//! the user typed them. [`RawConfig::validate`] turns them, once, into a
+//! [`Config`] whose fields are private and typed ([`Mac`], [`Prefix`],
+//! [`PortId`], interface names that passed the kernel's rules, ring sizes
+//! the kernel accepts): nothing downstream parses a string or re-checks a
+//! rule again. Limits come from `xskfwd_core::limits`.
+//!
+//! Nothing in this module does I/O: interface existence, MTUs and
+//! privileges are checked by `app` against the values validated here.
 
-use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
 
 use thiserror::Error;
 
-/// Largest batch a worker handles per ring operation.
-pub const MAX_BATCH: usize = 256;
-/// Most ports one forwarder serves.
-pub const MAX_PORTS: usize = 16;
-/// Most queues per port (the XSKMAP size in `bpf/xskfwd.h`).
-pub const MAX_QUEUES: u32 = 64;
-/// Headroom the kernel reserves in front of every AF_XDP frame.
-pub const XDP_PACKET_HEADROOM: u32 = 256;
-
-/// A MAC address.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Mac(pub [u8; 6]);
-
-impl fmt::Display for Mac {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
-    }
-}
-
-impl fmt::Debug for Mac {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl std::str::FromStr for Mac {
-    type Err = ConfigError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || ConfigError::BadMac(s.to_string());
-        let mut out = [0u8; 6];
-        let mut parts = s.split([':', '-']);
-        for b in out.iter_mut() {
-            let p = parts.next().ok_or_else(bad)?;
-            if p.is_empty() || p.len() > 2 {
-                return Err(bad());
-            }
-            *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
-        }
-        if parts.next().is_some() {
-            return Err(bad());
-        }
-        Ok(Mac(out))
-    }
-}
+pub use xskfwd_core::limits::{
+    MAX_BATCH, MAX_L3_PORTS, MAX_PORTS, MAX_QUEUES, XDP_PACKET_HEADROOM,
+};
+pub use xskfwd_core::route::{PortId, Prefix};
+pub use xskfwd_core::wire::ethernet::Mac;
+pub use xskfwd_core::worker::Idle;
 
 /// How frames are forwarded.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// Ports are cross-connected in pairs (A↔B): what arrives on one leaves
     /// on the other.
@@ -75,18 +37,26 @@ pub enum Mode {
     Router,
 }
 
-/// Most ports in L3 mode (the XDP program's port list).
-pub const MAX_L3_PORTS: usize = 8;
+/// Parses a MAC address given on the command line or in a file.
+pub fn parse_mac(s: &str) -> Result<Mac, ConfigError> {
+    s.parse().map_err(|_| ConfigError::BadMac(s.to_string()))
+}
 
-/// A static route (`PREFIX [via GW] dev IFACE [mtu N]`).
+/// An interface name that passed the kernel's rules (`dev_valid_name`).
+pub fn check_ifname(name: &str) -> Result<(), ConfigError> {
+    crate::netns::validate_ifname(name).map_err(|e| ConfigError::Ports(format!("{e:#}")))
+}
+
+/// A static route as the user wrote it: `PREFIX [via GW] dev IFACE [mtu N]`
+/// (the `ip route` words) or a `[[route]]` table of a routes file.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StaticRoute {
+pub struct RouteSpec {
     /// Destination prefix, e.g. `198.18.5.0/24`.
     pub prefix: String,
     /// Gateway; absent for a directly connected prefix.
     #[serde(default)]
-    pub via: Option<std::net::IpAddr>,
+    pub via: Option<IpAddr>,
     /// Egress interface (must be one of the ports).
     pub dev: String,
     /// Route MTU.
@@ -94,40 +64,101 @@ pub struct StaticRoute {
     pub mtu: Option<u32>,
 }
 
-/// A static neighbour (`IP lladdr MAC dev IFACE`).
+/// A static neighbour as the user wrote it: `IP lladdr MAC dev IFACE` (the
+/// `ip neigh` words) or a `[[neigh]]` table of a routes file.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StaticNeigh {
+pub struct NeighSpec {
     /// Neighbour address.
-    pub ip: std::net::IpAddr,
+    pub ip: IpAddr,
     /// Its MAC.
     pub mac: String,
     /// Interface it is on.
     pub dev: String,
 }
 
-/// L3 routing sources.
-#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+/// A routes file: `kernel = bool`, `[[route]]` and `[[neigh]]` tables.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct L3Config {
-    /// Mirror the kernel's routes, local addresses and neighbours (default).
+pub struct RoutesFile {
+    /// Mirror the kernel's routes, local addresses and neighbours.
     #[serde(default = "yes")]
     pub kernel: bool,
     /// Static routes.
-    #[serde(default, rename = "route")]
-    pub routes: Vec<StaticRoute>,
+    #[serde(default)]
+    pub route: Vec<RouteSpec>,
     /// Static neighbours.
-    #[serde(default, rename = "neigh")]
-    pub neighs: Vec<StaticNeigh>,
+    #[serde(default)]
+    pub neigh: Vec<NeighSpec>,
 }
 
 fn yes() -> bool {
     true
 }
 
-impl StaticRoute {
-    /// Parses `PREFIX [via GW] dev IFACE [mtu N]` (the `ip route` words).
-    pub fn parse(s: &str) -> Result<StaticRoute, ConfigError> {
+/// Where L3 routes and neighbours come from, as given (before the ports
+/// are known).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct L3Input {
+    /// Mirror the kernel's routes, local addresses and neighbours.
+    pub kernel: bool,
+    /// Static routes.
+    pub routes: Vec<RouteSpec>,
+    /// Static neighbours.
+    pub neighs: Vec<NeighSpec>,
+}
+
+impl Default for L3Input {
+    fn default() -> Self {
+        L3Input {
+            kernel: true,
+            routes: Vec::new(),
+            neighs: Vec::new(),
+        }
+    }
+}
+
+/// A static route, typed: its egress is a port index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaticRoute {
+    /// Destination prefix.
+    pub prefix: Prefix,
+    /// Gateway (same family as the prefix); `None` for a connected prefix.
+    pub via: Option<IpAddr>,
+    /// Egress port.
+    pub port: PortId,
+    /// Route MTU (68..=65535).
+    pub mtu: Option<u32>,
+}
+
+/// A static neighbour, typed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaticNeigh {
+    /// Neighbour address.
+    pub ip: IpAddr,
+    /// Its MAC.
+    pub mac: Mac,
+    /// The port it is on.
+    pub port: PortId,
+}
+
+/// L3 routing sources, typed against the ports.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct L3Config {
+    /// Mirror the kernel's routes, local addresses and neighbours.
+    pub kernel: bool,
+    /// Static routes.
+    pub routes: Vec<StaticRoute>,
+    /// Static neighbours.
+    pub neighs: Vec<StaticNeigh>,
+}
+
+impl FromStr for RouteSpec {
+    type Err = ConfigError;
+
+    /// Parses `PREFIX [via GW] dev IFACE [mtu N]` and checks the parts
+    /// that need no port list.
+    fn from_str(s: &str) -> Result<RouteSpec, ConfigError> {
         let bad = |why: &str| {
             ConfigError::Route(format!(
                 "--route '{s}': {why} (expected 'PREFIX [via GW] dev IFACE [mtu N]')"
@@ -157,19 +188,21 @@ impl StaticRoute {
                 _ => return Err(bad(&format!("unknown word '{w}'"))),
             }
         }
-        let r = StaticRoute {
+        let r = RouteSpec {
             prefix,
             via,
             dev: dev.ok_or_else(|| bad("'dev IFACE' is required"))?,
             mtu,
         };
-        r.check()?;
+        r.typed_parts()?;
         Ok(r)
     }
+}
 
-    /// Checks the prefix, the gateway's family and the MTU.
-    pub fn check(&self) -> Result<(), ConfigError> {
-        let prefix: crate::route::Prefix = self
+impl RouteSpec {
+    /// The prefix, with the gateway's family and the MTU checked.
+    fn typed_parts(&self) -> Result<Prefix, ConfigError> {
+        let prefix: Prefix = self
             .prefix
             .parse()
             .map_err(|e| ConfigError::Route(format!("route {}: {e}", self.prefix)))?;
@@ -189,13 +222,36 @@ impl StaticRoute {
                 )));
             }
         }
-        Ok(())
+        Ok(prefix)
+    }
+
+    /// The typed route, its `dev` resolved against `ports`.
+    pub fn resolve(&self, ports: &[&str]) -> Result<StaticRoute, ConfigError> {
+        let prefix = self.typed_parts()?;
+        let port = port_index(ports, &self.dev).ok_or_else(|| {
+            ConfigError::Route(format!(
+                "route {} leaves through {}, which is not one of the ports",
+                self.prefix, self.dev
+            ))
+        })?;
+        Ok(StaticRoute {
+            prefix,
+            via: self.via,
+            port,
+            mtu: self.mtu,
+        })
     }
 }
 
-impl StaticNeigh {
-    /// Parses `IP lladdr MAC dev IFACE` (the `ip neigh` words).
-    pub fn parse(s: &str) -> Result<StaticNeigh, ConfigError> {
+fn port_index(ports: &[&str], name: &str) -> Option<PortId> {
+    ports.iter().position(|p| *p == name).map(|i| i as PortId)
+}
+
+impl FromStr for NeighSpec {
+    type Err = ConfigError;
+
+    /// Parses `IP lladdr MAC dev IFACE` and checks the MAC.
+    fn from_str(s: &str) -> Result<NeighSpec, ConfigError> {
         let bad = |why: &str| {
             ConfigError::Route(format!(
                 "--neigh '{s}': {why} (expected 'IP lladdr MAC dev IFACE')"
@@ -218,34 +274,65 @@ impl StaticNeigh {
                 _ => return Err(bad(&format!("unknown word '{w}'"))),
             }
         }
-        let n = StaticNeigh {
+        let n = NeighSpec {
             ip,
             mac: mac.ok_or_else(|| bad("'lladdr MAC' is required"))?,
             dev: dev.ok_or_else(|| bad("'dev IFACE' is required"))?,
         };
-        n.check()?;
+        parse_mac(&n.mac)?;
         Ok(n)
-    }
-
-    /// Checks the MAC.
-    pub fn check(&self) -> Result<(), ConfigError> {
-        self.mac.parse::<Mac>().map(|_| ())
     }
 }
 
-impl L3Config {
-    /// Reads a TOML file with `kernel = bool`, `[[route]]` and `[[neigh]]`
-    /// tables.
-    pub fn from_toml(text: &str, path: &str) -> Result<L3Config, ConfigError> {
-        let c: L3Config = toml::from_str(text)
+impl NeighSpec {
+    /// The typed neighbour, its `dev` resolved against `ports`.
+    pub fn resolve(&self, ports: &[&str]) -> Result<StaticNeigh, ConfigError> {
+        let mac = parse_mac(&self.mac)?;
+        let port = port_index(ports, &self.dev).ok_or_else(|| {
+            ConfigError::Route(format!(
+                "neighbour {} is on {}, which is not one of the ports",
+                self.ip, self.dev
+            ))
+        })?;
+        Ok(StaticNeigh {
+            ip: self.ip,
+            mac,
+            port,
+        })
+    }
+}
+
+impl RoutesFile {
+    /// Reads a routes file's text (`path` names it in errors).
+    pub fn from_toml(text: &str, path: &str) -> Result<RoutesFile, ConfigError> {
+        let f: RoutesFile = toml::from_str(text)
             .map_err(|e| ConfigError::Route(format!("{path}: {}", e.to_string().trim())))?;
-        for r in &c.routes {
-            r.check()?;
+        for r in &f.route {
+            r.typed_parts()?;
         }
-        for n in &c.neighs {
-            n.check()?;
+        for n in &f.neigh {
+            parse_mac(&n.mac)?;
         }
-        Ok(c)
+        Ok(f)
+    }
+}
+
+impl L3Input {
+    /// The typed sources, every `dev` resolved against `ports`.
+    pub fn resolve(&self, ports: &[&str]) -> Result<L3Config, ConfigError> {
+        Ok(L3Config {
+            kernel: self.kernel,
+            routes: self
+                .routes
+                .iter()
+                .map(|r| r.resolve(ports))
+                .collect::<Result<_, _>>()?,
+            neighs: self
+                .neighs
+                .iter()
+                .map(|n| n.resolve(ports))
+                .collect::<Result<_, _>>()?,
+        })
     }
 }
 
@@ -271,15 +358,6 @@ pub enum BindMode {
     ZeroCopy,
 }
 
-/// How a worker waits when no traffic arrives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Idle {
-    /// Spin: lowest latency, burns the core.
-    Busy,
-    /// After a short spin, sleep in `poll(2)` on the rx sockets.
-    Poll,
-}
-
 /// Stats output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum StatsFormat {
@@ -289,16 +367,6 @@ pub enum StatsFormat {
     Json,
     /// Only the final summary.
     None,
-}
-
-/// One forwarding port as configured.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PortConfig {
-    /// Interface name.
-    pub ifname: String,
-    /// L2 mode: destination MAC written on frames leaving this port. `None`
-    /// leaves the destination MAC alone (a transparent wire).
-    pub next_hop_mac: Option<Mac>,
 }
 
 /// Sizes of the UMEM and the rings.
@@ -348,14 +416,37 @@ impl RingConfig {
     }
 }
 
-/// Everything `xskfwd run` needs, validated.
+/// One forwarding port, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortConfig {
+    ifname: String,
+    next_hop: Option<Mac>,
+}
+
+impl PortConfig {
+    /// Interface name (passed the kernel's rules).
+    pub fn ifname(&self) -> &str {
+        &self.ifname
+    }
+
+    /// L2 mode: destination MAC written on frames leaving this port. `None`
+    /// leaves the destination MAC alone (a transparent wire).
+    pub fn next_hop(&self) -> Option<Mac> {
+        self.next_hop
+    }
+}
+
+/// Everything `xskfwd run` takes, as given: [`RawConfig::validate`] makes
+/// it a [`Config`]. Defaults are the command line's.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Config {
+pub struct RawConfig {
     /// Forwarding mode.
     pub mode: Mode,
-    /// The ports, in order. In cross-connect mode, ports 2k and 2k+1 form a
-    /// pair.
-    pub ports: Vec<PortConfig>,
+    /// Interface names, in order. In cross-connect mode, ports 2k and 2k+1
+    /// form a pair.
+    pub ports: Vec<String>,
+    /// `IFACE=MAC`: L2 next hop behind IFACE (`--next-hop`).
+    pub next_hops: Vec<String>,
     /// Queue ids served on every port.
     pub queues: Vec<u32>,
     /// CPUs workers are pinned to, round robin (empty = not pinned).
@@ -377,7 +468,299 @@ pub struct Config {
     /// Stats format.
     pub stats: StatsFormat,
     /// L3 mode: where routes and neighbours come from.
-    pub l3: L3Config,
+    pub l3: L3Input,
+    /// Whether any L3 source option was given (they need L3 mode).
+    pub l3_options_given: bool,
+}
+
+/// Everything `xskfwd run` needs, validated and typed (see the module
+/// docs). Built only by [`RawConfig::validate`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    mode: Mode,
+    ports: Vec<PortConfig>,
+    queues: Vec<u32>,
+    cpus: Vec<usize>,
+    rings: RingConfig,
+    xdp_mode: XdpMode,
+    bind_mode: BindMode,
+    need_wakeup: bool,
+    idle: Idle,
+    duration: Option<f64>,
+    stats_interval: f64,
+    stats: StatsFormat,
+    l3: L3Config,
+}
+
+impl RawConfig {
+    /// Every option at its command-line default, with `mode` and `ports`.
+    pub fn new(mode: Mode, ports: &[&str]) -> RawConfig {
+        RawConfig {
+            mode,
+            ports: ports.iter().map(|p| p.to_string()).collect(),
+            next_hops: Vec::new(),
+            queues: vec![0],
+            cpus: vec![],
+            rings: RingConfig::default(),
+            xdp_mode: XdpMode::Auto,
+            bind_mode: BindMode::Auto,
+            need_wakeup: true,
+            idle: Idle::Poll,
+            duration: None,
+            stats_interval: 1.0,
+            stats: StatsFormat::Table,
+            l3: L3Input::default(),
+            l3_options_given: false,
+        }
+    }
+
+    /// Checks every rule that does not need the OS and types the result.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let r = &self.rings;
+        pow2("frame-size", r.frame_size, 2048, 65536)?;
+        pow2("rx-size", r.rx_size, 64, 1 << 16)?;
+        pow2("tx-size", r.tx_size, 64, 1 << 16)?;
+        pow2("fill-size", r.fill_size, 64, 1 << 17)?;
+        pow2("comp-size", r.comp_size, 64, 1 << 17)?;
+        if r.batch == 0
+            || r.batch as usize > MAX_BATCH
+            || r.batch > r.rx_size
+            || r.batch > r.tx_size
+        {
+            return Err(ConfigError::BadBatch {
+                batch: r.batch,
+                max: MAX_BATCH,
+                rx: r.rx_size,
+                tx: r.tx_size,
+            });
+        }
+        if self.mode != Mode::Router && self.l3_options_given {
+            return Err(ConfigError::Route(
+                "--route, --neigh, --routes-file and --no-kernel-routes need --mode l3".into(),
+            ));
+        }
+        let n = self.ports.len();
+        match self.mode {
+            Mode::CrossConnect if n < 2 || n % 2 != 0 => {
+                return Err(ConfigError::Ports(format!(
+                    "cross-connect mode needs ports in pairs (A B [C D ...]); got {n}"
+                )));
+            }
+            Mode::Router if n == 0 || n > MAX_L3_PORTS => {
+                return Err(ConfigError::Ports(format!(
+                    "L3 mode takes 1 to {MAX_L3_PORTS} ports; got {n}"
+                )));
+            }
+            Mode::Hairpin if n != 1 => {
+                return Err(ConfigError::Ports(format!(
+                    "hairpin mode takes exactly one port; got {n}"
+                )));
+            }
+            _ => {}
+        }
+        if n > MAX_PORTS {
+            return Err(ConfigError::Ports(format!(
+                "at most {MAX_PORTS} ports; got {n}"
+            )));
+        }
+        let mut ports: Vec<PortConfig> = Vec::with_capacity(n);
+        for name in &self.ports {
+            check_ifname(name)?;
+            if ports.iter().any(|q| q.ifname == *name) {
+                return Err(ConfigError::Ports(format!(
+                    "interface {name} is given twice"
+                )));
+            }
+            ports.push(PortConfig {
+                ifname: name.clone(),
+                next_hop: None,
+            });
+        }
+        for nh in &self.next_hops {
+            let (ifname, mac) = nh.split_once('=').ok_or_else(|| {
+                ConfigError::Ports(format!("--next-hop '{nh}' must look like IFACE=MAC"))
+            })?;
+            let mac = parse_mac(mac)?;
+            let port = ports
+                .iter_mut()
+                .find(|p| p.ifname == ifname)
+                .ok_or_else(|| {
+                    ConfigError::Ports(format!(
+                        "--next-hop names {ifname}, which is not one of the ports {:?}",
+                        self.ports
+                    ))
+                })?;
+            port.next_hop = Some(mac);
+        }
+        if !self.next_hops.is_empty() {
+            match self.mode {
+                Mode::Hairpin => {
+                    return Err(ConfigError::Ports(
+                        "--next-hop does not apply to hairpin mode (it swaps the MACs)".into(),
+                    ))
+                }
+                Mode::Router => {
+                    return Err(ConfigError::Ports(
+                        "--next-hop does not apply to L3 mode (next hops come from routes and neighbours)"
+                            .into(),
+                    ))
+                }
+                Mode::CrossConnect => {}
+            }
+        }
+        let names: Vec<&str> = self.ports.iter().map(String::as_str).collect();
+        let l3 = if self.mode == Mode::Router {
+            let l3 = self.l3.resolve(&names)?;
+            if !l3.kernel && l3.routes.is_empty() {
+                return Err(ConfigError::Route(
+                    "with --no-kernel-routes there must be at least one --route".into(),
+                ));
+            }
+            l3
+        } else {
+            L3Config::default()
+        };
+        if self.queues.is_empty() {
+            return Err(ConfigError::Queues("at least one queue is needed".into()));
+        }
+        for (i, q) in self.queues.iter().enumerate() {
+            if *q >= MAX_QUEUES {
+                return Err(ConfigError::Queues(format!(
+                    "queue {q} is out of range (0..{MAX_QUEUES})"
+                )));
+            }
+            if self.queues[..i].contains(q) {
+                return Err(ConfigError::Queues(format!("queue {q} is given twice")));
+            }
+        }
+        let workers = self.queues.len();
+        let needed = u64::from(r.frames_per_worker(n)) * workers as u64;
+        if r.frames != 0 && u64::from(r.frames) < needed {
+            return Err(ConfigError::TooFewFrames {
+                given: r.frames,
+                needed,
+                workers,
+                ports: n,
+            });
+        }
+        let total = if r.frames != 0 {
+            u64::from(r.frames)
+        } else {
+            needed
+        };
+        let bytes = total * u64::from(r.frame_size);
+        if bytes > u64::from(u32::MAX) {
+            return Err(ConfigError::UmemTooLarge { bytes });
+        }
+        let mut rings = self.rings;
+        rings.frames = total as u32;
+        if let Some(d) = self.duration {
+            if !(d.is_finite() && d > 0.0) {
+                return Err(ConfigError::Time(format!(
+                    "--duration {d} must be a positive number of seconds"
+                )));
+            }
+        }
+        if !(self.stats_interval.is_finite() && self.stats_interval >= 0.05) {
+            return Err(ConfigError::Time(format!(
+                "--stats-interval {} must be at least 0.05 seconds",
+                self.stats_interval
+            )));
+        }
+        Ok(Config {
+            mode: self.mode,
+            ports,
+            queues: self.queues,
+            cpus: self.cpus,
+            rings,
+            xdp_mode: self.xdp_mode,
+            bind_mode: self.bind_mode,
+            need_wakeup: self.need_wakeup,
+            idle: self.idle,
+            duration: self.duration,
+            stats_interval: self.stats_interval,
+            stats: self.stats,
+            l3,
+        })
+    }
+}
+
+impl Config {
+    /// Forwarding mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The ports, in order (cross-connect: 2k ↔ 2k+1).
+    pub fn ports(&self) -> &[PortConfig] {
+        &self.ports
+    }
+
+    /// Queue ids served on every port.
+    pub fn queues(&self) -> &[u32] {
+        &self.queues
+    }
+
+    /// CPUs workers are pinned to, round robin (empty = not pinned).
+    pub fn cpus(&self) -> &[usize] {
+        &self.cpus
+    }
+
+    /// Ring and UMEM sizes; `frames` is the UMEM's total, default filled in.
+    pub fn rings(&self) -> &RingConfig {
+        &self.rings
+    }
+
+    /// XDP attach mode.
+    pub fn xdp_mode(&self) -> XdpMode {
+        self.xdp_mode
+    }
+
+    /// AF_XDP bind mode.
+    pub fn bind_mode(&self) -> BindMode {
+        self.bind_mode
+    }
+
+    /// Use the need_wakeup flag.
+    pub fn need_wakeup(&self) -> bool {
+        self.need_wakeup
+    }
+
+    /// Idle strategy.
+    pub fn idle(&self) -> Idle {
+        self.idle
+    }
+
+    /// Stop after this many seconds (`None` = until a signal).
+    pub fn duration(&self) -> Option<f64> {
+        self.duration
+    }
+
+    /// Stats interval in seconds.
+    pub fn stats_interval(&self) -> f64 {
+        self.stats_interval
+    }
+
+    /// Stats format.
+    pub fn stats(&self) -> StatsFormat {
+        self.stats
+    }
+
+    /// L3 sources (empty outside L3 mode).
+    pub fn l3(&self) -> &L3Config {
+        &self.l3
+    }
+
+    /// Number of worker threads: one per queue id (each owns that queue on
+    /// every port, see `xskfwd_core::worker`).
+    pub fn workers(&self) -> usize {
+        self.queues.len()
+    }
+
+    /// Total UMEM frames.
+    pub fn total_frames(&self) -> u32 {
+        self.rings.frames
+    }
 }
 
 /// What is wrong with a configuration.
@@ -455,221 +838,41 @@ fn pow2(name: &'static str, value: u32, min: u32, max: u32) -> Result<(), Config
     }
 }
 
-impl Config {
-    /// A configuration with every option at its command-line default and
-    /// the given mode and ports (each port's next-hop MAC in order).
-    pub fn with_ports(mode: Mode, ports: &[(&str, Option<Mac>)]) -> Config {
-        Config {
-            mode,
-            ports: ports
-                .iter()
-                .map(|(ifname, next_hop_mac)| PortConfig {
-                    ifname: ifname.to_string(),
-                    next_hop_mac: *next_hop_mac,
-                })
-                .collect(),
-            queues: vec![0],
-            cpus: vec![],
-            rings: RingConfig::default(),
-            xdp_mode: XdpMode::Auto,
-            bind_mode: BindMode::Auto,
-            need_wakeup: true,
-            idle: Idle::Poll,
-            duration: None,
-            stats_interval: 1.0,
-            stats: StatsFormat::Table,
-            l3: L3Config {
-                kernel: true,
-                ..L3Config::default()
-            },
-        }
-    }
-
-    /// Number of worker threads: one per queue id (each owns that queue on
-    /// every port, see `worker`).
-    pub fn workers(&self) -> usize {
-        self.queues.len()
-    }
-
-    /// Total UMEM frames, after filling in the default.
-    pub fn total_frames(&self) -> u32 {
-        if self.rings.frames != 0 {
-            self.rings.frames
-        } else {
-            self.rings.frames_per_worker(self.ports.len()) * self.workers() as u32
-        }
-    }
-
-    /// Checks every rule that does not need the OS.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let r = &self.rings;
-        pow2("frame-size", r.frame_size, 2048, 65536)?;
-        pow2("rx-size", r.rx_size, 64, 1 << 16)?;
-        pow2("tx-size", r.tx_size, 64, 1 << 16)?;
-        pow2("fill-size", r.fill_size, 64, 1 << 17)?;
-        pow2("comp-size", r.comp_size, 64, 1 << 17)?;
-        if r.batch == 0
-            || r.batch as usize > MAX_BATCH
-            || r.batch > r.rx_size
-            || r.batch > r.tx_size
-        {
-            return Err(ConfigError::BadBatch {
-                batch: r.batch,
-                max: MAX_BATCH,
-                rx: r.rx_size,
-                tx: r.tx_size,
-            });
-        }
-        match self.mode {
-            Mode::CrossConnect => {
-                if self.ports.len() < 2 || self.ports.len() % 2 != 0 {
-                    return Err(ConfigError::Ports(format!(
-                        "cross-connect mode needs ports in pairs (A B [C D ...]); got {}",
-                        self.ports.len()
-                    )));
-                }
-            }
-            Mode::Router => {
-                if self.ports.is_empty() || self.ports.len() > MAX_L3_PORTS {
-                    return Err(ConfigError::Ports(format!(
-                        "L3 mode takes 1 to {MAX_L3_PORTS} ports; got {}",
-                        self.ports.len()
-                    )));
-                }
-                for r in &self.l3.routes {
-                    r.check()?;
-                    if !self.ports.iter().any(|p| p.ifname == r.dev) {
-                        return Err(ConfigError::Route(format!(
-                            "route {} leaves through {}, which is not one of the ports",
-                            r.prefix, r.dev
-                        )));
-                    }
-                }
-                for n in &self.l3.neighs {
-                    n.check()?;
-                    if !self.ports.iter().any(|p| p.ifname == n.dev) {
-                        return Err(ConfigError::Route(format!(
-                            "neighbour {} is on {}, which is not one of the ports",
-                            n.ip, n.dev
-                        )));
-                    }
-                }
-                if !self.l3.kernel && self.l3.routes.is_empty() {
-                    return Err(ConfigError::Route(
-                        "with --no-kernel-routes there must be at least one --route".into(),
-                    ));
-                }
-            }
-            Mode::Hairpin => {
-                if self.ports.len() != 1 {
-                    return Err(ConfigError::Ports(format!(
-                        "hairpin mode takes exactly one port; got {}",
-                        self.ports.len()
-                    )));
-                }
-            }
-        }
-        if self.ports.len() > MAX_PORTS {
-            return Err(ConfigError::Ports(format!(
-                "at most {MAX_PORTS} ports; got {}",
-                self.ports.len()
-            )));
-        }
-        for (i, p) in self.ports.iter().enumerate() {
-            if p.ifname.is_empty() || p.ifname.len() > 15 || p.ifname.contains(['/', ' ', '\0']) {
-                return Err(ConfigError::Ports(format!(
-                    "'{}' is not a valid interface name",
-                    p.ifname
-                )));
-            }
-            if self.ports[..i].iter().any(|q| q.ifname == p.ifname) {
-                return Err(ConfigError::Ports(format!(
-                    "interface {} is given twice",
-                    p.ifname
-                )));
-            }
-        }
-        if self.queues.is_empty() {
-            return Err(ConfigError::Queues("at least one queue is needed".into()));
-        }
-        for (i, q) in self.queues.iter().enumerate() {
-            if *q >= MAX_QUEUES {
-                return Err(ConfigError::Queues(format!(
-                    "queue {q} is out of range (0..{MAX_QUEUES})"
-                )));
-            }
-            if self.queues[..i].contains(q) {
-                return Err(ConfigError::Queues(format!("queue {q} is given twice")));
-            }
-        }
-        let needed = u64::from(r.frames_per_worker(self.ports.len())) * self.workers() as u64;
-        if r.frames != 0 && u64::from(r.frames) < needed {
-            return Err(ConfigError::TooFewFrames {
-                given: r.frames,
-                needed,
-                workers: self.workers(),
-                ports: self.ports.len(),
-            });
-        }
-        let total = if r.frames != 0 {
-            u64::from(r.frames)
-        } else {
-            needed
-        };
-        let bytes = total * u64::from(r.frame_size);
-        if bytes > u64::from(u32::MAX) {
-            return Err(ConfigError::UmemTooLarge { bytes });
-        }
-        if let Some(d) = self.duration {
-            if !(d.is_finite() && d > 0.0) {
-                return Err(ConfigError::Time(format!(
-                    "--duration {d} must be a positive number of seconds"
-                )));
-            }
-        }
-        if !(self.stats_interval.is_finite() && self.stats_interval >= 0.05) {
-            return Err(ConfigError::Time(format!(
-                "--stats-interval {} must be at least 0.05 seconds",
-                self.stats_interval
-            )));
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    pub(crate) fn sample() -> Config {
-        Config::with_ports(
-            Mode::CrossConnect,
-            &[("a", None), ("b", Some(Mac([2, 0, 0, 0, 0, 1])))],
-        )
+    fn sample() -> RawConfig {
+        let mut c = RawConfig::new(Mode::CrossConnect, &["a", "b"]);
+        c.next_hops = vec!["b=02:00:00:00:00:01".into()];
+        c
     }
 
     #[test]
-    fn default_config_is_valid() {
-        sample().validate().unwrap();
+    fn default_config_is_valid_and_typed() {
+        let c = sample().validate().unwrap();
         assert_eq!(
-            sample().total_frames(),
+            c.total_frames(),
             2 * (4096 + 2048 + 64),
             "fill + tx ring + one batch per port"
         );
+        assert_eq!(c.ports()[0].ifname(), "a");
+        assert_eq!(c.ports()[0].next_hop(), None);
+        assert_eq!(c.ports()[1].next_hop(), Some(Mac([2, 0, 0, 0, 0, 1])));
     }
 
     #[test]
     fn ring_sizes_must_be_powers_of_two() {
         for (set, name) in [
             (
-                (|c: &mut Config| c.rings.rx_size = 1000) as fn(&mut Config),
+                (|c: &mut RawConfig| c.rings.rx_size = 1000) as fn(&mut RawConfig),
                 "rx-size",
             ),
-            (|c: &mut Config| c.rings.tx_size = 3, "tx-size"),
-            (|c: &mut Config| c.rings.fill_size = 0, "fill-size"),
-            (|c: &mut Config| c.rings.comp_size = 1 << 20, "comp-size"),
-            (|c: &mut Config| c.rings.frame_size = 1024, "frame-size"),
-            (|c: &mut Config| c.rings.frame_size = 3000, "frame-size"),
+            (|c: &mut RawConfig| c.rings.tx_size = 3, "tx-size"),
+            (|c: &mut RawConfig| c.rings.fill_size = 0, "fill-size"),
+            (|c: &mut RawConfig| c.rings.comp_size = 1 << 20, "comp-size"),
+            (|c: &mut RawConfig| c.rings.frame_size = 1024, "frame-size"),
+            (|c: &mut RawConfig| c.rings.frame_size = 3000, "frame-size"),
         ] {
             let mut c = sample();
             set(&mut c);
@@ -693,7 +896,10 @@ mod tests {
         let mut c = sample();
         c.rings.rx_size = 64;
         c.rings.batch = 128;
-        assert!(matches!(c.validate(), Err(ConfigError::BadBatch { .. })));
+        assert!(matches!(
+            c.clone().validate(),
+            Err(ConfigError::BadBatch { .. })
+        ));
         c.rings.batch = 64;
         c.validate().unwrap();
     }
@@ -701,32 +907,47 @@ mod tests {
     #[test]
     fn ports_must_fit_the_mode() {
         let mut c = sample();
+        c.next_hops.clear();
         c.ports.pop();
-        assert!(matches!(c.validate(), Err(ConfigError::Ports(_))));
+        assert!(matches!(c.clone().validate(), Err(ConfigError::Ports(_))));
         c.mode = Mode::Hairpin;
         c.validate().unwrap();
         let mut c = sample();
-        c.ports[1].ifname = "a".into();
-        assert!(c.validate().unwrap_err().to_string().contains("twice"));
-        c.ports[1].ifname = "waytoolonginterfacename".into();
+        c.ports[1] = "a".into();
         assert!(c
+            .clone()
             .validate()
             .unwrap_err()
             .to_string()
-            .contains("not a valid"));
+            .contains("twice"));
+        for bad in ["waytoolonginterfacename", "a:b", "a/b", ""] {
+            c.ports[1] = bad.into();
+            let e = c.clone().validate().unwrap_err().to_string();
+            assert!(e.contains("invalid interface name"), "{bad}: {e}");
+        }
+        let mut c = RawConfig::new(Mode::Router, &["a"; MAX_L3_PORTS + 1]);
+        assert!(c
+            .clone()
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("1 to 8"));
+        c.mode = Mode::CrossConnect;
+        c.ports = (0..MAX_PORTS + 2).map(|i| format!("p{i}")).collect();
+        assert!(c.validate().unwrap_err().to_string().contains("at most 16"));
     }
 
     #[test]
     fn queues_and_frames() {
         let mut c = sample();
         c.queues = vec![0, 0];
-        assert!(matches!(c.validate(), Err(ConfigError::Queues(_))));
+        assert!(matches!(c.clone().validate(), Err(ConfigError::Queues(_))));
         c.queues = vec![64];
-        assert!(matches!(c.validate(), Err(ConfigError::Queues(_))));
+        assert!(matches!(c.clone().validate(), Err(ConfigError::Queues(_))));
         c.queues = vec![0, 1];
         c.rings.frames = 100;
         assert!(matches!(
-            c.validate(),
+            c.clone().validate(),
             Err(ConfigError::TooFewFrames { workers: 2, .. })
         ));
         c.rings.frames = 0;
@@ -742,9 +963,9 @@ mod tests {
     fn times() {
         let mut c = sample();
         c.duration = Some(0.0);
-        assert!(matches!(c.validate(), Err(ConfigError::Time(_))));
+        assert!(matches!(c.clone().validate(), Err(ConfigError::Time(_))));
         c.duration = Some(f64::NAN);
-        assert!(matches!(c.validate(), Err(ConfigError::Time(_))));
+        assert!(matches!(c.clone().validate(), Err(ConfigError::Time(_))));
         c.duration = Some(0.5);
         c.stats_interval = 0.0;
         assert!(matches!(c.validate(), Err(ConfigError::Time(_))));
@@ -753,11 +974,11 @@ mod tests {
     #[test]
     fn mac_parsing() {
         assert_eq!(
-            "02:aa:0B:00:ff:1".parse::<Mac>().unwrap(),
+            parse_mac("02:aa:0B:00:ff:1").unwrap(),
             Mac([2, 0xaa, 0xb, 0, 0xff, 1])
         );
         assert_eq!(
-            "02-00-00-00-00-01".parse::<Mac>().unwrap().to_string(),
+            parse_mac("02-00-00-00-00-01").unwrap().to_string(),
             "02:00:00:00:00:01"
         );
         for bad in [
@@ -767,7 +988,42 @@ mod tests {
             "zz:00:00:00:00:00",
             "002:0:0:0:0:0",
         ] {
-            assert!(bad.parse::<Mac>().is_err(), "{bad}");
+            assert_eq!(
+                parse_mac(bad),
+                Err(ConfigError::BadMac(bad.into())),
+                "{bad}"
+            );
         }
+    }
+
+    #[test]
+    fn static_routes_and_neighbours_are_typed_against_the_ports() {
+        let mut c = RawConfig::new(Mode::Router, &["a", "b"]);
+        c.l3.routes = vec!["198.18.5.0/24 via 198.18.1.1 dev b mtu 1400"
+            .parse()
+            .unwrap()];
+        c.l3.neighs = vec!["198.18.1.1 lladdr 02:00:00:00:00:09 dev b".parse().unwrap()];
+        let l3 = c.clone().validate().unwrap().l3().clone();
+        assert_eq!(
+            l3.routes,
+            vec![StaticRoute {
+                prefix: "198.18.5.0/24".parse().unwrap(),
+                via: Some("198.18.1.1".parse().unwrap()),
+                port: 1,
+                mtu: Some(1400),
+            }]
+        );
+        assert_eq!(l3.neighs[0].mac, Mac([2, 0, 0, 0, 0, 9]));
+        c.l3.neighs[0].dev = "c".into();
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("not one of the ports"));
+        let file = RoutesFile::from_toml(
+            "[[neigh]]\nip = \"198.18.1.1\"\nmac = \"bad\"\ndev = \"b\"\n",
+            "f.toml",
+        );
+        assert_eq!(file.unwrap_err(), ConfigError::BadMac("bad".into()));
     }
 }

@@ -1,7 +1,7 @@
 //! The L3 control plane: keeps the route and neighbour model in step with
 //! the kernel (rtnetlink dump, then live events) and the static
 //! configuration; publishes frozen snapshots to the workers
-//! ([`crate::route::Tables`]) and steering entries to the XDP programs.
+//! (`xskfwd_core::tables`) and steering entries to the XDP programs.
 //!
 //! Timing: events are applied as they arrive (the thread waits on the
 //! netlink socket, at most [`POLL`] at a time) and a new snapshot is
@@ -19,7 +19,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -27,10 +26,10 @@ use anyhow::{Context, Result};
 use crate::bpf::{SteerMaps, SteerPrefix, STEER_KERNEL, STEER_PASS, STEER_REDIRECT};
 use crate::config::{L3Config, Mac};
 use crate::netlink::{self, Event, KernelRoute, Monitor, RouteType};
-use crate::netns::format_mac;
-use crate::route::{
-    Action, Fib, KernelOnly, NeighSet, Neighbours, PortId, Prefix, RouteSet, Source, Tables,
+use xskfwd_core::route::{
+    Action, Fib, KernelOnly, NeighSet, Neighbours, PortId, Prefix, RouteSet, Source,
 };
+use xskfwd_core::tables::{tables, TablesReader, TablesWriter};
 
 /// Longest wait for netlink events before checking the stop flag.
 pub const POLL: Duration = Duration::from_millis(50);
@@ -104,9 +103,7 @@ pub struct Control {
     routes: RouteSet,
     neighs: NeighSet,
     port_mtu: Vec<u32>,
-    tables: Arc<Tables>,
-    retired_fib: Vec<Arc<Fib>>,
-    retired_neigh: Vec<Arc<Neighbours>>,
+    tables: TablesWriter,
     steer: Box<dyn Steering>,
     monitor: Option<Monitor>,
     other_tables: usize,
@@ -120,10 +117,6 @@ impl std::fmt::Debug for Control {
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
-}
-
-fn mac_of(s: &str) -> [u8; 6] {
-    s.parse::<Mac>().map(|m| m.0).unwrap_or_default()
 }
 
 impl Control {
@@ -148,15 +141,13 @@ impl Control {
             routes: RouteSet::new(),
             neighs: NeighSet::new(),
             port_mtu: vec![max_ip; n],
-            tables: Tables::new(Fib::default(), Neighbours::default()),
-            retired_fib: Vec::new(),
-            retired_neigh: Vec::new(),
+            tables: tables(Fib::default(), Neighbours::default()).0,
             steer,
             monitor,
             other_tables: 0,
             stats: ControlStats::default(),
         };
-        c.add_statics()?;
+        c.add_statics();
         c.resync()?;
         if c.l3.kernel && c.other_tables > 0 {
             {
@@ -178,43 +169,25 @@ impl Control {
             .map(|i| i as PortId)
     }
 
-    fn port_named(&self, name: &str) -> Option<PortId> {
-        self.ports
-            .iter()
-            .position(|p| p.ifname == name)
-            .map(|i| i as PortId)
-    }
-
-    fn add_statics(&mut self) -> Result<()> {
+    fn add_statics(&mut self) {
         for r in &self.l3.routes {
-            let prefix: Prefix = r
-                .prefix
-                .parse()
-                .with_context(|| format!("static route {}", r.prefix))?;
-            let port = self
-                .port_named(&r.dev)
-                .with_context(|| format!("static route {}: {} is not a port", r.prefix, r.dev))?;
             self.routes.static_add(
-                prefix,
+                r.prefix,
                 Action::Forward {
-                    port,
+                    port: r.port,
                     gateway: r.via,
                     mtu: r.mtu,
                 },
             );
         }
         for n in &self.l3.neighs {
-            let port = self
-                .port_named(&n.dev)
-                .with_context(|| format!("static neighbour {}: {} is not a port", n.ip, n.dev))?;
-            self.neighs.static_add(port, n.ip, mac_of(&n.mac));
+            self.neighs.static_add(n.port, n.ip, n.mac.0);
         }
-        Ok(())
     }
 
-    /// The published tables (hand these to the workers).
-    pub fn tables(&self) -> Arc<Tables> {
-        Arc::clone(&self.tables)
+    /// A reader of the published tables (one per worker).
+    pub fn reader(&self) -> TablesReader {
+        self.tables.reader()
     }
 
     /// Counters.
@@ -338,7 +311,7 @@ impl Control {
     /// kernel: bpf_fib_lookup would otherwise say SUCCESS for them and
     /// xskfwd could only drop them. A more specific route inside such a
     /// prefix still matches first (longest match).
-    fn steering(&self, routes: &[crate::route::Route]) -> BTreeMap<SteerPrefix, u32> {
+    fn steering(&self, routes: &[xskfwd_core::route::Route]) -> BTreeMap<SteerPrefix, u32> {
         let mut m = BTreeMap::new();
         let key = |p: &Prefix| match *p {
             Prefix::V4(a, l) => SteerPrefix::V4(a.to_be_bytes(), l),
@@ -371,7 +344,7 @@ impl Control {
     /// UMEM frame, every route MTU (the kernel honours unlocked route MTUs,
     /// bpf_fib_lookup checks only the device's), and with static routes
     /// (which bypass bpf_fib_lookup) the ports' MTUs.
-    fn max_len(&self, routes: &[crate::route::Route]) -> (u32, u32) {
+    fn max_len(&self, routes: &[xskfwd_core::route::Route]) -> (u32, u32) {
         let mut v4 = self.max_ip;
         let mut v6 = self.max_ip;
         for r in routes {
@@ -410,7 +383,7 @@ impl Control {
                 }
             };
             // Before publishing: no worker reads it while it moves.
-            let huge = crate::hugepage::advise(b.regions());
+            let huge = xskfwd_hugepage::advise(b.regions());
             self.stats.huge_bytes = huge.collapsed;
             self.stats.huge_marked_bytes = huge.marked;
             self.stats.last_build = t.elapsed();
@@ -423,23 +396,20 @@ impl Control {
         if fib || neigh {
             let n = match &built {
                 Some(b) => self.neighs.build().resolved_for(b),
-                None => self.neighs.build().resolved_for(&self.tables.fib.load()),
+                None => self.neighs.build().resolved_for(&self.tables.fib()),
             };
-            let old = self.tables.neigh.swap(Arc::new(n));
-            self.retired_neigh.push(old);
+            self.tables.publish(None, Some(n));
             self.stats.neigh_builds += 1;
         }
         if let Some(built) = built {
             let limits = self.max_len(built.routes());
             let entries = self.steering(built.routes());
-            let old = self.tables.fib.swap(Arc::new(built));
-            self.retired_fib.push(old);
+            self.tables.publish(Some(built), None);
             self.stats.fib_builds += 1;
             self.steer.sync(&entries, limits)?;
         }
         // Free retired snapshots no worker holds any more.
-        self.retired_fib.retain(|a| Arc::strong_count(a) > 1);
-        self.retired_neigh.retain(|a| Arc::strong_count(a) > 1);
+        self.tables.reclaim();
         Ok(())
     }
 
@@ -488,8 +458,8 @@ impl Control {
 
     /// The effective tables as text (`xskfwd routes`).
     pub fn dump_text(&self) -> String {
-        let fib = self.tables.fib.load();
-        let neigh = self.tables.neigh.load();
+        let fib = self.tables.fib();
+        let neigh = self.tables.neigh();
         let name = |p: PortId| {
             self.ports
                 .get(p as usize)
@@ -534,7 +504,7 @@ impl Control {
         }
         let _ = writeln!(out, "\n{:<43} {:<18} DEV", "NEIGHBOUR", "MAC");
         for (port, ip, mac) in neigh.entries() {
-            let _ = writeln!(out, "{:<43} {:<18} {}", ip, format_mac(&mac), name(port));
+            let _ = writeln!(out, "{:<43} {:<18} {}", ip, Mac(mac), name(port));
         }
         let _ = write!(
             out,

@@ -1,32 +1,33 @@
-//! xskfwd — an AF_XDP userspace packet forwarder.
+//! The xskfwd datapath: everything between the forwarding core
+//! (`xskfwd_core`, pure) and the kernel.
 //!
-//! The crate is split the way `shared/STYLE.md` asks: a pure core that decides
-//! every packet's fate from bytes alone ([`wire`], [`forward`], [`config`],
-//! [`stats`], [`port`], [`worker`]) and a thin I/O edge that owns every syscall
-//! and every `unsafe` block ([`xsk`], [`bpf`], [`bpf_tools`], [`netns`], [`hugepage`]).
+//! - [`cli`] → [`config`]: command-line words become a typed, validated
+//!   [`config::Config`] once (parse, don't validate).
+//! - [`app`]: `xskfwd run` as stages (ports, programs, control plane,
+//!   UMEM, sockets, steering, attach, workers) with one teardown that
+//!   undoes any prefix of them; `xskfwd routes`.
+//! - [`xsk`]: AF_XDP sockets over one shared UMEM (umem, socket, fallback,
+//!   rings), the real implementation of the core's `Rings` trait.
+//! - [`bpf`]: the XDP program (load, rodata, the one attach-with-fallback,
+//!   bpf_link lifetime, steering maps, counters).
+//! - [`control`] + [`netlink`]: the L3 control plane mirroring the kernel's
+//!   routes, addresses and neighbours through rtnetlink, publishing frozen
+//!   tables to the workers.
+//! - [`netns`], [`privileges`]: namespaces, interface queries, who we run as.
+//! - [`stats`]: kernel-side statistics and rate formatting.
+//!
+//! `unsafe` lives only in the OS-edge modules: [`xsk`], [`bpf`], [`netns`],
+//! [`netlink`], [`privileges`] and [`app`] (one `setrlimit`); every block
+//! says why it holds. The lab and benchmark tools are the `xskfwd-lab`
+//! crate: this crate never depends on them.
 
 pub mod app;
-pub mod bench;
 pub mod bpf;
-pub mod bpf_tools;
 pub mod cli;
 pub mod config;
 pub mod control;
-pub mod demo;
-pub mod forward;
-pub mod gen;
-pub mod hugepage;
-pub mod l3;
-pub mod lab;
-pub mod lpm;
 pub mod netlink;
 pub mod netns;
-pub mod port;
-pub mod route;
-pub mod sink;
+pub mod privileges;
 pub mod stats;
-pub mod synth;
-pub mod traffic;
-pub mod wire;
-pub mod worker;
 pub mod xsk;

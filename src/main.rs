@@ -1,8 +1,10 @@
 //! The `xskfwd` binary: parse the command line, run, report errors in one
 //! line with what to do — never a panic or a backtrace.
 
-use std::process::ExitCode;
+use std::os::unix::process::CommandExt;
+use std::process::{Command as Process, ExitCode};
 
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 use xskfwd::cli::{Cli, Command};
 
@@ -22,12 +24,11 @@ fn main() -> ExitCode {
             }),
             Err(e) => Err(anyhow::Error::new(e)),
         },
-        Command::Lab { action } => xskfwd::demo::lab(action).map(|()| ExitCode::SUCCESS),
-        Command::Demo(args) => xskfwd::demo::demo(&args).map(|()| ExitCode::SUCCESS),
         Command::Routes(args) => xskfwd::app::routes(&args).map(|()| ExitCode::SUCCESS),
-        Command::Gen(args) => args.run().map(|()| ExitCode::SUCCESS),
-        Command::Sink(args) => args.run().map(|()| ExitCode::SUCCESS),
-        Command::Bench(args) => xskfwd::bench::run(&args).map(|()| ExitCode::SUCCESS),
+        ref tool => {
+            let (name, args) = tool.lab_tool().expect("every other command is a lab tool");
+            run_lab_tool(name, args)
+        }
     };
     match result {
         Ok(code) => code,
@@ -36,4 +37,20 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Replaces this process with `xskfwd-lab TOOL ARGS…` from the directory
+/// this binary is in (returns only if that fails).
+fn run_lab_tool(tool: &str, args: &[String]) -> Result<ExitCode> {
+    let me = std::env::current_exe().context("finding the xskfwd binary")?;
+    let lab = me.with_file_name("xskfwd-lab");
+    if !lab.is_file() {
+        bail!(
+            "`xskfwd {tool}` is a lab tool of the xskfwd-lab binary, which is not next to {} \
+             (build the workspace: cargo build --release)",
+            me.display()
+        );
+    }
+    let err = Process::new(&lab).arg(tool).args(args).exec();
+    Err(err).with_context(|| format!("starting {}", lab.display()))
 }

@@ -1779,14 +1779,13 @@ mod tests {
         /// A fresh namespace with `d0 <-> d1` (veth, both up), `lo` up,
         /// and 198.18.0.1/24 + fd00:0:0:1::1/64 on d0. `None` when not root.
         fn new(tag: &str) -> Option<TestNs> {
-            // SAFETY: geteuid has no preconditions and cannot fail.
-            if unsafe { libc::geteuid() } != 0 {
+            if !crate::privileges::is_root() {
                 eprintln!("skipped: needs root to create a network namespace");
                 return None;
             }
-            let ns = TestNs(format!("{}-ns", crate::lab::unique_prefix(tag)));
+            let ns = TestNs(format!("{}-ns", crate::netns::unique_prefix(tag)));
             {
-                let _lock = crate::lab::netns_admin_lock();
+                let _lock = crate::netns::admin_lock();
                 run(&["netns", "add", &ns.0]);
             }
             ns.ip("link add d0 type veth peer name d1");
@@ -1832,7 +1831,7 @@ mod tests {
 
     impl Drop for TestNs {
         fn drop(&mut self) {
-            let _lock = crate::lab::netns_admin_lock();
+            let _lock = crate::netns::admin_lock();
             let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
         }
     }

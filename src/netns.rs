@@ -23,7 +23,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::thread;
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
 use anyhow::{bail, Context, Result};
+use xskfwd_core::wire::ethernet::Mac;
 
 /// Where `ip netns add` puts its namespace handles.
 pub const NETNS_DIR: &str = "/var/run/netns";
@@ -303,7 +307,7 @@ fn rx_queues_from_sysfs(ifname: &str) -> Result<u32> {
     }
     if let Ok(mac) = mac_of(ifname) {
         let sys_mac = std::fs::read_to_string(base.join("address")).unwrap_or_default();
-        if sys_mac.trim() != format_mac(&mac) {
+        if sys_mac.trim() != Mac(mac).to_string() {
             bail!("/sys shows a different network namespace");
         }
     }
@@ -321,10 +325,53 @@ fn rx_queues_from_sysfs(ifname: &str) -> Result<u32> {
     Ok(n)
 }
 
-/// Formats a MAC address as `aa:bb:cc:dd:ee:ff` (the form `ip` prints and accepts).
-pub fn format_mac(mac: &[u8; 6]) -> String {
-    let [a, b, c, d, e, f] = mac;
-    format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}")
+/// A name prefix unique to this process and call: `xf-<tag>-<pid>-<n>`,
+/// with the tag reduced to at most 12 of `[a-z0-9]`. Skips prefixes that
+/// any existing namespace already starts with (e.g. left by a crashed
+/// process that had the same pid), so `PREFIX-anything` names are free.
+pub fn unique_prefix(tag: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let tag: String = tag
+        .chars()
+        .filter_map(|c| {
+            let c = c.to_ascii_lowercase();
+            c.is_ascii_alphanumeric().then_some(c)
+        })
+        .take(12)
+        .collect();
+    let tag = if tag.is_empty() {
+        "lab".to_string()
+    } else {
+        tag
+    };
+    let pid = std::process::id();
+    let existing: Vec<String> = std::fs::read_dir(NETNS_DIR)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut prefix = String::new();
+    for _ in 0..1000 {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        prefix = format!("xf-{tag}-{pid}-{n}");
+        let taken = existing
+            .iter()
+            .any(|e| e == &prefix || e.starts_with(&format!("{prefix}-")));
+        if !taken {
+            break;
+        }
+    }
+    prefix
+}
+
+/// Serialises `ip netns add/del` within this process: the first `ip netns
+/// add` on a host sets up the `/var/run/netns` mount, and concurrent first
+/// calls race on it.
+pub fn admin_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -345,14 +392,6 @@ mod tests {
         }
         assert!(in_netns("../etc", || ()).is_err());
         assert!(mac_of("no such if").is_err());
-    }
-
-    #[test]
-    fn format_mac_is_lowercase_colon_hex() {
-        assert_eq!(
-            format_mac(&[0x02, 0xab, 0, 0x10, 0xff, 1]),
-            "02:ab:00:10:ff:01"
-        );
     }
 
     #[test]
@@ -385,13 +424,12 @@ mod tests {
 
     #[test]
     fn queries_answer_for_the_namespace_entered() {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
+        if !crate::privileges::is_root() {
             eprintln!("skipped: needs root");
             return;
         }
-        let ns = format!("{}-ns", crate::lab::unique_prefix("nstest"));
-        let _lock = crate::lab::netns_admin_lock();
+        let ns = format!("{}-ns", unique_prefix("nstest"));
+        let _lock = admin_lock();
         ip(&["netns", "add", &ns]);
         let _guard = NsGuard(ns.clone());
         drop(_lock);
@@ -436,7 +474,7 @@ mod tests {
         assert_ne!(here, there);
         assert_eq!(current_netns_id().unwrap(), here, "caller must not move");
         assert!(shown.starts_with(&format!("{idx}: xa0@")), "{shown}");
-        assert!(shown.contains(&format_mac(&mac)), "{shown}");
+        assert!(shown.contains(&Mac(mac).to_string()), "{shown}");
         assert_eq!(mtu, 1400);
         assert_eq!(queues, 3);
         assert!(lo_mac, "lo is not Ethernet");

@@ -10,8 +10,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
-use xskfwd::lab::LabInfo;
-use xskfwd::traffic::{self, FrameSpec, Receiver, RecvLimits, SendLimits, Sender};
+use xskfwd_lab::lab::LabInfo;
+use xskfwd_lab::traffic::{self, FrameSpec, Receiver, RecvLimits, SendLimits, Sender};
 
 const SIZES: [usize; 6] = [60, 64, 128, 512, 1000, 1514];
 const N: u64 = 10_002;
@@ -20,7 +20,7 @@ const N: u64 = 10_002;
 const RATE: u64 = 25_000;
 
 fn run_args(info: &LabInfo, extra: &[&str]) -> Vec<String> {
-    let mut v = xskfwd::demo::l2_run_args(info);
+    let mut v = xskfwd_lab::demo::l2_run_args(info);
     v.extend(extra.iter().map(|s| s.to_string()));
     v
 }
@@ -294,7 +294,7 @@ fn bad_input_fails_clearly_and_leaves_nothing_attached() {
     // to dut1 and try to run there.
     xskfwd::netns::in_netns(&ns, || {
         let idx = xskfwd::netns::ifindex("dut1").unwrap();
-        xskfwd::bpf::attach_pass_persistent(idx).unwrap();
+        xskfwd::bpf::attach_persistent(idx, xskfwd::bpf::Builtin::Pass).unwrap();
     })
     .unwrap();
     let (code, stderr) = run_to_end(&base(&["dut0", "dut1"], &[]));
@@ -321,7 +321,7 @@ fn a_stale_xskfwd_program_is_reported_and_replaced() {
     let ns = info.dut_ns().to_string();
     xskfwd::netns::in_netns(&ns, || {
         let idx = xskfwd::netns::ifindex("dut0").unwrap();
-        xskfwd::bpf::attach_stale_for_tests(idx).unwrap();
+        xskfwd::bpf::attach_persistent(idx, xskfwd::bpf::Builtin::Forwarder).unwrap();
     })
     .unwrap();
     assert_eq!(

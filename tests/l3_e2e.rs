@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 use common::*;
 use etherparse::PacketBuilder;
 use serde_json::Value;
-use xskfwd::lab::LabInfo;
-use xskfwd::netns::{self, format_mac};
-use xskfwd::traffic::{self, FrameSpec, Receiver, RecvLimits, SendLimits, Sender, MAGIC};
+use xskfwd::config::Mac;
+use xskfwd::netns;
+use xskfwd_lab::lab::LabInfo;
+use xskfwd_lab::traffic::{self, FrameSpec, Receiver, RecvLimits, SendLimits, Sender, MAGIC};
 
 // ---------------------------------------------------------------------------
 // Small helpers: commands in namespaces, JSON rows, raw header fields.
@@ -316,7 +317,7 @@ fn attach_pass(ns: &str, ifname: &str) {
     let name = ifname.to_string();
     netns::in_netns(ns, move || -> anyhow::Result<()> {
         let idx = netns::ifindex(&name)?;
-        xskfwd::bpf::attach_pass_persistent(idx)?;
+        xskfwd::bpf::attach_persistent(idx, xskfwd::bpf::Builtin::Pass)?;
         Ok(())
     })
     .expect("enter namespace")
@@ -707,7 +708,7 @@ fn l3_matches_kernel_forwarding_byte_for_byte() {
                 "replace",
                 &addr.to_string(),
                 "lladdr",
-                &format_mac(&info.src0.mac),
+                &Mac(info.src0.mac).to_string(),
                 "dev",
                 "dut0",
                 "nud",
@@ -724,7 +725,7 @@ fn l3_matches_kernel_forwarding_byte_for_byte() {
     check_reference(&info, &probes, &a);
 
     // Run B: xskfwd forwards, the kernel handles what it passes.
-    let mut args = xskfwd::demo::l3_run_args(&info);
+    let mut args = xskfwd_lab::demo::l3_run_args(&info);
     args.extend(strings(&["--stats", "json"]));
     // dut1 is attached last: once it is, both ports forward.
     let fwd = Running::start(&args, &dut, "dut1");
@@ -904,7 +905,7 @@ fn l3_live_route_change_and_arp_through_the_kernel() {
         "the dut must start without a neighbour entry for 198.18.2.1"
     );
 
-    let mut args = xskfwd::demo::l3_run_args(&info);
+    let mut args = xskfwd_lab::demo::l3_run_args(&info);
     args.extend(strings(&["dut2", "--stats", "json"]));
     let fwd = Running::start(&args, &dut, "dut2");
 
@@ -1121,9 +1122,9 @@ fn l3_static_routes_without_kernel_routes() {
     ]);
     args.extend([
         "--neigh".to_string(),
-        format!("198.18.1.1 lladdr {} dev dut1", format_mac(&info.dst0.mac)),
+        format!("198.18.1.1 lladdr {} dev dut1", Mac(info.dst0.mac)),
         "--neigh".to_string(),
-        format!("198.18.0.1 lladdr {} dev dut0", format_mac(&info.src0.mac)),
+        format!("198.18.0.1 lladdr {} dev dut0", Mac(info.src0.mac)),
     ]);
     let fwd = Running::start(&args, &dut, "dut1");
 

@@ -10,23 +10,15 @@ use std::process::Command;
 
 use etherparse::PacketBuilder;
 use xskfwd::bpf::{self, PortProgram, ProgConfig};
-use xskfwd::config::L3Config;
+use xskfwd::config::{L3Config, Mac};
 use xskfwd::control::{Control, MapSteering, PortRef};
-use xskfwd::forward::Verdict;
-use xskfwd::lab::{self, Lab};
-use xskfwd::route::L3Port;
+use xskfwd::netns;
 use xskfwd::stats::{XdpProgStats, XDP_COUNTERS};
-use xskfwd::{l3, netns};
-
-fn root_or_skip(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        true
-    } else {
-        eprintln!("skipped {test}: needs root (network namespaces, XDP)");
-        false
-    }
-}
+use xskfwd_core::l3;
+use xskfwd_core::route::L3Port;
+use xskfwd_core::verdict::Verdict;
+use xskfwd_lab::harness::root_or_skip;
+use xskfwd_lab::lab::{self, Lab};
 
 fn ip(ns: &str, args: &str) {
     let st = Command::new("ip")
@@ -70,7 +62,7 @@ fn xdp_steering_agrees_with_the_userspace_decision() {
     if !root_or_skip("xdp_steering_agrees_with_the_userspace_decision") {
         return;
     }
-    let lab = Lab::up(xskfwd::demo::lab_spec(&lab::unique_prefix("steer"), 1)).expect("lab");
+    let lab = Lab::up(xskfwd_lab::demo::lab_spec(&lab::unique_prefix("steer"), 1)).expect("lab");
     let info = lab.info().clone();
     let dut = info.dut_ns().to_string();
     // Extra routes: an MTU-limited one, a blackhole, and a gateway whose
@@ -88,7 +80,7 @@ fn xdp_steering_agrees_with_the_userspace_decision() {
     // ECMP: the kernel's hash picks the path, so the kernel forwards it.
     // Both next hops are resolved and out of dut1, so the FIB would say
     // SUCCESS whichever the hash picks.
-    let dst_mac = xskfwd::netns::format_mac(&info.dst0.mac);
+    let dst_mac = Mac(info.dst0.mac);
     ip(
         &dut,
         &format!("neigh add 198.18.1.2 lladdr {dst_mac} dev dut1 nud permanent"),
@@ -111,7 +103,7 @@ fn xdp_steering_agrees_with_the_userspace_decision() {
     let total = (options.len() - 14) as u16;
     options[16..18].copy_from_slice(&total.to_be_bytes());
     options[24..26].copy_from_slice(&[0, 0]);
-    let c = xskfwd::wire::checksum::checksum(&options[14..38]);
+    let c = xskfwd_core::wire::checksum::checksum(&options[14..38]);
     options[24..26].copy_from_slice(&c.to_be_bytes());
     let mut arp = udp4(mac0, s4, d4, 64, 20);
     arp[12..14].copy_from_slice(&[0x08, 0x06]);
@@ -314,7 +306,7 @@ fn xdp_steering_agrees_with_the_userspace_decision() {
     netns::in_netns(&dut, move || {
         let i0 = netns::ifindex("dut0").unwrap();
         let i1 = netns::ifindex("dut1").unwrap();
-        let mut port_ifindex = [0u32; bpf::MAX_PROG_PORTS];
+        let mut port_ifindex = [0u32; xskfwd::config::MAX_L3_PORTS];
         port_ifindex[0] = i0;
         port_ifindex[1] = i1;
         let prog = PortProgram::load(
@@ -348,7 +340,7 @@ fn xdp_steering_agrees_with_the_userspace_decision() {
             Box::new(MapSteering::new(vec![prog.steer_maps().unwrap()])),
         )
         .expect("control plane");
-        let tables = control.tables();
+        let tables = control.reader();
         let ports = [
             L3Port {
                 mac: dut0,
@@ -382,7 +374,7 @@ fn xdp_steering_agrees_with_the_userspace_decision() {
             let to_xskfwd =
                 after.counts[idx("pass_no_socket")] > before.counts[idx("pass_no_socket")];
             let mut f = case.frame.clone();
-            let verdict = l3::decide(&ports, &tables.fib.load(), &tables.neigh.load(), 0, &mut f);
+            let verdict = l3::decide(&ports, tables.fib(), tables.neigh(), 0, &mut f);
             match verdict {
                 Verdict::Tx { .. } if !to_xskfwd => failures.push(format!(
                     "{}: userspace forwards it, the program passes it",

@@ -6,12 +6,16 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
-use xskfwd::config::{Config, Idle, Mac, Mode};
-use xskfwd::forward::{AnyForwarder, L2Forwarder, PortInfo};
-use xskfwd::l3::L3Forwarder;
-use xskfwd::port::MemRings;
-use xskfwd::route::{Action, L3Port, NeighSet, RouteSet, Tables};
-use xskfwd::worker::{Worker, WorkerParams};
+use std::cell::RefCell;
+
+use xskfwd::app::Forwarding;
+use xskfwd_core::l2::{L2Forwarder, L2Mode, L2Port};
+use xskfwd_core::l3::L3Forwarder;
+use xskfwd_core::route::{Action, L3Port, NeighSet, RouteSet};
+use xskfwd_core::tables::tables;
+use xskfwd_core::testing::MemRings;
+use xskfwd_core::wire::ethernet::Mac;
+use xskfwd_core::worker::{Idle, Worker, WorkerParams};
 
 struct Counting;
 
@@ -61,9 +65,11 @@ fn udp4(dst_mac: [u8; 6]) -> Vec<u8> {
     out
 }
 
-/// Runs `BATCHES` batches of 64 frames in on port 0 through `fwd` and
-/// returns (allocations after warm-up, frames sent on port 1).
-fn run(fwd: AnyForwarder, between: impl Fn(usize)) -> (u64, u64) {
+/// Runs `BATCHES` batches of 64 frames in on port 0 through `fwd` (the
+/// forwarder the datapath's workers run) and returns (allocations after
+/// warm-up, frames sent on port 1). `between` runs before each batch as
+/// the control thread would, so it is not counted.
+fn run(fwd: Forwarding, between: impl Fn(usize)) -> (u64, u64) {
     let (mut rings, pool) = MemRings::new(2, 256, 1024, 2048);
     rings.record = false;
     let mut w = Worker::new(
@@ -77,8 +83,8 @@ fn run(fwd: AnyForwarder, between: impl Fn(usize)) -> (u64, u64) {
     );
     w.prime();
     let pkt = udp4(OWN[0]);
-    let step = |w: &mut Worker<MemRings, AnyForwarder>| {
-        w.rings().deliver_copies(0, &pkt, 64);
+    let step = |w: &mut Worker<MemRings, Forwarding>| {
+        w.rings_mut().deliver_copies(0, &pkt, 64);
         w.poll_once();
     };
     for _ in 0..100 {
@@ -87,7 +93,9 @@ fn run(fwd: AnyForwarder, between: impl Fn(usize)) -> (u64, u64) {
     ALLOCS.store(0, Relaxed);
     COUNTING.store(true, Relaxed);
     for i in 0..BATCHES {
+        COUNTING.store(false, Relaxed);
         between(i);
+        COUNTING.store(true, Relaxed);
         step(&mut w);
     }
     COUNTING.store(false, Relaxed);
@@ -98,18 +106,13 @@ fn run(fwd: AnyForwarder, between: impl Fn(usize)) -> (u64, u64) {
 #[test]
 fn l2_worker_loop_does_not_allocate() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let config = Config::with_ports(
-        Mode::CrossConnect,
-        &[
-            ("p0", Some(Mac([2, 0, 0, 0, 1, 0]))),
-            ("p1", Some(Mac([2, 0, 0, 0, 1, 1]))),
-        ],
-    );
-    let info = OWN.map(|m| PortInfo {
-        mac: Mac(m),
+    let ports = [0, 1].map(|i| L2Port {
+        mac: Mac(OWN[i]),
         max_len: 1518,
+        next_hop: Some(Mac([2, 0, 0, 0, 1, i as u8])),
     });
-    let (allocs, sent) = run(AnyForwarder::L2(L2Forwarder::new(&config, &info)), |_| {});
+    let fwd = Forwarding::L2(L2Forwarder::new(L2Mode::CrossConnect, &ports));
+    let (allocs, sent) = run(fwd, |_| {});
     assert_eq!(sent, (BATCHES as u64 + 100) * 64, "every frame forwarded");
     assert_eq!(allocs, 0, "allocations in the L2 fast path");
 }
@@ -130,16 +133,17 @@ fn l3_worker_loop_does_not_allocate_even_across_table_updates() {
     let mut neigh = NeighSet::new();
     neigh.kernel_set(1, "198.18.1.1".parse().unwrap(), Some([2, 0, 0, 0, 1, 1]));
     let fib = routes.build().unwrap();
-    let tables = Tables::new(fib.clone(), neigh.build());
-    // A second snapshot, built before counting, published mid-run: the
-    // worker switches to it without allocating (the old one is not freed
-    // on the worker either: `spare` keeps a reference).
-    let spare = std::sync::Arc::new(fib);
+    let (writer, reader) = tables(fib.clone(), neigh.build());
+    // A second snapshot published mid-run (by the "control thread"): the
+    // worker takes it over without allocating, and the one it lets go of
+    // is not freed on the worker either (the writer keeps it).
+    let writer = RefCell::new(writer);
+    let spare = RefCell::new(Some(fib));
     let ports = OWN.map(|mac| L3Port { mac, mtu: 1500 });
-    let fwd = AnyForwarder::L3(L3Forwarder::new(&ports, tables.clone()));
+    let fwd = Forwarding::L3(L3Forwarder::new(&ports, reader));
     let (allocs, sent) = run(fwd, |i| {
         if i == BATCHES / 2 {
-            tables.fib.store(spare.clone());
+            writer.borrow_mut().publish(spare.borrow_mut().take(), None);
         }
     });
     assert_eq!(sent, (BATCHES as u64 + 100) * 64, "every frame routed");

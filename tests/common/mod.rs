@@ -1,5 +1,6 @@
-//! Shared helpers of the end-to-end tests: root check, a lab, and the
-//! xskfwd binary run as a child process (killed on drop).
+//! Shared helpers of the end-to-end tests: the lab harness of
+//! `xskfwd-lab` (root check, a lab, XDP queries) and the xskfwd binary run
+//! as a child process (killed on drop).
 
 #![allow(dead_code)]
 
@@ -8,24 +9,9 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use xskfwd::demo::ChildGuard;
-use xskfwd::lab::{self, Lab};
+use xskfwd_lab::demo::ChildGuard;
 
-/// True when running as root; otherwise prints why the test is skipped.
-pub fn root_or_skip(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        true
-    } else {
-        eprintln!("skipped {test}: needs root (network namespaces, XDP, AF_XDP)");
-        false
-    }
-}
-
-/// A fresh lab with a unique name (removed on drop).
-pub fn lab(tag: &str) -> Lab {
-    Lab::up(xskfwd::demo::lab_spec(&lab::unique_prefix(tag), 1)).expect("lab up")
-}
+pub use xskfwd_lab::harness::*;
 
 /// The xskfwd binary under test.
 pub fn xskfwd() -> Command {
@@ -66,7 +52,7 @@ impl Running {
     pub fn start(args: &[String], ns: &str, ifname: &str) -> Running {
         let mut r = Running::spawn(args);
         if let Err(e) =
-            xskfwd::demo::wait_attached(ns, ifname, &mut r.guard.0, Duration::from_secs(20))
+            xskfwd_lab::demo::wait_attached(ns, ifname, &mut r.guard.0, Duration::from_secs(20))
         {
             let _ = r.guard.0.kill();
             let out = r.wait(Duration::from_secs(10));
@@ -117,41 +103,4 @@ impl Running {
             timed_out,
         }
     }
-}
-
-/// The XDP program attached to `ifname` in `ns`, if any (name).
-pub fn xdp_prog(ns: &str, ifname: &str) -> Option<String> {
-    xskfwd::demo::xdp_prog_in(ns, ifname).expect("query the XDP program in the namespace")
-}
-
-/// Asserts that no XDP program is attached to dut0 and dut1.
-pub fn assert_dut_clean(ns: &str) {
-    for ifname in ["dut0", "dut1"] {
-        assert_eq!(
-            xdp_prog(ns, ifname),
-            None,
-            "an XDP program is left on {ifname}"
-        );
-    }
-}
-
-/// Runs `ping` in `ns` (one echo, bounded) and returns whether it succeeded.
-pub fn ping(ns: &str, dst: &str) -> bool {
-    Command::new("ip")
-        .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "2", dst])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-/// The last JSON line of `stdout` whose "type" is `ty`.
-pub fn last_json(stdout: &str, ty: &str) -> serde_json::Value {
-    stdout
-        .lines()
-        .rev()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["type"] == ty)
-        .unwrap_or_else(|| panic!("no {ty} line in:\n{stdout}"))
 }

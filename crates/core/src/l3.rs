@@ -1,0 +1,1317 @@
+//! The L3 forwarding decision: frame bytes + tables → verdict, with the
+//! frame rewritten in place the way the Linux kernel's own forwarding
+//! rewrites it.
+//!
+//! PURE: no syscalls, no allocation, no clock, no panics on any input. All
+//! header access goes through [`crate::wire`].
+//!
+//! The reference is the kernel (`ip_rcv`/`ip_forward`, `ipv6_rcv`/
+//! `ip6_forward`), not the RFC text, wherever they differ:
+//! - 0.0.0.0/8 (except 0.0.0.0 itself) and 240.0.0.0/4 are forwarded as
+//!   ordinary unicast; 0.0.0.0, multicast and limited-broadcast *sources*
+//!   and a 0.0.0.0 destination are dropped silently (as the kernel's
+//!   martian checks do); 127/8 depends on `route_localnet`, so it is the
+//!   kernel's.
+//! - bytes after the IP total length / IPv6 payload are trimmed (the
+//!   kernel's `pskb_trim_rcsum`), so the forwarded frame can be shorter
+//!   than the received one; nothing else after the IP header changes.
+//! - IPv6 link-local sources and destinations are the kernel's (it sends
+//!   ICMPv6 errors for them), so are IPv4 options and IPv6 hop-by-hop
+//!   headers, TTL/hop limit ≤ 1 (Time Exceeded), multicast, local
+//!   addresses, reject routes, unresolved neighbours (ARP/NDP), packets over
+//!   the egress MTU (fragmentation or ICMP), and a route back out of the
+//!   ingress port (the kernel also sends a redirect).
+//!
+//! [`Verdict::Pass`] names those cases. The XDP program passes all of them
+//! to the kernel before they reach xskfwd; if one still arrives (a table
+//! changed between the two decisions), the worker drops and counts it,
+//! because a frame in the UMEM cannot be handed back.
+//!
+//! Shape: [`decide_with`] parses the family-specific header checks
+//! ([`ipv4_decide`], [`ipv6_decide`]) and hands the routed packet to one
+//! generic tail ([`route_tail`]: route action → MTU → neighbour), so the
+//! two families cannot drift apart.
+
+use std::net::IpAddr;
+
+use crate::limits::{MAX_BATCH, MAX_L3_PORTS};
+use crate::route::{Action, Fib, HopMac, KernelOnly, L3Port, L3Ports, Neighbours, PortId};
+use crate::tables::TablesReader;
+use crate::verdict::{DropReason, Forwarder, PassReason, Verdict};
+use crate::wire::ethernet::{self, ethertype};
+use crate::wire::ipv4::{self, Ipv4Error};
+use crate::wire::ipv6;
+
+/// Decides and rewrites one frame that arrived on port `ingress`.
+///
+/// `ports[i]` describes port `i`; `fib` and `neigh` are the current
+/// snapshots. On [`Verdict::Tx`] the frame has been rewritten in place and
+/// `len` is the length to send (the frame trimmed to the IP packet).
+#[inline]
+pub fn decide(
+    ports: &[L3Port],
+    fib: &Fib,
+    neigh: &Neighbours,
+    ingress: usize,
+    frame: &mut [u8],
+) -> Verdict {
+    decide_with(ports, fib, neigh, ingress, frame, Hint::None)
+}
+
+/// A route looked up ahead of the decision (see [`lookup_ahead`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Hint {
+    /// Nothing looked up.
+    #[default]
+    None,
+    /// The next-hop index for this IPv4 destination (host order).
+    V4(u32, Option<u32>),
+    /// The next-hop index for this IPv6 destination.
+    V6(u128, Option<u32>),
+}
+
+/// The destination address of an untagged IPv4/IPv6 frame, unchecked
+/// otherwise: what a look-ahead needs before the real decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dst {
+    V4(u32),
+    V6(u128),
+}
+
+#[inline(always)]
+fn peek_dst(frame: &[u8]) -> Option<Dst> {
+    let eth = ethernet::Frame::new_checked(frame).ok()?;
+    match eth.ethertype() {
+        ethertype::IPV4 => Some(Dst::V4(
+            ipv4::Packet::new_checked(eth.payload()).ok()?.dst(),
+        )),
+        ethertype::IPV6 => Some(Dst::V6(
+            ipv6::Packet::new_checked(eth.payload()).ok()?.dst(),
+        )),
+        _ => None,
+    }
+}
+
+/// Looks the destination of an untagged IPv4/IPv6 frame up before the
+/// decision. Done for every frame of a batch first, so the CPU overlaps
+/// the cache misses of independent lookups instead of serialising them
+/// behind each packet's decision; [`decide_with`] uses the result only if
+/// the destination it parses is the same.
+#[inline]
+pub fn lookup_ahead(fib: &Fib, frame: &[u8]) -> Hint {
+    match peek_dst(frame) {
+        Some(Dst::V4(d)) => Hint::V4(d, fib.index_v4(d)),
+        Some(Dst::V6(d)) => Hint::V6(d, fib.index_v6(d)),
+        None => Hint::None,
+    }
+}
+
+/// [`decide`] with a route possibly looked up ahead.
+#[inline]
+pub fn decide_with(
+    ports: &[L3Port],
+    fib: &Fib,
+    neigh: &Neighbours,
+    ingress: usize,
+    frame: &mut [u8],
+    hint: Hint,
+) -> Verdict {
+    let Some(port) = ports.get(ingress) else {
+        return Verdict::Drop(DropReason::NoEgress);
+    };
+    let Ok(info) = ethernet::l3(frame) else {
+        return Verdict::Drop(DropReason::Runt);
+    };
+    let Ok(eth) = ethernet::Frame::new_checked(&*frame) else {
+        return Verdict::Drop(DropReason::Runt);
+    };
+    let dmac = eth.dst();
+    if dmac != port.mac {
+        if ethernet::is_multicast(&dmac) {
+            return Verdict::Pass(PassReason::L2Multicast);
+        }
+        // The kernel drops unicast for other hosts (PACKET_OTHERHOST).
+        return Verdict::Drop(DropReason::NotForUs);
+    }
+    if info.vlan.is_some() {
+        return Verdict::Pass(PassReason::Vlan);
+    }
+    let ctx = Ctx {
+        ports,
+        fib,
+        neigh,
+        ingress,
+    };
+    let off = info.offset;
+    let routed = match info.ethertype {
+        ethertype::IPV4 => ipv4_decide(&ctx, frame, off, hint),
+        ethertype::IPV6 => ipv6_decide(&ctx, frame, off, hint),
+        _ => return Verdict::Pass(PassReason::NonIp),
+    };
+    match routed {
+        Ok(out) => {
+            if let Ok(mut eth) = ethernet::Frame::new_checked(&mut *frame) {
+                eth.set_dst(out.dst);
+                eth.set_src(out.src);
+            }
+            Verdict::Tx {
+                port: out.port,
+                len: off as u32 + out.ip_len,
+            }
+        }
+        Err(v) => v,
+    }
+}
+
+/// What one decision reads besides the frame.
+struct Ctx<'a> {
+    ports: &'a [L3Port],
+    fib: &'a Fib,
+    neigh: &'a Neighbours,
+    ingress: usize,
+}
+
+/// A routed packet, its IP header already updated: where it goes and the
+/// MACs to write.
+struct Routed {
+    port: PortId,
+    dst: [u8; 6],
+    src: [u8; 6],
+    /// Length of the IP packet (what is sent after the Ethernet header).
+    ip_len: u32,
+}
+
+/// What the generic tail needs to know about an address family.
+trait Family: Copy {
+    /// A gateway of this family, or `None` for one of the other family.
+    fn gateway(g: IpAddr) -> Option<Self>;
+    /// The neighbour entry of `self` on `port`.
+    fn neighbour(self, neigh: &Neighbours, port: PortId) -> Option<[u8; 6]>;
+}
+
+impl Family for u32 {
+    #[inline(always)]
+    fn gateway(g: IpAddr) -> Option<u32> {
+        match g {
+            IpAddr::V4(a) => Some(u32::from(a)),
+            IpAddr::V6(_) => None,
+        }
+    }
+
+    #[inline(always)]
+    fn neighbour(self, neigh: &Neighbours, port: PortId) -> Option<[u8; 6]> {
+        neigh.get_v4(port, self)
+    }
+}
+
+impl Family for u128 {
+    #[inline(always)]
+    fn gateway(g: IpAddr) -> Option<u128> {
+        match g {
+            IpAddr::V6(a) => Some(u128::from(a)),
+            IpAddr::V4(_) => None,
+        }
+    }
+
+    #[inline(always)]
+    fn neighbour(self, neigh: &Neighbours, port: PortId) -> Option<[u8; 6]> {
+        neigh.get_v6(port, self)
+    }
+}
+
+/// Egress port, MACs and MTU check for a packet to `dst` of `ip_len`
+/// bytes whose route is next hop `hop_idx`, after the family-specific
+/// header checks. The same for both families.
+#[inline(always)]
+fn route_tail<A: Family>(
+    ctx: &Ctx<'_>,
+    hop_idx: u32,
+    action: Action,
+    dst: A,
+    ip_len: u32,
+) -> Result<Routed, Verdict> {
+    let (port, gateway, route_mtu) = match action {
+        Action::Forward { port, gateway, mtu } => (port, gateway, mtu),
+        Action::Local => return Err(Verdict::Pass(PassReason::Local)),
+        Action::Kernel(KernelOnly::Reject) => return Err(Verdict::Pass(PassReason::Reject)),
+        Action::Kernel(_) => return Err(Verdict::Pass(PassReason::KernelRoute)),
+    };
+    let Some(p) = ctx.ports.get(port as usize) else {
+        return Err(Verdict::Drop(DropReason::NoEgress));
+    };
+    if port as usize == ctx.ingress {
+        return Err(Verdict::Pass(PassReason::SameInterface));
+    }
+    let gw = match gateway {
+        Some(g) => match A::gateway(g) {
+            Some(a) => Some(a),
+            // A gateway of the other family (RFC 5549 style): the kernel's
+            // business.
+            None => return Err(Verdict::Pass(PassReason::KernelRoute)),
+        },
+        None => None,
+    };
+    let mtu = route_mtu.map_or(p.mtu, |m| m.min(p.mtu));
+    if ip_len > mtu {
+        return Err(Verdict::Pass(PassReason::Mtu));
+    }
+    let mac = match ctx.neigh.hop_mac(ctx.fib.id(), hop_idx) {
+        Some(HopMac::Gateway(m)) => Some(m),
+        Some(HopMac::Unresolved) => None,
+        _ => gw.unwrap_or(dst).neighbour(ctx.neigh, port),
+    };
+    let Some(dst_mac) = mac else {
+        return Err(Verdict::Pass(PassReason::NoNeighbour));
+    };
+    Ok(Routed {
+        port,
+        dst: dst_mac,
+        src: p.mac,
+        ip_len,
+    })
+}
+
+/// The route of `dst`: the hint's if it is for `dst`, else a lookup.
+#[inline(always)]
+fn route_of(fib: &Fib, found: Option<u32>) -> Result<(u32, Action), Verdict> {
+    match found.and_then(|i| Some((i, *fib.hop(i)?))) {
+        Some((_, Action::Local)) => Err(Verdict::Pass(PassReason::Local)),
+        Some(r) => Ok(r),
+        None => Err(Verdict::Drop(DropReason::NoRoute)),
+    }
+}
+
+fn ipv4_decide(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Result<Routed, Verdict> {
+    let Some(l3) = frame.get_mut(off..) else {
+        return Err(Verdict::Drop(DropReason::Ipv4Truncated));
+    };
+    let avail = l3.len();
+    let Ok(mut ip) = ipv4::Packet::new_checked(l3) else {
+        return Err(Verdict::Drop(DropReason::Ipv4Truncated));
+    };
+    // RFC 1812 §5.2.2, in the kernel's order; cannot be switched off.
+    if let Err(e) = ip.check(avail) {
+        return Err(Verdict::Drop(match e {
+            Ipv4Error::Version => DropReason::Ipv4Version,
+            Ipv4Error::HeaderLen => DropReason::Ipv4HeaderLen,
+            Ipv4Error::TotalLen => DropReason::Ipv4TotalLen,
+            Ipv4Error::Truncated => DropReason::Ipv4Truncated,
+            Ipv4Error::Checksum => DropReason::Ipv4Checksum,
+        }));
+    }
+    if ip.has_options() {
+        return Err(Verdict::Pass(PassReason::Options));
+    }
+    let (src, dst) = (ip.src(), ip.dst());
+    if dst >> 28 == 0xe || dst == u32::MAX {
+        return Err(Verdict::Pass(PassReason::Multicast));
+    }
+    if src >> 28 == 0xe || src == u32::MAX || src == 0 {
+        return Err(Verdict::Drop(DropReason::MartianSrc));
+    }
+    if dst == 0 {
+        return Err(Verdict::Drop(DropReason::MartianDst));
+    }
+    if src >> 24 == 127 || dst >> 24 == 127 {
+        return Err(Verdict::Pass(PassReason::Special));
+    }
+    let found = match hint {
+        Hint::V4(d, idx) if d == dst => idx,
+        _ => ctx.fib.index_v4(dst),
+    };
+    let (hop_idx, action) = route_of(ctx.fib, found)?;
+    if ip.ttl() <= 1 {
+        return Err(Verdict::Pass(PassReason::Ttl));
+    }
+    let routed = route_tail(ctx, hop_idx, action, dst, u32::from(ip.total_len()))?;
+    ip.decrement_ttl();
+    Ok(routed)
+}
+
+const LINK_LOCAL: u128 = 0xfe80 << 112;
+const LINK_LOCAL_MASK: u128 = 0xffc0 << 112;
+
+fn ipv6_decide(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Result<Routed, Verdict> {
+    let Some(l3) = frame.get_mut(off..) else {
+        return Err(Verdict::Drop(DropReason::Ipv6Truncated));
+    };
+    let avail = l3.len();
+    let Ok(mut ip) = ipv6::Packet::new_checked(l3) else {
+        return Err(Verdict::Drop(DropReason::Ipv6Truncated));
+    };
+    if ip.version() != 6 {
+        return Err(Verdict::Drop(DropReason::Ipv6Version));
+    }
+    let total = ipv6::HEADER_LEN + usize::from(ip.payload_len());
+    if total > avail {
+        return Err(Verdict::Drop(DropReason::Ipv6Truncated));
+    }
+    if ip.next_header() == ipv6::next_header::HOP_BY_HOP {
+        return Err(Verdict::Pass(PassReason::Options));
+    }
+    let (src, dst) = (ip.src(), ip.dst());
+    if dst >> 120 == 0xff {
+        return Err(Verdict::Pass(PassReason::Multicast));
+    }
+    if dst & LINK_LOCAL_MASK == LINK_LOCAL || src & LINK_LOCAL_MASK == LINK_LOCAL {
+        return Err(Verdict::Pass(PassReason::LinkLocal));
+    }
+    // The kernel drops multicast and loopback sources and loopback
+    // destinations on receipt (ip6_rcv_core).
+    if src >> 120 == 0xff || src == 1 {
+        return Err(Verdict::Drop(DropReason::MartianSrc));
+    }
+    if dst == 1 {
+        return Err(Verdict::Drop(DropReason::MartianDst));
+    }
+    if src >> 48 == 0 || dst >> 48 == 0 {
+        // The rest of ::/80 (unspecified, IPv4-mapped/-compatible): what
+        // the kernel does depends on the destination; its business.
+        return Err(Verdict::Pass(PassReason::Special));
+    }
+    let found = match hint {
+        Hint::V6(d, idx) if d == dst => idx,
+        _ => ctx.fib.index_v6(dst),
+    };
+    let (hop_idx, action) = route_of(ctx.fib, found)?;
+    let hops = ip.hop_limit();
+    if hops <= 1 {
+        return Err(Verdict::Pass(PassReason::Ttl));
+    }
+    let routed = route_tail(ctx, hop_idx, action, dst, total as u32)?;
+    ip.set_hop_limit(hops - 1);
+    Ok(routed)
+}
+
+/// Routing tables at least this large get their lookups done for a whole
+/// batch ahead of the decisions. Measured (`l3_process` benches, batches
+/// of 64): with 1M IPv4 / 200k IPv6 routes look-ahead halves the cost per
+/// packet (the lookups' cache and TLB misses overlap instead of queueing
+/// behind each decision); with 100 routes everything is in cache and the
+/// extra pass only costs.
+pub const LOOKAHEAD_MIN_ROUTES: usize = 4096;
+
+/// The L3 forwarder a worker drives: the port table and its reader of the
+/// published tables (refreshed once per batch, lock-free).
+#[derive(Debug, Clone)]
+pub struct L3Forwarder {
+    ports: L3Ports,
+    nports: usize,
+    tables: TablesReader,
+    /// Look routes up ahead (only pays off when the tables outgrow the
+    /// caches; see [`LOOKAHEAD_MIN_ROUTES`]).
+    lookahead: bool,
+    /// Scratch of one [`Forwarder::decide_batch`] call: each frame's route
+    /// looked up ahead.
+    hints: [Hint; MAX_BATCH],
+    /// Scratch of one call: IPv6 destinations with their slots, looked up
+    /// together, level by level. IPv4 lookups (at most three levels) are
+    /// done one by one: the CPU overlaps those by itself, and
+    /// `lookup_many` measured slower for them (benches/lpm.rs: 10.7 vs
+    /// 5.6 ns).
+    ahead6: Ahead<u128>,
+}
+
+/// Destinations waiting for a batched lookup.
+#[derive(Debug, Clone)]
+struct Ahead<A> {
+    dst: [A; MAX_BATCH],
+    slot: [u16; MAX_BATCH],
+    found: [Option<u32>; MAX_BATCH],
+    len: usize,
+}
+
+impl<A: Copy + Default> Ahead<A> {
+    fn new() -> Self {
+        Ahead {
+            dst: [A::default(); MAX_BATCH],
+            slot: [0; MAX_BATCH],
+            found: [None; MAX_BATCH],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, slot: usize, dst: A) {
+        if self.len < MAX_BATCH {
+            self.dst[self.len] = dst;
+            self.slot[self.len] = slot as u16;
+            self.len += 1;
+        }
+    }
+}
+
+impl L3Forwarder {
+    /// A forwarder over `ports` (at most [`MAX_L3_PORTS`]) reading the
+    /// tables through `tables`.
+    pub fn new(ports: &[L3Port], tables: TablesReader) -> Self {
+        let mut p = [L3Port::default(); MAX_L3_PORTS];
+        let nports = ports.len().min(MAX_L3_PORTS);
+        p[..nports].copy_from_slice(&ports[..nports]);
+        L3Forwarder {
+            lookahead: tables.fib().routes().len() >= LOOKAHEAD_MIN_ROUTES,
+            ports: p,
+            nports,
+            tables,
+            hints: [Hint::None; MAX_BATCH],
+            ahead6: Ahead::new(),
+        }
+    }
+
+    /// Looks the routes of a whole batch up before any is decided.
+    #[inline]
+    fn look_ahead(&mut self, frames: &[&mut [u8]]) {
+        let fib = self.tables.fib();
+        let a = &mut self.ahead6;
+        a.len = 0;
+        for (slot, (f, h)) in frames.iter().zip(self.hints.iter_mut()).enumerate() {
+            *h = match peek_dst(f) {
+                Some(Dst::V4(d)) => Hint::V4(d, fib.index_v4(d)),
+                Some(Dst::V6(d)) => {
+                    a.push(slot, d);
+                    Hint::None
+                }
+                None => Hint::None,
+            };
+        }
+        if a.len > 0 {
+            fib.index_v6_many(&a.dst[..a.len], &mut a.found[..a.len]);
+            for i in 0..a.len {
+                if let Some(h) = self.hints.get_mut(usize::from(a.slot[i])) {
+                    *h = Hint::V6(a.dst[i], a.found[i]);
+                }
+            }
+        }
+    }
+}
+
+impl Forwarder for L3Forwarder {
+    #[inline]
+    fn decide_batch(&mut self, ingress: usize, frames: &mut [&mut [u8]], out: &mut [Verdict]) {
+        // New snapshots are taken over once per batch: a pointer
+        // comparison each when nothing changed.
+        if self.tables.refresh() {
+            self.lookahead = self.tables.fib().routes().len() >= LOOKAHEAD_MIN_ROUTES;
+        }
+        if self.lookahead {
+            self.look_ahead(frames);
+        }
+        let ports = &self.ports[..self.nports];
+        if self.lookahead {
+            for ((f, v), h) in frames.iter_mut().zip(out).zip(&self.hints) {
+                let (fib, neigh) = (self.tables.fib(), self.tables.neigh());
+                *v = decide_with(ports, fib, neigh, ingress, f, *h);
+            }
+        } else {
+            let (fib, neigh) = (self.tables.fib(), self.tables.neigh());
+            for (f, v) in frames.iter_mut().zip(out) {
+                *v = decide(ports, fib, neigh, ingress, f);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::{NeighSet, Prefix, RouteSet};
+    use crate::tables::tables;
+    use etherparse::{IpNumber, Ipv4Header, Ipv6Header, PacketBuilder};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    const A: [u8; 6] = [2, 0, 0, 0, 0, 0xa]; // port 0
+    const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb]; // port 1
+    const SRC: [u8; 6] = [2, 0, 0, 0, 1, 0xa]; // host behind port 0
+    const NH: [u8; 6] = [2, 0, 0, 0, 1, 0xb]; // next hop behind port 1
+    const HOST: [u8; 6] = [2, 0, 0, 0, 1, 0xc]; // a connected host behind port 1
+
+    fn p(s: &str) -> Prefix {
+        s.parse().unwrap()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn fwd(port: PortId, gw: Option<&str>, mtu: Option<u32>) -> Action {
+        Action::Forward {
+            port,
+            gateway: gw.map(ip),
+            mtu,
+        }
+    }
+
+    struct World {
+        ports: [L3Port; 2],
+        fib: Fib,
+        /// Resolved for `fib`, as the control plane publishes them.
+        neigh: Neighbours,
+        /// The same entries, not resolved: every next hop by address.
+        unresolved: Neighbours,
+    }
+
+    fn world() -> World {
+        let mut r = RouteSet::new();
+        for l in [
+            "198.18.0.254/32",
+            "198.18.1.254/32",
+            "198.18.1.255/32",
+            "fd00:0:0:1::254/128",
+            "fd00:0:0:2::254/128",
+        ] {
+            r.local_add(p(l));
+        }
+        r.kernel_add(p("198.18.0.0/24"), 0, fwd(0, None, None));
+        r.kernel_add(p("198.18.1.0/24"), 0, fwd(1, None, None));
+        r.kernel_add(p("198.18.5.0/24"), 0, fwd(1, Some("198.18.1.1"), None));
+        r.kernel_add(p("198.18.6.0/24"), 0, Action::Kernel(KernelOnly::Reject));
+        r.kernel_add(
+            p("198.18.7.0/24"),
+            0,
+            fwd(1, Some("198.18.1.1"), Some(1000)),
+        );
+        r.kernel_add(p("198.18.8.0/24"), 0, fwd(0, Some("198.18.0.1"), None));
+        r.kernel_add(p("198.18.9.0/24"), 0, fwd(1, Some("198.18.1.99"), None));
+        r.kernel_add(
+            p("198.18.10.0/24"),
+            0,
+            Action::Kernel(KernelOnly::Multipath),
+        );
+        r.kernel_add(p("0.0.0.0/8"), 0, fwd(1, Some("198.18.1.1"), None));
+        r.kernel_add(p("240.0.0.0/4"), 0, fwd(1, Some("198.18.1.1"), None));
+        r.kernel_add(p("fd00:0:0:1::/64"), 256, fwd(0, None, None));
+        r.kernel_add(p("fd00:0:0:2::/64"), 256, fwd(1, None, None));
+        r.kernel_add(
+            p("fd00:0:0:5::/64"),
+            1024,
+            fwd(1, Some("fd00:0:0:2::1"), None),
+        );
+        r.kernel_add(
+            p("fd00:0:0:7::/64"),
+            1024,
+            fwd(1, Some("fd00:0:0:2::1"), Some(1280)),
+        );
+        let mut n = NeighSet::new();
+        n.kernel_set(1, ip("198.18.1.1"), Some(NH));
+        n.kernel_set(1, ip("198.18.1.2"), Some(HOST));
+        n.kernel_set(0, ip("198.18.0.1"), Some(SRC));
+        n.kernel_set(1, ip("fd00:0:0:2::1"), Some(NH));
+        n.kernel_set(1, ip("fd00:0:0:2::2"), Some(HOST));
+        let fib = r.build().unwrap();
+        World {
+            ports: [L3Port { mac: A, mtu: 1500 }, L3Port { mac: B, mtu: 1500 }],
+            neigh: n.build().resolved_for(&fib),
+            unresolved: n.build(),
+            fib,
+        }
+    }
+
+    impl World {
+        fn run(&self, ingress: usize, frame: &mut [u8]) -> Verdict {
+            decide(&self.ports, &self.fib, &self.neigh, ingress, frame)
+        }
+    }
+
+    fn udp4(dmac: [u8; 6], src: [u8; 4], dst: [u8; 4], ttl: u8, payload: usize) -> Vec<u8> {
+        let body: Vec<u8> = (0..payload).map(|i| (i * 13 + 5) as u8).collect();
+        let b = PacketBuilder::ethernet2(SRC, dmac)
+            .ipv4(src, dst, ttl)
+            .udp(4000, 5000);
+        let mut out = Vec::new();
+        b.write(&mut out, &body).unwrap();
+        out
+    }
+
+    fn udp6(dmac: [u8; 6], src: &str, dst: &str, hops: u8, payload: usize) -> Vec<u8> {
+        let body: Vec<u8> = (0..payload).map(|i| (i * 13 + 5) as u8).collect();
+        let s: Ipv6Addr = src.parse().unwrap();
+        let d: Ipv6Addr = dst.parse().unwrap();
+        let b = PacketBuilder::ethernet2(SRC, dmac)
+            .ipv6(s.octets(), d.octets(), hops)
+            .udp(4000, 5000);
+        let mut out = Vec::new();
+        b.write(&mut out, &body).unwrap();
+        out
+    }
+
+    /// What the kernel emits for `input`: new MACs, TTL−1 and the header
+    /// checksum recomputed in full (etherparse), the rest identical.
+    fn expect4(input: &[u8], dmac: [u8; 6], smac: [u8; 6]) -> Vec<u8> {
+        let (mut h, _) = Ipv4Header::from_slice(&input[14..]).unwrap();
+        h.time_to_live -= 1;
+        h.header_checksum = h.calc_header_checksum();
+        let mut out = Vec::new();
+        out.extend_from_slice(&dmac);
+        out.extend_from_slice(&smac);
+        out.extend_from_slice(&input[12..14]);
+        h.write(&mut out).unwrap();
+        let end = 14 + usize::from(h.total_len);
+        out.extend_from_slice(&input[14 + h.header_len()..end]);
+        out
+    }
+
+    fn expect6(input: &[u8], dmac: [u8; 6], smac: [u8; 6]) -> Vec<u8> {
+        let (mut h, _) = Ipv6Header::from_slice(&input[14..]).unwrap();
+        h.hop_limit -= 1;
+        let mut out = Vec::new();
+        out.extend_from_slice(&dmac);
+        out.extend_from_slice(&smac);
+        out.extend_from_slice(&input[12..14]);
+        h.write(&mut out).unwrap();
+        let end = 54 + usize::from(h.payload_length);
+        out.extend_from_slice(&input[54..end]);
+        out
+    }
+
+    fn forwarded(w: &World, ingress: usize, mut f: Vec<u8>) -> (u8, Vec<u8>) {
+        match w.run(ingress, &mut f) {
+            Verdict::Tx { port, len } => (port, f[..len as usize].to_vec()),
+            v => panic!("not forwarded: {v:?}"),
+        }
+    }
+
+    #[test]
+    fn ipv4_golden_via_gateway_and_connected() {
+        let w = world();
+        for payload in [0, 18, 100, 1472] {
+            let f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, payload);
+            let want = expect4(&f, NH, B);
+            assert_eq!(forwarded(&w, 0, f), (1, want), "via gateway, {payload}");
+            let f = udp4(A, [198, 18, 0, 1], [198, 18, 1, 2], 64, payload);
+            let want = expect4(&f, HOST, B);
+            assert_eq!(forwarded(&w, 0, f), (1, want), "connected, {payload}");
+        }
+        // And back the other way.
+        let f = udp4(B, [198, 18, 1, 2], [198, 18, 0, 1], 9, 30);
+        let want = expect4(&f, SRC, A);
+        assert_eq!(forwarded(&w, 1, f), (0, want));
+    }
+
+    #[test]
+    fn ipv4_every_ttl_matches_a_full_recompute() {
+        let w = world();
+        for ttl in 2..=255u8 {
+            for id_seed in [0u16, 0x00ff, 0xfeff, 0xffff, 0x1234] {
+                let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], ttl, 26);
+                // Vary the identification to walk the checksum around,
+                // then fix the checksum in full.
+                f[18..20].copy_from_slice(&id_seed.to_be_bytes());
+                let (mut h, _) = Ipv4Header::from_slice(&f[14..]).unwrap();
+                h.header_checksum = h.calc_header_checksum();
+                let mut hb = Vec::new();
+                h.write(&mut hb).unwrap();
+                f[14..34].copy_from_slice(&hb);
+                let want = expect4(&f, NH, B);
+                assert_eq!(forwarded(&w, 0, f).1, want, "ttl {ttl} id {id_seed:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn ipv6_golden() {
+        let w = world();
+        for payload in [0, 12, 1000] {
+            let f = udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, payload);
+            let want = expect6(&f, NH, B);
+            assert_eq!(forwarded(&w, 0, f), (1, want));
+            let f = udp6(A, "fd00:0:0:1::1", "fd00:0:0:2::2", 2, payload);
+            let want = expect6(&f, HOST, B);
+            assert_eq!(forwarded(&w, 0, f), (1, want));
+        }
+    }
+
+    #[test]
+    fn ethernet_padding_is_trimmed_like_the_kernel() {
+        let w = world();
+        let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 0); // 42 bytes
+        let want = expect4(&f, NH, B);
+        f.resize(60, 0xee);
+        assert_eq!(forwarded(&w, 0, f), (1, want.clone()));
+        assert_eq!(want.len(), 42);
+        let mut f = udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, 0); // 62 bytes
+        let want = expect6(&f, NH, B);
+        f.extend_from_slice(&[0xee; 10]);
+        assert_eq!(forwarded(&w, 0, f), (1, want));
+    }
+
+    fn with_ip4(f: &mut [u8], edit: impl FnOnce(&mut [u8]), fix_checksum: bool) {
+        edit(&mut f[14..]);
+        if fix_checksum {
+            f[24] = 0;
+            f[25] = 0;
+            let ihl = usize::from(f[14] & 0xf) * 4;
+            let c = crate::wire::checksum::checksum(&f[14..14 + ihl.clamp(20, 60)]);
+            f[24..26].copy_from_slice(&c.to_be_bytes());
+        }
+    }
+
+    #[test]
+    fn rfc1812_header_checks() {
+        let w = world();
+        let base = || udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 30);
+        type Edit = Box<dyn Fn(&mut [u8])>;
+        let cases: [(&str, Edit, bool, DropReason); 6] = [
+            (
+                "version 5",
+                Box::new(|h| h[0] = 0x55),
+                true,
+                DropReason::Ipv4Version,
+            ),
+            (
+                "version 6",
+                Box::new(|h| h[0] = 0x65),
+                true,
+                DropReason::Ipv4Version,
+            ),
+            (
+                "ihl 4",
+                Box::new(|h| h[0] = 0x44),
+                false,
+                DropReason::Ipv4HeaderLen,
+            ),
+            (
+                "total < header",
+                Box::new(|h| h[2..4].copy_from_slice(&19u16.to_be_bytes())),
+                true,
+                DropReason::Ipv4TotalLen,
+            ),
+            (
+                "total > frame",
+                Box::new(|h| h[2..4].copy_from_slice(&59u16.to_be_bytes())),
+                true,
+                DropReason::Ipv4Truncated,
+            ),
+            (
+                "bad checksum",
+                Box::new(|h| h[10] ^= 1),
+                false,
+                DropReason::Ipv4Checksum,
+            ),
+        ];
+        for (name, edit, fix, reason) in cases {
+            let mut f = base();
+            with_ip4(&mut f, edit, fix);
+            assert_eq!(w.run(0, &mut f), Verdict::Drop(reason), "{name}");
+        }
+        // Checks cannot be bypassed by a plausible TTL or route.
+        let mut f = base();
+        with_ip4(&mut f, |h| h[10] ^= 0x80, false);
+        assert_eq!(w.run(0, &mut f), Verdict::Drop(DropReason::Ipv4Checksum));
+    }
+
+    #[test]
+    fn ipv4_martians_and_kernel_unicast_ranges() {
+        let w = world();
+        let v = |src: [u8; 4], dst: [u8; 4]| {
+            let mut f = udp4(A, src, dst, 64, 20);
+            w.run(0, &mut f)
+        };
+        let s = [198, 18, 0, 1];
+        assert_eq!(
+            v([0, 0, 0, 0], [198, 18, 5, 9]),
+            Verdict::Drop(DropReason::MartianSrc)
+        );
+        assert_eq!(
+            v([224, 1, 2, 3], [198, 18, 5, 9]),
+            Verdict::Drop(DropReason::MartianSrc)
+        );
+        assert_eq!(
+            v([255; 4], [198, 18, 5, 9]),
+            Verdict::Drop(DropReason::MartianSrc)
+        );
+        assert_eq!(v(s, [0, 0, 0, 0]), Verdict::Drop(DropReason::MartianDst));
+        assert_eq!(
+            v([127, 0, 0, 1], [198, 18, 5, 9]),
+            Verdict::Pass(PassReason::Special)
+        );
+        assert_eq!(v(s, [127, 0, 0, 1]), Verdict::Pass(PassReason::Special));
+        assert_eq!(v(s, [224, 0, 0, 5]), Verdict::Pass(PassReason::Multicast));
+        assert_eq!(v(s, [239, 1, 1, 1]), Verdict::Pass(PassReason::Multicast));
+        assert_eq!(v(s, [255; 4]), Verdict::Pass(PassReason::Multicast));
+        // The kernel forwards 0/8 (but 0.0.0.0) and 240/4 as unicast.
+        assert!(matches!(v(s, [0, 1, 2, 3]), Verdict::Tx { port: 1, .. }));
+        assert!(matches!(
+            v([0, 1, 2, 3], [198, 18, 5, 9]),
+            Verdict::Tx { port: 1, .. }
+        ));
+        assert!(matches!(v(s, [240, 1, 2, 3]), Verdict::Tx { port: 1, .. }));
+        assert!(matches!(
+            v([250, 1, 2, 3], [198, 18, 5, 9]),
+            Verdict::Tx { port: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn ipv6_martians_and_link_local() {
+        let w = world();
+        let v = |src: &str, dst: &str| {
+            let mut f = udp6(A, src, dst, 64, 20);
+            w.run(0, &mut f)
+        };
+        let s = "fd00:0:0:1::1";
+        let d = "fd00:0:0:5::9";
+        assert_eq!(v("ff02::1", d), Verdict::Drop(DropReason::MartianSrc));
+        assert_eq!(v("::1", d), Verdict::Drop(DropReason::MartianSrc));
+        assert_eq!(v(s, "::1"), Verdict::Drop(DropReason::MartianDst));
+        assert_eq!(v("::", d), Verdict::Pass(PassReason::Special));
+        assert_eq!(
+            v(s, "::ffff:198.18.5.9"),
+            Verdict::Pass(PassReason::Special)
+        );
+        assert_eq!(v("fe80::1", d), Verdict::Pass(PassReason::LinkLocal));
+        assert_eq!(v(s, "fe80::1"), Verdict::Pass(PassReason::LinkLocal));
+        assert_eq!(v(s, "febf::1"), Verdict::Pass(PassReason::LinkLocal));
+        assert_eq!(v(s, "ff02::1"), Verdict::Pass(PassReason::Multicast));
+        assert_eq!(v(s, "ff0e::1"), Verdict::Pass(PassReason::Multicast));
+        assert!(matches!(v(s, d), Verdict::Tx { port: 1, .. }));
+        assert!(
+            matches!(v("fec0::1", d), Verdict::Tx { port: 1, .. }),
+            "site-local is not link-local"
+        );
+    }
+
+    #[test]
+    fn ttl_and_hop_limit() {
+        let w = world();
+        for (ttl, want) in [
+            (0u8, None),
+            (1, None),
+            (2, Some(1u8)),
+            (64, Some(63)),
+            (255, Some(254)),
+        ] {
+            let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], ttl, 20);
+            let v = w.run(0, &mut f);
+            match want {
+                None => assert_eq!(v, Verdict::Pass(PassReason::Ttl), "ttl {ttl}"),
+                Some(t) => {
+                    assert!(matches!(v, Verdict::Tx { .. }));
+                    assert_eq!(f[22], t);
+                }
+            }
+            let mut f = udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", ttl, 20);
+            let v = w.run(0, &mut f);
+            match want {
+                None => assert_eq!(v, Verdict::Pass(PassReason::Ttl), "hop limit {ttl}"),
+                Some(t) => {
+                    assert!(matches!(v, Verdict::Tx { .. }));
+                    assert_eq!(f[21], t);
+                }
+            }
+        }
+        // TTL 1 to a local address is still the kernel's (local delivery).
+        let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 0, 254], 1, 20);
+        assert_eq!(w.run(0, &mut f), Verdict::Pass(PassReason::Local));
+    }
+
+    #[test]
+    fn options_hop_by_hop_and_fragments() {
+        let w = world();
+        // IPv4 with a 4-byte NOP/EOL option: IHL 6.
+        let f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
+        let mut o = f[..34].to_vec();
+        o.extend_from_slice(&[1, 1, 1, 0]);
+        o.extend_from_slice(&f[34..]);
+        o[14] = 0x46;
+        let total = (o.len() - 14) as u16;
+        with_ip4(
+            &mut o,
+            |h| h[2..4].copy_from_slice(&total.to_be_bytes()),
+            true,
+        );
+        assert_eq!(w.run(0, &mut o), Verdict::Pass(PassReason::Options));
+        // IPv6 hop-by-hop.
+        let mut f = udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, 20);
+        f[20] = 0;
+        assert_eq!(w.run(0, &mut f), Verdict::Pass(PassReason::Options));
+        // Fragments: first (MF, offset 0) and non-first (offset 185) are
+        // forwarded with only TTL and checksum changed.
+        for flags in [0x2000u16, 0x00b9, 0x20b9] {
+            let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 40);
+            with_ip4(
+                &mut f,
+                |h| h[6..8].copy_from_slice(&flags.to_be_bytes()),
+                true,
+            );
+            let want = expect4(&f, NH, B);
+            assert_eq!(forwarded(&w, 0, f), (1, want), "flags {flags:#x}");
+        }
+        // IPv6 fragment header is forwarded like any other.
+        let mut f = udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, 20);
+        f[20] = 44;
+        let want = expect6(&f, NH, B);
+        assert_eq!(forwarded(&w, 0, f), (1, want));
+    }
+
+    #[test]
+    fn l2_cases_vlan_and_non_ip() {
+        let w = world();
+        let mut f = udp4(B, [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
+        assert_eq!(w.run(0, &mut f), Verdict::Drop(DropReason::NotForUs));
+        let mut f = udp4([0xff; 6], [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
+        assert_eq!(w.run(0, &mut f), Verdict::Pass(PassReason::L2Multicast));
+        let mut f = udp4(
+            [0x33, 0x33, 0, 0, 0, 1],
+            [198, 18, 0, 1],
+            [198, 18, 5, 9],
+            64,
+            20,
+        );
+        assert_eq!(w.run(0, &mut f), Verdict::Pass(PassReason::L2Multicast));
+        let f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
+        let mut t = f[..12].to_vec();
+        t.extend_from_slice(&[0x81, 0x00, 0x00, 0x05]);
+        t.extend_from_slice(&f[12..]);
+        assert_eq!(w.run(0, &mut t), Verdict::Pass(PassReason::Vlan));
+        let mut arp = f.clone();
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(w.run(0, &mut arp), Verdict::Pass(PassReason::NonIp));
+    }
+
+    #[test]
+    fn routes_neighbours_mtu_and_kernel_cases() {
+        let w = world();
+        let v4 = |dst: [u8; 4], payload: usize, ingress: usize| {
+            let mac = if ingress == 0 { A } else { B };
+            let mut f = udp4(mac, [198, 18, 0, 1], dst, 64, payload);
+            w.run(ingress, &mut f)
+        };
+        assert_eq!(
+            v4([198, 18, 0, 254], 20, 0),
+            Verdict::Pass(PassReason::Local)
+        );
+        assert_eq!(
+            v4([198, 18, 1, 254], 20, 0),
+            Verdict::Pass(PassReason::Local)
+        );
+        assert_eq!(
+            v4([198, 18, 1, 255], 20, 0),
+            Verdict::Pass(PassReason::Local),
+            "subnet broadcast"
+        );
+        assert_eq!(
+            v4([198, 19, 0, 1], 20, 0),
+            Verdict::Drop(DropReason::NoRoute)
+        );
+        assert_eq!(
+            v4([198, 18, 6, 1], 20, 0),
+            Verdict::Pass(PassReason::Reject)
+        );
+        assert_eq!(
+            v4([198, 18, 10, 1], 20, 0),
+            Verdict::Pass(PassReason::KernelRoute)
+        );
+        assert_eq!(
+            v4([198, 18, 8, 1], 20, 0),
+            Verdict::Pass(PassReason::SameInterface)
+        );
+        assert_eq!(
+            v4([198, 18, 9, 1], 20, 0),
+            Verdict::Pass(PassReason::NoNeighbour)
+        );
+        assert_eq!(
+            v4([198, 18, 1, 77], 20, 0),
+            Verdict::Pass(PassReason::NoNeighbour)
+        );
+        // Route MTU 1000: 1000-byte IP packet passes, 1001 goes to the kernel.
+        assert!(matches!(
+            v4([198, 18, 7, 1], 1000 - 28, 0),
+            Verdict::Tx { .. }
+        ));
+        assert_eq!(
+            v4([198, 18, 7, 1], 1001 - 28, 0),
+            Verdict::Pass(PassReason::Mtu)
+        );
+        // Port MTU 1500.
+        assert!(matches!(
+            v4([198, 18, 5, 1], 1500 - 28, 0),
+            Verdict::Tx { .. }
+        ));
+        assert_eq!(
+            v4([198, 18, 5, 1], 1501 - 28, 0),
+            Verdict::Pass(PassReason::Mtu)
+        );
+        // A bad ingress index never panics.
+        let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
+        assert_eq!(w.run(7, &mut f), Verdict::Drop(DropReason::NoEgress));
+
+        let v6 = |dst: &str, payload: usize| {
+            let mut f = udp6(A, "fd00:0:0:1::1", dst, 64, payload);
+            w.run(0, &mut f)
+        };
+        assert_eq!(v6("fd00:0:0:1::254", 20), Verdict::Pass(PassReason::Local));
+        assert_eq!(v6("fd00:0:0:9::1", 20), Verdict::Drop(DropReason::NoRoute));
+        assert_eq!(
+            v6("fd00:0:0:2::77", 20),
+            Verdict::Pass(PassReason::NoNeighbour)
+        );
+        assert!(matches!(v6("fd00:0:0:7::1", 1280 - 48), Verdict::Tx { .. }));
+        assert_eq!(
+            v6("fd00:0:0:7::1", 1281 - 48),
+            Verdict::Pass(PassReason::Mtu)
+        );
+    }
+
+    #[test]
+    fn truncated_frames_of_every_length_never_forward_or_panic() {
+        let w = world();
+        let f4 = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 18);
+        let f6 = udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, 18);
+        for full in [f4, f6] {
+            for len in 0..=full.len().min(60) {
+                let mut f = full[..len].to_vec();
+                let v = w.run(0, &mut f);
+                if len < full.len() {
+                    assert!(matches!(v, Verdict::Drop(_)), "len {len}: {v:?}");
+                    if len < 14 {
+                        assert_eq!(v, Verdict::Drop(DropReason::Runt));
+                    }
+                } else {
+                    assert!(matches!(v, Verdict::Tx { .. }));
+                }
+            }
+            // Every length 0..=60 of garbage, too.
+            for len in 0..=60usize {
+                let mut g: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+                if len >= 6 {
+                    g[..6].copy_from_slice(&A);
+                }
+                if len >= 14 {
+                    g[12] = 0x08;
+                    g[13] = 0x00;
+                }
+                let _ = w.run(0, &mut g);
+                if len >= 14 {
+                    g[13] = 0xdd;
+                    g[12] = 0x86;
+                    let _ = w.run(0, &mut g);
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any bytes after a valid-looking Ethernet header: no panic, and a
+        /// forwarded frame never grows or leaves through the ingress port.
+        #[test]
+        fn random_frames_never_panic(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            v6 in proptest::prelude::any::<bool>(),
+            dst in proptest::prelude::any::<[u8; 4]>(),
+        ) {
+            let w = world();
+            let mut f = Vec::new();
+            f.extend_from_slice(&A);
+            f.extend_from_slice(&SRC);
+            f.extend_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] });
+            f.extend_from_slice(&body);
+            // Make some of them plausible: right version, routed dst.
+            if f.len() > 14 {
+                f[14] = (f[14] & 0x0f) | if v6 { 0x60 } else { 0x40 };
+            }
+            if !v6 && f.len() >= 34 {
+                f[30..34].copy_from_slice(&[198, 18, dst[2] % 12, dst[3]]);
+            }
+            let n = f.len();
+            let mut by_address = f.clone();
+            let plain = decide(&w.ports, &w.fib, &w.unresolved, 0, &mut by_address);
+            let v = w.run(0, &mut f);
+            proptest::prop_assert_eq!((v, &f), (plain, &by_address));
+            if let Verdict::Tx { port, len } = v {
+                proptest::prop_assert!(len as usize <= n);
+                proptest::prop_assert_eq!(port, 1);
+            }
+        }
+    }
+
+    #[test]
+    fn per_hop_macs_agree_with_lookups_by_address() {
+        let w = world();
+        // Resolved for another build of the same routes: a different id,
+        // so it must not be used (the worker may see a new table with
+        // the old neighbours for a moment).
+        let other = {
+            let mut r = RouteSet::new();
+            r.kernel_add(p("0.0.0.0/0"), 0, fwd(1, Some("198.18.1.9"), None));
+            w.unresolved.clone().resolved_for(&r.build().unwrap())
+        };
+        let mut forwarded = 0;
+        for third in 0..=12u8 {
+            for last in [1u8, 2, 9, 99] {
+                let v4 = udp4(A, [198, 18, 0, 1], [198, 18, third, last], 64, 20);
+                let v6 = udp6(
+                    A,
+                    "fd00:0:0:1::1",
+                    &format!("fd00:0:0:{third:x}::{last:x}"),
+                    64,
+                    20,
+                );
+                for f in [v4, v6] {
+                    let mut want = f.clone();
+                    let v = decide(&w.ports, &w.fib, &w.unresolved, 0, &mut want);
+                    for n in [&w.neigh, &other] {
+                        let mut got = f.clone();
+                        let g = decide(&w.ports, &w.fib, n, 0, &mut got);
+                        assert_eq!((g, &got), (v, &want), "{third}.{last}");
+                    }
+                    forwarded += usize::from(matches!(v, Verdict::Tx { .. }));
+                }
+            }
+        }
+        assert!(
+            forwarded >= 10,
+            "the cases must include forwards: {forwarded}"
+        );
+        // Gateways are resolved per hop; connected routes are not.
+        let hops: Vec<_> = (0..w.fib.hops() as u32)
+            .filter_map(|i| w.neigh.hop_mac(w.fib.id(), i))
+            .collect();
+        assert!(hops.contains(&HopMac::Gateway(NH)));
+        assert!(
+            hops.contains(&HopMac::Unresolved),
+            "198.18.1.99 has no entry"
+        );
+        assert!(hops.contains(&HopMac::PerDestination));
+        assert_eq!(w.neigh.hop_mac(w.fib.id() + 1000, 0), None);
+    }
+
+    #[test]
+    fn look_ahead_changes_nothing_and_stale_hints_are_ignored() {
+        let w = world();
+        let frames = [
+            udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 20),
+            udp4(A, [198, 18, 0, 1], [198, 18, 1, 2], 64, 20),
+            udp4(A, [198, 18, 0, 1], [198, 19, 0, 1], 64, 20),
+            udp4(A, [198, 18, 0, 1], [198, 18, 6, 1], 64, 20),
+            udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, 20),
+            udp6(A, "fd00:0:0:1::1", "fd00:0:0:9::1", 64, 20),
+        ];
+        for f in &frames {
+            let mut plain = f.clone();
+            let want = w.run(0, &mut plain);
+            let mut hinted = f.clone();
+            let hint = lookup_ahead(&w.fib, &hinted);
+            assert_ne!(hint, Hint::None);
+            let got = decide_with(&w.ports, &w.fib, &w.neigh, 0, &mut hinted, hint);
+            assert_eq!((got, &hinted), (want, &plain));
+            // A hint for another destination is not used.
+            for wrong in [
+                Hint::V4(1, Some(0)),
+                Hint::V6(1, Some(0)),
+                Hint::V4(0, None),
+            ] {
+                let mut f2 = f.clone();
+                let got = decide_with(&w.ports, &w.fib, &w.neigh, 0, &mut f2, wrong);
+                assert_eq!((got, &f2), (want, &plain));
+            }
+        }
+        assert_eq!(lookup_ahead(&w.fib, &[0u8; 20]), Hint::None);
+    }
+
+    fn one(fwd: &mut L3Forwarder, f: &mut [u8]) -> Verdict {
+        let mut v = [Verdict::Drop(DropReason::NoEgress)];
+        fwd.decide_batch(0, &mut [f], &mut v);
+        v[0]
+    }
+
+    #[test]
+    fn the_forwarder_follows_published_snapshots() {
+        let w = world();
+        let (mut writer, reader) = tables(Fib::default(), Neighbours::default());
+        let mut fwd = L3Forwarder::new(&w.ports, reader);
+        let mut f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 20);
+        assert_eq!(
+            one(&mut fwd, &mut f.clone()),
+            Verdict::Drop(DropReason::NoRoute)
+        );
+        writer.publish(Some(w.fib.clone()), Some(w.neigh.clone()));
+        assert!(
+            matches!(one(&mut fwd, &mut f), Verdict::Tx { port: 1, .. }),
+            "taken over at the next batch"
+        );
+        let _ = Ipv4Addr::LOCALHOST;
+        let _ = IpNumber::UDP;
+    }
+
+    #[test]
+    fn batched_look_ahead_matches_decide_in_a_large_table() {
+        // The world's routes plus enough /32s (via the gateway) that the
+        // forwarder looks ahead.
+        let mut r = RouteSet::new();
+        let w = world();
+        for route in w.fib.routes() {
+            match route.action {
+                Action::Local => r.local_add(route.prefix),
+                a => r.kernel_add(route.prefix, route.metric, a),
+            }
+        }
+        for i in 0..LOOKAHEAD_MIN_ROUTES as u32 {
+            let a = Ipv4Addr::from(0xc613_0000 | i); // 198.19.x.y/32
+            r.kernel_add(
+                Prefix::new(IpAddr::V4(a), 32).unwrap(),
+                0,
+                fwd(1, Some("198.18.1.1"), None),
+            );
+        }
+        let fib = r.build().unwrap();
+        let neigh = w.unresolved.clone().resolved_for(&fib);
+        let (_writer, reader) = tables(fib.clone(), neigh.clone());
+        let mut f = L3Forwarder::new(&w.ports, reader);
+        assert!(f.lookahead);
+        let mut frames = Vec::new();
+        for k in 0..200u32 {
+            frames.push(match k % 5 {
+                0 => udp4(
+                    A,
+                    [198, 18, 0, 1],
+                    [198, 19, (k >> 3) as u8, k as u8],
+                    64,
+                    20,
+                ),
+                1 => udp4(A, [198, 18, 0, 1], [198, 18, (k % 13) as u8, 2], 64, 20),
+                2 => udp6(
+                    A,
+                    "fd00:0:0:1::1",
+                    &format!("fd00:0:0:{:x}::{:x}", k % 7, k),
+                    64,
+                    20,
+                ),
+                3 => udp4(A, [198, 18, 0, 1], [203, 0, 113, k as u8], 2, 20),
+                _ => vec![0u8; 30 + k as usize % 20],
+            });
+        }
+        let want: Vec<_> = frames
+            .iter()
+            .map(|fr| {
+                let mut c = fr.clone();
+                (decide(&w.ports, &fib, &neigh, 0, &mut c), c)
+            })
+            .collect();
+        // Batches of every shape: nothing of one batch's look-ahead may
+        // leak into the next.
+        for batch in [1, 7, 64, 100, MAX_BATCH] {
+            let mut got = frames.clone();
+            let mut verdicts = vec![Verdict::Drop(DropReason::NoEgress); got.len()];
+            for (fs, vs) in got.chunks_mut(batch).zip(verdicts.chunks_mut(batch)) {
+                let mut slices: Vec<&mut [u8]> = fs.iter_mut().map(|f| f.as_mut_slice()).collect();
+                f.decide_batch(0, &mut slices, vs);
+            }
+            for (i, (v, fr)) in verdicts.iter().zip(&got).enumerate() {
+                assert_eq!(
+                    (*v, fr),
+                    (want[i].0, &want[i].1),
+                    "batch {batch}, frame {i}"
+                );
+            }
+        }
+        let verdicts: Vec<_> = want.iter().map(|(v, _)| *v).collect();
+        assert!(
+            verdicts
+                .iter()
+                .filter(|v| matches!(v, Verdict::Tx { .. }))
+                .count()
+                >= 40,
+            "{verdicts:?}"
+        );
+    }
+}

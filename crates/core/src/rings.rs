@@ -1,0 +1,68 @@
+//! The I/O edge a worker drives, as a trait. The AF_XDP implementation is
+//! the datapath's (`xskfwd::xsk`); an in-memory one for tests and benches
+//! is in [`crate::testing`].
+//!
+//! A [`Rings`] implementation is one worker's exclusive view of the rings of
+//! the ports it serves: for each port an rx ring, a tx ring, a fill ring and
+//! a completion ring. Frames move *by value* between the rings, the worker's
+//! batches and its free pool, so every frame has exactly one owner at any
+//! time. A frame type is neither `Copy` nor `Clone`.
+//!
+//! This module must never allocate in a ring operation.
+
+use arrayvec::ArrayVec;
+
+use crate::limits::MAX_BATCH;
+
+/// A batch of frames held by a worker.
+pub type Batch<F> = ArrayVec<F, MAX_BATCH>;
+
+/// One worker's rings over all the ports it serves.
+pub trait Rings {
+    /// An owned frame (not `Copy`, not `Clone`).
+    type Frame;
+
+    /// Number of ports.
+    fn ports(&self) -> usize;
+
+    /// Moves up to `max` received frames of `port` into `out` (which has
+    /// room for them). Returns how many.
+    fn rx(&mut self, port: usize, out: &mut Batch<Self::Frame>, max: usize) -> usize;
+
+    /// The frame's packet bytes, `len()` long.
+    fn data<'a>(&'a self, frame: &'a mut Self::Frame) -> &'a mut [u8];
+
+    /// Hints that the frame's first bytes will be read and written soon.
+    /// The worker calls it for a whole rx batch before deciding any frame,
+    /// so the batch's cache misses overlap instead of queueing one after
+    /// another (in copy mode the kernel wrote the frame on another core).
+    /// The default does nothing.
+    #[inline]
+    fn prefetch(&self, _frame: &mut Self::Frame) {}
+
+    /// Sets the length the frame will be transmitted with (at most its
+    /// current length plus tailroom; callers only shrink or keep it).
+    fn set_len(&self, frame: &mut Self::Frame, len: u32);
+
+    /// Puts frames from the front of `batch` on `port`'s tx ring, removing
+    /// the ones the ring accepted. Returns how many it accepted.
+    fn tx(&mut self, port: usize, batch: &mut Batch<Self::Frame>) -> usize;
+
+    /// Asks the kernel to process `port`'s tx ring if the ring says it
+    /// needs that. Returns whether a syscall was made.
+    fn kick_tx(&mut self, port: usize) -> bool;
+
+    /// Moves completed tx frames of `port` into `pool`. Returns how many.
+    fn complete(&mut self, port: usize, pool: &mut Vec<Self::Frame>) -> usize;
+
+    /// Moves frames from the end of `pool` to `port`'s fill ring, as many as
+    /// it has room for. Returns how many.
+    fn fill(&mut self, port: usize, pool: &mut Vec<Self::Frame>) -> usize;
+
+    /// Wakes the kernel's rx processing of `port` if the fill ring says it
+    /// needs that. Returns whether a syscall was made.
+    fn kick_fill(&mut self, port: usize) -> bool;
+
+    /// Sleeps until some rx ring may have frames, or `timeout_ms` passed.
+    fn wait(&mut self, timeout_ms: i32);
+}

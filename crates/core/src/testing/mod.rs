@@ -1,0 +1,241 @@
+//! Test support for this and the other crates: in-memory rings that stand
+//! in for AF_XDP sockets, and synthetic route tables. Built only with the
+//! `testing` feature, which only dev-dependencies turn on: nothing here is
+//! in a release build.
+
+use std::collections::VecDeque;
+
+use crate::rings::{Batch, Rings};
+
+pub mod synth;
+
+/// A frame of the in-memory port: an id (for conservation checks) and its
+/// own buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MemFrame {
+    /// Identity of the frame, unique in one [`MemRings`].
+    pub id: u32,
+    /// Buffer (capacity = the frame size).
+    buf: Box<[u8]>,
+    len: usize,
+}
+
+impl MemFrame {
+    /// The valid bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// In-memory rings: what a test pushes into a port's "wire" shows up on its
+/// rx ring once a fill-ring frame is available; what is transmitted lands in
+/// the port's `sent` list and its frame returns through the completion ring.
+#[derive(Debug)]
+pub struct MemRings {
+    ports: Vec<MemPort>,
+    frame_size: usize,
+    frames: u32,
+    /// Frames the tx ring of a port accepts per `tx` call (to test the
+    /// ring-full path); `usize::MAX` = unlimited.
+    pub tx_room: usize,
+    /// Count of kicks.
+    pub kicks: u64,
+    /// Keep a copy of every transmitted frame (for [`MemRings::take_sent`]).
+    /// Off, only [`MemRings::sent_count`] counts, and the rings never
+    /// allocate after creation (the zero-allocation test relies on it).
+    pub record: bool,
+}
+
+#[derive(Debug, Default)]
+struct MemPort {
+    /// Packets waiting "on the wire" to be received.
+    wire: VecDeque<Vec<u8>>,
+    fill: VecDeque<MemFrame>,
+    rx: VecDeque<MemFrame>,
+    comp: VecDeque<MemFrame>,
+    /// Copies of what was transmitted.
+    sent: Vec<Vec<u8>>,
+    /// Frames transmitted.
+    sent_count: u64,
+    fill_cap: usize,
+    dropped_no_frame: u64,
+}
+
+impl MemRings {
+    /// `ports` ports whose fill rings hold up to `fill_cap` frames; returns
+    /// the rings and the `frames` frames (ids 0..frames) to seed a pool.
+    pub fn new(
+        ports: usize,
+        fill_cap: usize,
+        frames: u32,
+        frame_size: usize,
+    ) -> (Self, Vec<MemFrame>) {
+        let pool = (0..frames)
+            .map(|id| MemFrame {
+                id,
+                buf: vec![0; frame_size].into_boxed_slice(),
+                len: 0,
+            })
+            .collect();
+        // Every queue can hold every frame, so no ring ever reallocates.
+        let cap = frames as usize;
+        let rings = MemRings {
+            ports: (0..ports)
+                .map(|_| MemPort {
+                    fill_cap,
+                    fill: VecDeque::with_capacity(cap),
+                    rx: VecDeque::with_capacity(cap),
+                    comp: VecDeque::with_capacity(cap),
+                    ..Default::default()
+                })
+                .collect(),
+            frame_size,
+            frames,
+            tx_room: usize::MAX,
+            kicks: 0,
+            record: true,
+        };
+        (rings, pool)
+    }
+
+    /// Puts a packet on `port`'s wire.
+    pub fn inject(&mut self, port: usize, packet: &[u8]) {
+        self.ports[port].wire.push_back(packet.to_vec());
+    }
+
+    /// Simulates the kernel: moves wire packets into fill-ring frames and
+    /// onto the rx ring. Returns how many packets were received.
+    pub fn deliver(&mut self) -> usize {
+        let fs = self.frame_size;
+        let mut n = 0;
+        for p in &mut self.ports {
+            while let Some(pkt) = p.wire.pop_front() {
+                let Some(mut f) = p.fill.pop_front() else {
+                    p.dropped_no_frame += 1;
+                    continue;
+                };
+                let len = pkt.len().min(fs);
+                f.buf[..len].copy_from_slice(&pkt[..len]);
+                f.len = len;
+                p.rx.push_back(f);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Receives up to `max` copies of `packet` on `port` straight into
+    /// fill-ring frames (no allocation). Returns how many.
+    pub fn deliver_copies(&mut self, port: usize, packet: &[u8], max: usize) -> usize {
+        let fs = self.frame_size;
+        let p = &mut self.ports[port];
+        let mut n = 0;
+        while n < max {
+            let Some(mut f) = p.fill.pop_front() else {
+                break;
+            };
+            let len = packet.len().min(fs);
+            f.buf[..len].copy_from_slice(&packet[..len]);
+            f.len = len;
+            p.rx.push_back(f);
+            n += 1;
+        }
+        n
+    }
+
+    /// Frames `port` transmitted so far.
+    pub fn sent_count(&self, port: usize) -> u64 {
+        self.ports[port].sent_count
+    }
+
+    /// Takes what `port` transmitted so far.
+    pub fn take_sent(&mut self, port: usize) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.ports[port].sent)
+    }
+
+    /// Packets lost on `port` because its fill ring was empty.
+    pub fn dropped_no_frame(&self, port: usize) -> u64 {
+        self.ports[port].dropped_no_frame
+    }
+
+    /// Ids of every frame held by the rings (fill, rx, completion).
+    pub fn held_ids(&self) -> Vec<u32> {
+        self.ports
+            .iter()
+            .flat_map(|p| p.fill.iter().chain(&p.rx).chain(&p.comp).map(|f| f.id))
+            .collect()
+    }
+
+    /// Total frames created.
+    pub fn frames(&self) -> u32 {
+        self.frames
+    }
+}
+
+impl Rings for MemRings {
+    type Frame = MemFrame;
+
+    fn ports(&self) -> usize {
+        self.ports.len()
+    }
+
+    fn rx(&mut self, port: usize, out: &mut Batch<MemFrame>, max: usize) -> usize {
+        let p = &mut self.ports[port];
+        let mut n = 0;
+        while n < max && !out.is_full() {
+            let Some(f) = p.rx.pop_front() else { break };
+            out.push(f);
+            n += 1;
+        }
+        n
+    }
+
+    fn data<'a>(&'a self, frame: &'a mut MemFrame) -> &'a mut [u8] {
+        &mut frame.buf[..frame.len]
+    }
+
+    fn set_len(&self, frame: &mut MemFrame, len: u32) {
+        frame.len = (len as usize).min(frame.buf.len());
+    }
+
+    fn tx(&mut self, port: usize, batch: &mut Batch<MemFrame>) -> usize {
+        let n = batch.len().min(self.tx_room);
+        let p = &mut self.ports[port];
+        let record = self.record;
+        for f in batch.drain(..n) {
+            if record {
+                p.sent.push(f.bytes().to_vec());
+            }
+            p.sent_count += 1;
+            p.comp.push_back(f);
+        }
+        n
+    }
+
+    fn kick_tx(&mut self, _port: usize) -> bool {
+        self.kicks += 1;
+        true
+    }
+
+    fn complete(&mut self, port: usize, pool: &mut Vec<MemFrame>) -> usize {
+        let p = &mut self.ports[port];
+        let n = p.comp.len();
+        pool.extend(p.comp.drain(..));
+        n
+    }
+
+    fn fill(&mut self, port: usize, pool: &mut Vec<MemFrame>) -> usize {
+        let p = &mut self.ports[port];
+        let room = p.fill_cap.saturating_sub(p.fill.len() + p.rx.len());
+        let n = room.min(pool.len());
+        let start = pool.len() - n;
+        p.fill.extend(pool.drain(start..));
+        n
+    }
+
+    fn kick_fill(&mut self, _port: usize) -> bool {
+        false
+    }
+
+    fn wait(&mut self, _timeout_ms: i32) {}
+}

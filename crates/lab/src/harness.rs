@@ -1,0 +1,60 @@
+//! Helpers of the end-to-end suites (this crate's and the forwarder's
+//! `tests/`): the root check, a throwaway lab, what XDP program an
+//! interface carries. Built only with the `harness` feature, which only
+//! dev-dependencies turn on.
+
+use std::process::{Command, Stdio};
+
+use crate::lab::{self, Lab};
+
+/// True when running as root; otherwise prints why the test is skipped.
+pub fn root_or_skip(test: &str) -> bool {
+    if xskfwd::privileges::is_root() {
+        true
+    } else {
+        eprintln!("skipped {test}: needs root (network namespaces, XDP, AF_XDP)");
+        false
+    }
+}
+
+/// A fresh lab with a unique name (removed on drop).
+pub fn lab(tag: &str) -> Lab {
+    Lab::up(crate::demo::lab_spec(&lab::unique_prefix(tag), 1)).expect("lab up")
+}
+
+/// The XDP program attached to `ifname` in `ns`, if any (name).
+pub fn xdp_prog(ns: &str, ifname: &str) -> Option<String> {
+    crate::demo::xdp_prog_in(ns, ifname).expect("query the XDP program in the namespace")
+}
+
+/// Asserts that no XDP program is attached to dut0 and dut1.
+pub fn assert_dut_clean(ns: &str) {
+    for ifname in ["dut0", "dut1"] {
+        assert_eq!(
+            xdp_prog(ns, ifname),
+            None,
+            "an XDP program is left on {ifname}"
+        );
+    }
+}
+
+/// Runs `ping` in `ns` (one echo, bounded) and returns whether it succeeded.
+pub fn ping(ns: &str, dst: &str) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "2", dst])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// The last JSON line of `stdout` whose "type" is `ty`.
+pub fn last_json(stdout: &str, ty: &str) -> serde_json::Value {
+    stdout
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["type"] == ty)
+        .unwrap_or_else(|| panic!("no {ty} line in:\n{stdout}"))
+}

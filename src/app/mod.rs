@@ -1,0 +1,593 @@
+//! `xskfwd run` (and `xskfwd routes`): the run as a sequence of stages,
+//! and the one teardown that undoes whatever the stages built.
+//!
+//! Stages, in order ([`Stage`]): checks (namespace, privileges) → resolve
+//! the ports → load one XDP program per port (refusing foreign programs)
+//! → L3: start the control plane (kernel mirror, first snapshots, steering
+//! entries) → create the UMEM → bind one socket per (port, queue) and
+//! stock its fill ring → steer the queues to the sockets (XSKMAP) → attach
+//! the programs (bpf_link) → start the pinned workers and the control
+//! thread → forward until a signal or `--duration`. Because the programs
+//! are attached after every queue has its socket, "attached" means
+//! "forwarding" from the first frame.
+//!
+//! Teardown ([`Datapath`]'s `Drop`, so also after a failure in any stage
+//! and on a panic): steer the queues back to the kernel → let the workers
+//! empty their rx rings → stop flag → join the workers and the control
+//! thread → account for every frame → drop the sockets → drop the UMEM →
+//! drop the bpf_links last. Errors are logged, never panicked on; the
+//! [`Summary`] of a failed run still accounts for every UMEM frame.
+//!
+//! Must never: leave an XDP program attached or a thread running when it
+//! returns, or lose track of a frame.
+
+mod ports;
+mod report;
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use xskfwd_core::counters::SharedCounters;
+use xskfwd_core::l2::{L2Forwarder, L2Mode};
+use xskfwd_core::l3::L3Forwarder;
+use xskfwd_core::verdict::{Forwarder, Verdict};
+use xskfwd_core::worker::{FrameAccount, Worker, WorkerParams};
+
+use crate::bpf::{self, PortProgram};
+use crate::config::{Config, Mode, MAX_L3_PORTS};
+use crate::control::{Control, ControlStats, MapSteering, PortRef};
+use crate::netns;
+use crate::xsk::{self, SharedUmem, SocketOptions, XskFrame, XskRings, XskSocket};
+
+pub use ports::{Port, L2_OVERHEAD};
+pub use report::Summary;
+
+/// The stages of a run, in order: [`run_staged`] reports each one it
+/// completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// In the namespace, privileges checked.
+    Checked,
+    /// Every port found; MTUs and queues checked.
+    Ports,
+    /// One XDP program loaded per port (not attached).
+    Programs,
+    /// L3: the control plane mirrors the kernel and has published its
+    /// first tables (L2: nothing to do).
+    Control,
+    /// The UMEM exists; its frames are the run's.
+    Umem,
+    /// Every (port, queue) socket is bound and its fill ring stocked.
+    Sockets,
+    /// Every queue is steered to its socket.
+    Steered,
+    /// Every program is attached.
+    Attached,
+    /// The workers (and the control thread) run.
+    Workers,
+}
+
+impl Stage {
+    /// Every stage, in order.
+    pub const ALL: [Stage; 9] = [
+        Stage::Checked,
+        Stage::Ports,
+        Stage::Programs,
+        Stage::Control,
+        Stage::Umem,
+        Stage::Sockets,
+        Stage::Steered,
+        Stage::Attached,
+        Stage::Workers,
+    ];
+}
+
+/// Runs the forwarder until a signal or `config.duration()`, then prints
+/// and returns the summary.
+pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
+    let (summary, result) = run_staged(config, netns_name, |_| Ok(()));
+    result.map(|()| summary)
+}
+
+/// [`run`], calling `after` when each [`Stage`] is complete: an error from
+/// it fails the run there. Returns the summary of whatever ran (every
+/// frame accounted for, also when the run failed) and the outcome.
+pub fn run_staged(
+    config: &Config,
+    netns_name: Option<&str>,
+    mut after: impl FnMut(Stage) -> Result<()>,
+) -> (Summary, Result<()>) {
+    let mut dp = Datapath::new(config);
+    let mut stages = || -> Result<()> {
+        dp.check(netns_name)?;
+        after(Stage::Checked)?;
+        dp.resolve_ports()?;
+        after(Stage::Ports)?;
+        dp.load_programs()?;
+        after(Stage::Programs)?;
+        dp.start_control()?;
+        after(Stage::Control)?;
+        dp.create_umem()?;
+        after(Stage::Umem)?;
+        dp.bind_sockets()?;
+        after(Stage::Sockets)?;
+        dp.steer()?;
+        after(Stage::Steered)?;
+        dp.attach()?;
+        after(Stage::Attached)?;
+        dp.start_workers()?;
+        after(Stage::Workers)?;
+        dp.forward()
+    };
+    let result = stages();
+    let summary = dp.finish(result.is_ok());
+    (summary, result)
+}
+
+/// The forwarder a worker drives: chosen at start-up, dispatched once per
+/// batch.
+#[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per worker, built once and never moved in the loop"
+)]
+pub enum Forwarding {
+    /// L2 cross-connect or hairpin.
+    L2(L2Forwarder),
+    /// L3 router.
+    L3(L3Forwarder),
+}
+
+impl Forwarder for Forwarding {
+    #[inline]
+    fn decide_batch(&mut self, ingress: usize, frames: &mut [&mut [u8]], out: &mut [Verdict]) {
+        match self {
+            Forwarding::L2(f) => f.decide_batch(ingress, frames, out),
+            Forwarding::L3(f) => f.decide_batch(ingress, frames, out),
+        }
+    }
+}
+
+type XskWorker = Worker<XskRings, Forwarding>;
+
+/// The running workers, as the stats loop sees them.
+#[derive(Debug, Default)]
+struct Workers {
+    threads: Vec<JoinHandle<Option<(XskWorker, FrameAccount)>>>,
+    shared: Vec<Arc<SharedCounters>>,
+    /// Socket fds per worker, per port (for `XDP_STATISTICS`).
+    sock_fds: Vec<Vec<RawFd>>,
+}
+
+/// Everything a run builds, in teardown order (see the module docs).
+/// Each stage method fills its part; [`Datapath::finish`] (or `Drop`)
+/// tears down what exists.
+struct Datapath<'c> {
+    config: &'c Config,
+    stop: Arc<AtomicBool>,
+    ports: Vec<Port>,
+    workers: Workers,
+    control_thread: Option<JoinHandle<ControlStats>>,
+    /// Bound workers not started yet.
+    idle: Vec<XskWorker>,
+    steered: bool,
+    umem: Option<SharedUmem>,
+    /// UMEM frames no worker was given.
+    spare: Vec<XskFrame>,
+    control: Option<Control>,
+    programs: Vec<PortProgram>,
+    summary: Summary,
+    done: bool,
+}
+
+/// Raises RLIMIT_MEMLOCK if allowed. On kernels with memcg accounting for
+/// BPF and UMEM it is not needed, and without CAP_SYS_RESOURCE it fails with
+/// EPERM: neither is fatal.
+fn raise_memlock() {
+    let r = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit reads a valid rlimit struct.
+    let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) };
+}
+
+impl<'c> Datapath<'c> {
+    fn new(config: &'c Config) -> Self {
+        Datapath {
+            config,
+            stop: Arc::new(AtomicBool::new(false)),
+            ports: Vec::new(),
+            workers: Workers::default(),
+            control_thread: None,
+            idle: Vec::new(),
+            steered: false,
+            umem: None,
+            spare: Vec::new(),
+            control: None,
+            programs: Vec::new(),
+            summary: Summary::default(),
+            done: false,
+        }
+    }
+
+    fn check(&mut self, netns_name: Option<&str>) -> Result<()> {
+        if let Some(ns) = netns_name {
+            netns::enter_netns(ns).with_context(|| format!("entering network namespace {ns}"))?;
+        }
+        crate::privileges::require_root("xskfwd run")?;
+        raise_memlock();
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(sig, Arc::clone(&self.stop))
+                .context("installing signal handlers")?;
+        }
+        Ok(())
+    }
+
+    fn resolve_ports(&mut self) -> Result<()> {
+        self.ports = ports::resolve(self.config)?;
+        Ok(())
+    }
+
+    /// Loads (which also refuses foreign programs early); attached only
+    /// once every socket is bound and steered.
+    fn load_programs(&mut self) -> Result<()> {
+        let router = self.config.mode() == Mode::Router;
+        let mut port_ifindex = [0u32; MAX_L3_PORTS];
+        for (slot, q) in port_ifindex.iter_mut().zip(&self.ports) {
+            *slot = q.ifindex;
+        }
+        for p in &self.ports {
+            let cfg = if router {
+                bpf::ProgConfig {
+                    mode: bpf::MODE_L3,
+                    port_mac: p.mac.0,
+                    port_ifindex,
+                    rp_filter: ports::rp_filter(&p.ifname),
+                    fib_forward: self.config.l3().kernel,
+                }
+            } else {
+                bpf::ProgConfig::default()
+            };
+            self.programs
+                .push(PortProgram::load(&p.ifname, p.ifindex, &cfg)?);
+        }
+        Ok(())
+    }
+
+    /// L3: mirrors the kernel's tables (and the static ones), publishes the
+    /// first snapshot and the steering entries before anything is attached.
+    fn start_control(&mut self) -> Result<()> {
+        if self.config.mode() != Mode::Router {
+            return Ok(());
+        }
+        let maps = self
+            .programs
+            .iter()
+            .map(PortProgram::steer_maps)
+            .collect::<Result<Vec<_>, _>>()?;
+        let refs = self
+            .ports
+            .iter()
+            .map(|p| PortRef {
+                ifname: p.ifname.clone(),
+                ifindex: p.ifindex,
+            })
+            .collect();
+        // The worker checks against each port's MTU as it was at start;
+        // the program's limit must not let larger packets through if an
+        // MTU grows later (bpf_fib_lookup checks the current one).
+        let max_ip = self
+            .ports
+            .iter()
+            .map(|p| p.l3().mtu)
+            .min()
+            .unwrap_or(0)
+            .min(self.config.rings().max_packet() - L2_OVERHEAD);
+        self.control = Some(Control::start(
+            refs,
+            self.config.l3().clone(),
+            max_ip,
+            Box::new(MapSteering::new(maps)),
+        )?);
+        Ok(())
+    }
+
+    fn create_umem(&mut self) -> Result<()> {
+        let r = self.config.rings();
+        let (umem, frames) = SharedUmem::new(
+            self.config.total_frames(),
+            r.frame_size,
+            r.fill_size,
+            r.comp_size,
+        )?;
+        self.summary.umem_frames = frames.len() as u64;
+        self.umem = Some(umem);
+        self.spare = frames;
+        Ok(())
+    }
+
+    fn forwarder(&self) -> Forwarding {
+        match (&self.control, self.config.mode()) {
+            (Some(c), _) => {
+                let l3ports: Vec<_> = self.ports.iter().map(Port::l3).collect();
+                Forwarding::L3(L3Forwarder::new(&l3ports, c.reader()))
+            }
+            (None, mode) => {
+                let l2ports: Vec<_> = self.ports.iter().map(Port::l2).collect();
+                let mode = if mode == Mode::Hairpin {
+                    L2Mode::Hairpin
+                } else {
+                    L2Mode::CrossConnect
+                };
+                Forwarding::L2(L2Forwarder::new(mode, &l2ports))
+            }
+        }
+    }
+
+    /// One worker per queue: its sockets on every port, its share of the
+    /// frames, its fill rings stocked.
+    fn bind_sockets(&mut self) -> Result<()> {
+        let config = self.config;
+        let r = config.rings();
+        let umem = self.umem.clone().context("the UMEM is created first")?;
+        let opts = SocketOptions {
+            rx_size: r.rx_size,
+            tx_size: r.tx_size,
+            bind: config.bind_mode(),
+            need_wakeup: config.need_wakeup(),
+        };
+        let per_worker = self.summary.umem_frames as usize / config.workers();
+        for &q in config.queues() {
+            let mut socks = Vec::new();
+            for p in &self.ports {
+                socks.push(XskSocket::bind(&umem, &p.ifname, q, opts, r.fill_size)?);
+            }
+            self.workers
+                .sock_fds
+                .push(socks.iter().map(XskSocket::fd).collect());
+            let pool = self.spare.split_off(self.spare.len() - per_worker);
+            let rings = XskRings::new(umem.clone(), socks, config.need_wakeup());
+            let params = WorkerParams {
+                batch: r.batch as usize,
+                idle: config.idle(),
+            };
+            let mut w = Worker::new(rings, self.forwarder(), params, pool);
+            w.prime();
+            self.idle.push(w);
+        }
+        Ok(())
+    }
+
+    /// Steers every queue to its sockets (their fill rings are stocked).
+    fn steer(&mut self) -> Result<()> {
+        self.steered = true;
+        for (qi, &q) in self.config.queues().iter().enumerate() {
+            for (pi, prog) in self.programs.iter().enumerate() {
+                prog.register(q, self.workers.sock_fds[qi][pi])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn attach(&mut self) -> Result<()> {
+        let mut attached = Vec::new();
+        for prog in &mut self.programs {
+            attached.push(prog.attach(self.config.xdp_mode())?);
+        }
+        let config = self.config;
+        let socks = self.idle.iter().flat_map(|w| w.rings().sockets());
+        let zero_copy = socks.clone().any(XskSocket::zero_copy);
+        let tx_budget = socks.map(XskSocket::tx_budget).min().unwrap_or(0);
+        eprintln!(
+            "xskfwd: forwarding {} on queue(s) {:?} — {} worker(s), {} frames of {} B, xdp {} mode, {} bind, batch {}{}",
+            self.ports.iter().map(|p| p.ifname.as_str()).collect::<Vec<_>>().join(" <-> "),
+            config.queues(),
+            config.workers(),
+            config.total_frames(),
+            config.rings().frame_size,
+            attached.first().map_or("-", |a| a.name()),
+            if zero_copy { "zero-copy" } else { "copy" },
+            config.rings().batch,
+            if zero_copy {
+                String::new()
+            } else {
+                format!(", up to {tx_budget} frames per tx kick")
+            },
+        );
+        Ok(())
+    }
+
+    fn start_workers(&mut self) -> Result<()> {
+        let config = self.config;
+        let frame_size = config.rings().frame_size;
+        let nports = self.ports.len();
+        let queues = config.queues();
+        let cpus = config.cpus();
+        // A worker is handed to its thread only once the thread exists, so
+        // a failed spawn leaves it (and its frames) here to be accounted.
+        let mut idle = std::mem::take(&mut self.idle).into_iter().enumerate();
+        while let Some((i, w)) = idle.next() {
+            let shared = Arc::new(SharedCounters::new(nports));
+            let stop = Arc::clone(&self.stop);
+            let cpu = (!cpus.is_empty()).then(|| cpus[i % cpus.len()]);
+            let mine = Arc::clone(&shared);
+            let (hand, take) = mpsc::sync_channel::<XskWorker>(1);
+            let spawned = thread::Builder::new()
+                .name(format!("xskfwd-q{}", queues[i]))
+                .spawn(move || {
+                    let mut w = take.recv().ok()?;
+                    if let Some(cpu) = cpu {
+                        if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+                            eprintln!(
+                                "xskfwd: could not pin worker {i} to CPU {cpu}; running unpinned"
+                            );
+                        }
+                    }
+                    w.run(&stop, &mine);
+                    let acc = w.drain(|f| f.index(frame_size));
+                    Some((w, acc))
+                });
+            match spawned {
+                Ok(h) => {
+                    // The thread holds the receiver until it got the worker.
+                    let _ = hand.send(w);
+                    self.workers.threads.push(h);
+                    self.workers.shared.push(shared);
+                }
+                Err(e) => {
+                    self.idle.push(w);
+                    self.idle.extend(idle.map(|(_, w)| w));
+                    return Err(e).context("spawning a worker thread");
+                }
+            }
+        }
+        if let Some(mut c) = self.control.take() {
+            let stop = Arc::clone(&self.stop);
+            let h = thread::Builder::new()
+                .name("xskfwd-routes".into())
+                .spawn(move || {
+                    c.run(&stop);
+                    c.stats()
+                })
+                .context("spawning the route mirror thread")?;
+            self.control_thread = Some(h);
+        }
+        Ok(())
+    }
+
+    fn forward(&mut self) -> Result<()> {
+        report::stats_loop(
+            self.config,
+            &self.ports,
+            &self.programs,
+            &self.workers,
+            &self.stop,
+        )
+    }
+
+    /// Tears down in the documented order and returns the summary (printed
+    /// if the run succeeded).
+    fn finish(mut self, print: bool) -> Summary {
+        self.teardown();
+        let summary = std::mem::take(&mut self.summary);
+        if print {
+            report::print_summary(self.config, &self.ports, &summary);
+        }
+        summary
+    }
+
+    fn teardown(&mut self) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        // Steer back to the kernel, let running workers empty their rx rings.
+        if self.steered {
+            for &q in self.config.queues() {
+                for prog in &self.programs {
+                    prog.unregister(q);
+                }
+            }
+            if !self.workers.threads.is_empty() {
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        let s = &mut self.summary;
+        let frame_size = self.config.rings().frame_size;
+        let mut finished = Vec::new();
+        for h in self.workers.threads.drain(..) {
+            match h.join() {
+                Ok(Some((w, acc))) => {
+                    s.per_port.extend_from_slice(w.counters());
+                    s.frames.push(acc);
+                    finished.push(w);
+                }
+                Ok(None) => eprintln!("xskfwd: a worker thread never got its worker"),
+                Err(_) => eprintln!("xskfwd: a worker thread panicked"),
+            }
+        }
+        for mut w in self.idle.drain(..) {
+            let acc = w.drain(|f| f.index(frame_size));
+            s.per_port.extend_from_slice(w.counters());
+            s.frames.push(acc);
+            finished.push(w);
+        }
+        if let Some(h) = self.control_thread.take() {
+            match h.join() {
+                Ok(cs) => s.control = Some(cs),
+                Err(_) => eprintln!("xskfwd: the route mirror thread panicked"),
+            }
+        } else if let Some(c) = self.control.take() {
+            s.control = Some(c.stats());
+        }
+        s.xsk = self
+            .workers
+            .sock_fds
+            .iter()
+            .flatten()
+            .map(|&fd| xsk::socket_stats(fd).unwrap_or_default())
+            .collect();
+        drop(finished); // the sockets
+        if self.umem.is_some() {
+            let n = self.spare.len() as u64;
+            s.frames.push(FrameAccount {
+                total: n,
+                in_pool: n,
+                ..FrameAccount::default()
+            });
+        }
+        self.spare.clear();
+        self.umem = None; // freed when the last socket's clone is gone
+        s.xdp = self.programs.iter().map(PortProgram::counters).collect();
+        self.programs.clear(); // the bpf_links, last
+    }
+}
+
+impl Drop for Datapath<'_> {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}
+
+/// `xskfwd routes`: prints the effective L3 tables.
+pub fn routes(args: &crate::cli::RoutesArgs) -> Result<()> {
+    if let Some(ns) = &args.netns {
+        netns::enter_netns(ns).with_context(|| format!("entering network namespace {ns}"))?;
+    }
+    let names: Vec<String> = if args.ports.is_empty() {
+        crate::netlink::dump()
+            .context("listing interfaces")?
+            .links
+            .into_iter()
+            .filter(|l| l.name != "lo")
+            .map(|l| l.name)
+            .collect()
+    } else {
+        args.ports.clone()
+    };
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let l3 = args.source.to_l3()?.resolve(&name_refs)?;
+    let mut refs = Vec::new();
+    for name in names {
+        let ifindex = netns::ifindex(&name).with_context(|| {
+            format!("interface {name} not found in this network namespace (check `ip link`, or use --netns)")
+        })?;
+        refs.push(PortRef {
+            ifname: name,
+            ifindex,
+        });
+    }
+    let control = Control::start(
+        refs,
+        l3,
+        65535,
+        Box::<crate::control::NoSteering>::default(),
+    )?;
+    println!("{}", control.dump_text());
+    Ok(())
+}

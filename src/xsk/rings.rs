@@ -1,0 +1,201 @@
+//! One worker's rings: its queue's socket on every port, as the core's
+//! [`Rings`] trait.
+
+use xsk_rs::FrameDesc;
+use xskfwd_core::limits::MAX_BATCH;
+use xskfwd_core::rings::{Batch, Rings};
+
+use super::umem::as_descs;
+use super::{SharedUmem, XskFrame, XskSocket};
+
+/// One worker's rings: the sockets of its queue on every port.
+#[derive(Debug)]
+pub struct XskRings {
+    umem: SharedUmem,
+    socks: Vec<XskSocket>,
+    scratch: Box<[FrameDesc; MAX_BATCH]>,
+    pollfds: Vec<libc::pollfd>,
+    need_wakeup: bool,
+}
+
+impl XskRings {
+    /// Rings over `socks` (index = port) of `umem`.
+    pub fn new(umem: SharedUmem, socks: Vec<XskSocket>, need_wakeup: bool) -> Self {
+        let pollfds = socks
+            .iter()
+            .map(|s| libc::pollfd {
+                fd: s.fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        XskRings {
+            umem,
+            socks,
+            scratch: Box::new([FrameDesc::default(); MAX_BATCH]),
+            pollfds,
+            need_wakeup,
+        }
+    }
+
+    /// Frame size of the UMEM.
+    pub fn frame_size(&self) -> u32 {
+        self.umem.frame_size
+    }
+
+    /// The sockets, by port.
+    pub fn sockets(&self) -> &[XskSocket] {
+        &self.socks
+    }
+}
+
+impl Rings for XskRings {
+    type Frame = XskFrame;
+
+    fn ports(&self) -> usize {
+        self.socks.len()
+    }
+
+    #[inline]
+    fn rx(&mut self, port: usize, out: &mut Batch<XskFrame>, max: usize) -> usize {
+        let max = max.min(out.remaining_capacity());
+        let s = &mut self.socks[port];
+        // SAFETY: the descriptors written into `scratch` are frames the
+        // kernel hands back to us; each becomes exactly one XskFrame below.
+        let n = unsafe { s.rx.consume(&mut self.scratch[..max]) };
+        for d in &self.scratch[..n] {
+            out.push(XskFrame(*d));
+        }
+        n
+    }
+
+    #[inline]
+    fn data<'a>(&'a self, frame: &'a mut XskFrame) -> &'a mut [u8] {
+        // SAFETY: `frame` came from this process's only UMEM and is owned
+        // (not on any ring), so nobody else reads or writes its bytes.
+        let mut data = unsafe { self.umem.umem.data_mut(&mut frame.0) };
+        let bytes = data.contents_mut();
+        let (ptr, len) = (bytes.as_mut_ptr(), bytes.len());
+        // SAFETY: the bytes live in the UMEM mapping, which `self` keeps
+        // alive for 'a; `frame` is mutably borrowed for 'a, so this is the
+        // only reference to them.
+        unsafe { std::slice::from_raw_parts_mut(ptr, len) }
+    }
+
+    #[inline]
+    fn prefetch(&self, frame: &mut XskFrame) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use core::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
+            let p = self.data(frame).as_ptr();
+            // SAFETY: a prefetch never faults and changes no memory; SSE
+            // (and with it PREFETCHh/PREFETCHW, a no-op where absent) is
+            // part of the x86-64 baseline.
+            unsafe { _mm_prefetch::<_MM_HINT_ET0>(p.cast()) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = frame;
+    }
+
+    #[inline]
+    fn set_len(&self, frame: &mut XskFrame, len: u32) {
+        // SAFETY: as in `data`: an owned frame of our UMEM.
+        let mut data = unsafe { self.umem.umem.data_mut(&mut frame.0) };
+        data.cursor().set_pos(len as usize);
+    }
+
+    #[inline]
+    fn tx(&mut self, port: usize, batch: &mut Batch<XskFrame>) -> usize {
+        let s = &mut self.socks[port];
+        // The ring reserves all-or-nothing: ask how much room there is.
+        let k = s.tx.nb_free(batch.len() as u32).min(batch.len() as u32) as usize;
+        if k == 0 {
+            return 0;
+        }
+        // SAFETY: the frames are owned by `batch`; the accepted ones are
+        // removed from it right below, so they are not touched again until
+        // the completion ring returns them.
+        let n = unsafe { s.tx.produce(&as_descs(batch)[..k]) };
+        batch.drain(..n);
+        n
+    }
+
+    #[inline]
+    fn kick_tx(&mut self, port: usize) -> bool {
+        let s = &mut self.socks[port];
+        if self.need_wakeup && !s.tx.needs_wakeup() {
+            return false;
+        }
+        // Errors other than the transient ones xsk-rs already ignores mean
+        // the device went away; the frames come back at teardown.
+        let _ = s.tx.wakeup();
+        true
+    }
+
+    #[inline]
+    fn complete(&mut self, port: usize, pool: &mut Vec<XskFrame>) -> usize {
+        let s = &mut self.socks[port];
+        let mut total = 0;
+        loop {
+            let room = (pool.capacity() - pool.len()).min(MAX_BATCH);
+            // SAFETY: completed descriptors are frames the kernel is done
+            // with; each becomes exactly one XskFrame.
+            let n = unsafe { s.cq.consume(&mut self.scratch[..room]) };
+            for d in &self.scratch[..n] {
+                pool.push(XskFrame(*d));
+            }
+            total += n;
+            if n < room || n == 0 {
+                return total;
+            }
+        }
+    }
+
+    #[inline]
+    fn fill(&mut self, port: usize, pool: &mut Vec<XskFrame>) -> usize {
+        let s = &mut self.socks[port];
+        let want = pool.len().min(s.fill_cap as usize) as u32;
+        let k = s.fq.nb_free(want).min(want) as usize;
+        if k == 0 {
+            return 0;
+        }
+        let start = pool.len() - k;
+        // SAFETY: the frames are owned by `pool`; the accepted ones are
+        // removed from it right below.
+        let n = unsafe { s.fq.produce(as_descs(&pool[start..])) };
+        pool.drain(start..start + n);
+        n
+    }
+
+    #[inline]
+    fn kick_fill(&mut self, port: usize) -> bool {
+        let s = &mut self.socks[port];
+        if !self.need_wakeup || !s.fq.needs_wakeup() {
+            return false;
+        }
+        // SAFETY: recvfrom with a null buffer of length 0 on our own socket
+        // only asks the kernel to process the rings.
+        unsafe {
+            libc::recvfrom(
+                s.fd,
+                std::ptr::null_mut(),
+                0,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        true
+    }
+
+    fn wait(&mut self, timeout_ms: i32) {
+        // SAFETY: `pollfds` is a valid array of `len` pollfd structs.
+        unsafe {
+            libc::poll(
+                self.pollfds.as_mut_ptr(),
+                self.pollfds.len() as libc::nfds_t,
+                timeout_ms,
+            )
+        };
+    }
+}
