@@ -19,11 +19,19 @@ use xskfwd_lab::lab::LabInfo;
 fn config(args: Vec<String>) -> (Config, String) {
     let mut argv = vec!["xskfwd".to_string()];
     argv.extend(args);
-    argv.extend(["--duration".into(), "1".into(), "--stats".into(), "none".into()]);
+    argv.extend([
+        "--duration".into(),
+        "1".into(),
+        "--stats".into(),
+        "none".into(),
+    ]);
     let Command::Run(run) = Cli::try_parse_from(argv).expect("arguments").command else {
         unreachable!("a run command")
     };
-    (run.to_config().expect("config"), run.netns.expect("a namespace"))
+    (
+        run.to_config().expect("config"),
+        run.netns.expect("a namespace"),
+    )
 }
 
 /// Runs in a thread of its own (run_staged moves its thread into the
@@ -50,7 +58,10 @@ fn every_stage_tears_down(tag: &str, args: fn(&LabInfo) -> Vec<String>) {
     for stage in Stage::ALL {
         let (summary, result) = run_in_lab(&config, &ns, Some(stage));
         let err = result.expect_err("the injected failure fails the run");
-        assert!(format!("{err:#}").contains("injected"), "{stage:?}: {err:#}");
+        assert!(
+            format!("{err:#}").contains("injected"),
+            "{stage:?}: {err:#}"
+        );
         assert_dut_clean(info.dut_ns());
         assert!(summary.conserved(), "{stage:?}: frames lost: {summary:?}");
         if stage >= Stage::Umem {

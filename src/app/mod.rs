@@ -11,7 +11,7 @@
 //! are attached after every queue has its socket, "attached" means
 //! "forwarding" from the first frame.
 //!
-//! Teardown ([`Datapath`]'s `Drop`, so also after a failure in any stage
+//! Teardown (`Datapath`'s `Drop`, so also after a failure in any stage
 //! and on a panic): steer the queues back to the kernel → let the workers
 //! empty their rx rings → stop flag → join the workers and the control
 //! thread → account for every frame → drop the sockets → drop the UMEM →

@@ -65,9 +65,8 @@ impl Running {
     }
 
     /// Sends `sig` and collects the output (bounded wait, then SIGKILL).
-    pub fn signal_and_wait(self, sig: i32) -> Finished {
-        // SAFETY: kill(2) on our own, not yet reaped child.
-        unsafe { libc::kill(self.guard.0.id() as i32, sig) };
+    pub fn signal_and_wait(mut self, sig: i32) -> Finished {
+        self.guard.signal(sig);
         self.wait(Duration::from_secs(20))
     }
 

@@ -28,8 +28,8 @@
 //! because a frame in the UMEM cannot be handed back.
 //!
 //! Shape: [`decide_with`] parses the family-specific header checks
-//! ([`ipv4_decide`], [`ipv6_decide`]) and hands the routed packet to one
-//! generic tail ([`route_tail`]: route action → MTU → neighbour), so the
+//! (`ipv4_decide`, `ipv6_decide`) and hands the routed packet to one
+//! generic tail (`route_tail`: route action → MTU → neighbour), so the
 //! two families cannot drift apart.
 
 use std::net::IpAddr;

@@ -5,7 +5,7 @@
 //! compiler enforces it: `forbid(unsafe_code)`), and depends on no libc,
 //! xsk-rs or libbpf: it builds and tests without clang, libbpf or root.
 //! The datapath crate (`xskfwd`) drives it over real AF_XDP rings; tests
-//! and benches drive it over in-memory ones ([`testing`], feature
+//! and benches drive it over in-memory ones (`testing`, feature
 //! `testing`).
 //!
 //! - [`wire`]: smoltcp-style zero-copy views of Ethernet, IPv4 and IPv6

@@ -1,6 +1,6 @@
 //! The I/O edge a worker drives, as a trait. The AF_XDP implementation is
 //! the datapath's (`xskfwd::xsk`); an in-memory one for tests and benches
-//! is in [`crate::testing`].
+//! is in `xskfwd_core::testing` (feature `testing`).
 //!
 //! A [`Rings`] implementation is one worker's exclusive view of the rings of
 //! the ports it serves: for each port an rx ring, a tx ring, a fill ring and

@@ -411,8 +411,7 @@ fn stop_xskfwd(
     mut child: ChildGuard,
     output: Option<thread::JoinHandle<String>>,
 ) -> Option<XskfwdEnd> {
-    // SAFETY: kill(2) on our own child, not yet reaped (ChildGuard owns it).
-    unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) };
+    child.signal(libc::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.0.try_wait() {

@@ -11,14 +11,70 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
 
-use crate::cli::{DemoArgs, DemoMode, LabAction};
 use crate::lab::{self, Lab, LabInfo, LabSpec};
 use crate::traffic::{self, Receiver, SendLimits, Sender};
 use xskfwd::bpf;
 use xskfwd::config::Mac;
 use xskfwd::netns;
 use xskfwd::stats;
+
+/// `xskfwd lab ...`
+#[derive(Debug, Subcommand)]
+pub enum LabAction {
+    /// Create the lab namespaces PREFIX-src, PREFIX-dut, PREFIX-dst.
+    Up {
+        /// Namespace name prefix.
+        #[arg(long, default_value = "xskfwd")]
+        prefix: String,
+        /// Queues per veth.
+        #[arg(long, default_value_t = 1)]
+        queues: u32,
+    },
+    /// Remove the lab (also after a crash).
+    Down {
+        /// Namespace name prefix.
+        #[arg(long, default_value = "xskfwd")]
+        prefix: String,
+    },
+    /// Show the lab's interfaces and addresses.
+    Status {
+        /// Namespace name prefix.
+        #[arg(long, default_value = "xskfwd")]
+        prefix: String,
+    },
+}
+
+/// `xskfwd demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seconds of traffic.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Frame size in bytes (60..=1514, without FCS).
+    #[arg(long, default_value_t = 60)]
+    pub size: usize,
+    /// Most packets to send.
+    #[arg(long, default_value_t = 20_000_000)]
+    pub count: u64,
+    /// Forwarding mode: `l2` (cross-connect with MAC rewrite) or `l3`
+    /// (router, routes mirrored from the dut namespace's kernel).
+    #[arg(long, value_enum, default_value_t = DemoMode::L2)]
+    pub mode: DemoMode,
+    /// Send IPv6 instead of IPv4.
+    #[arg(long)]
+    pub ipv6: bool,
+}
+
+/// Demo forwarding modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoMode {
+    /// L2 cross-connect.
+    L2,
+    /// L3 router.
+    L3,
+}
 
 /// A lab spec whose far ends (src0, dst0) carry the pass-everything XDP
 /// program, so native XDP redirects into them work.
@@ -86,6 +142,17 @@ pub fn lab(action: LabAction) -> Result<()> {
 /// still running, so no early return or failed assertion leaves it behind.
 #[derive(Debug)]
 pub struct ChildGuard(pub Child);
+
+impl ChildGuard {
+    /// Sends `sig` to the child unless it has been reaped already (until
+    /// then its pid cannot have been reused).
+    pub fn signal(&mut self, sig: i32) {
+        if let Ok(None) = self.0.try_wait() {
+            // SAFETY: kill(2) on the pid of our own child, not yet reaped.
+            unsafe { libc::kill(self.0.id() as i32, sig) };
+        }
+    }
+}
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
@@ -215,8 +282,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         .map_err(|_| anyhow::anyhow!("receiver thread panicked"))??;
 
     // Stop xskfwd and let it print its summary.
-    // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
-    unsafe { libc::kill(fwd.0.id() as i32, libc::SIGTERM) };
+    fwd.signal(libc::SIGTERM);
     let status = fwd.0.wait()?;
     let secs = sent.elapsed.as_secs_f64();
     println!("== result");

@@ -2,15 +2,15 @@
 //! lab ([`lab`]), an AF_PACKET sender/receiver that checks every byte
 //! ([`traffic`]), an in-kernel live-frames generator and an AF_XDP/XDP
 //! sink ([`gen`], [`sink`], with their XDP programs in [`bpf_tools`]), the
-//! benchmark ([`bench`]) and the demo ([`demo`]).
+//! benchmark ([`bench`](mod@bench)) and the demo ([`demo`]).
 //!
 //! The forwarder (`xskfwd`, `xskfwd-core`) never depends on this crate;
 //! this crate drives the forwarder as a child process (`xskfwd run`) and
 //! uses its library for namespaces, XDP attachment and AF_XDP sockets.
 //! `unsafe` here is limited to [`traffic`] (AF_PACKET sockets),
-//! [`bpf_tools`] (BPF_PROG_RUN of live frames) and the SIGTERM that
-//! [`demo`] and [`bench`] send to the forwarder child they started, each
-//! block with its SAFETY note. Every traffic loop is bounded in packets and time.
+//! [`bpf_tools`] (BPF_PROG_RUN of live frames), [`demo`] (signalling the
+//! forwarder child it started, `ChildGuard::signal`) and [`bench`](mod@bench)
+//! (pinning a NAPI thread), each block with its SAFETY note. Every traffic loop is bounded in packets and time.
 
 pub mod bench;
 pub mod bpf_tools;
