@@ -271,16 +271,10 @@ fn link_create(prog: RawFd, ifindex: u32, flags: u32) -> io::Result<OwnedFd> {
 #[derive(Debug)]
 pub struct XdpLink {
     _link: OwnedFd,
-    ifindex: u32,
     attached: Attached,
 }
 
 impl XdpLink {
-    /// The interface index (in the namespace it was attached from).
-    pub fn ifindex(&self) -> u32 {
-        self.ifindex
-    }
-
     /// The mode the program runs in.
     pub fn attached(&self) -> Attached {
         self.attached
@@ -314,7 +308,6 @@ pub fn attach_link(
             Ok(link) => {
                 return Ok(XdpLink {
                     _link: link,
-                    ifindex,
                     attached: *attached,
                 })
             }
@@ -554,10 +547,12 @@ impl PortProgram {
     }
 
     /// Runs the (loaded, not necessarily attached) program once on `frame`
+    /// (feature `testing`: the XDP steering suite's probe)
     /// as if it arrived on this port's rx queue `queue` (BPF_PROG_RUN), in
     /// the calling thread's network namespace. Returns the XDP action. The
     /// program's counters record the decision; with no socket in the
     /// XSKMAP a frame for xskfwd counts as `pass_no_socket`.
+    #[cfg(feature = "testing")]
     pub fn test_run(&self, frame: &[u8], queue: u32) -> Result<u32, BpfError> {
         // struct xdp_md: data, data_end, data_meta, ingress_ifindex,
         // rx_queue_index, egress_ifindex (all u32).
@@ -606,7 +601,9 @@ pub enum Builtin {
     /// native-mode redirects into it work).
     Pass,
     /// `xskfwd_xdp`, the forwarder's steering program, with no sockets:
-    /// what an older or crashed tool would have left behind.
+    /// what an older or crashed tool would have left behind (feature
+    /// `testing`: the stale-program suite leaves one on purpose).
+    #[cfg(feature = "testing")]
     Forwarder,
 }
 
@@ -616,6 +613,7 @@ pub enum Builtin {
 pub fn attach_persistent(ifindex: u32, which: Builtin) -> Result<(), BpfError> {
     let skel = load_skel(&ProgConfig::default())?;
     let prog = match which {
+        #[cfg(feature = "testing")]
         Builtin::Forwarder => &skel.progs.xskfwd_xdp,
         Builtin::Pass => &skel.progs.xskfwd_pass,
     };

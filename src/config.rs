@@ -53,7 +53,8 @@ pub fn check_ifname(name: &str) -> Result<(), ConfigError> {
 #[serde(deny_unknown_fields)]
 pub struct RouteSpec {
     /// Destination prefix, e.g. `198.18.5.0/24`.
-    pub prefix: String,
+    #[serde(deserialize_with = "parsed")]
+    pub prefix: Prefix,
     /// Gateway; absent for a directly connected prefix.
     #[serde(default)]
     pub via: Option<IpAddr>,
@@ -72,7 +73,8 @@ pub struct NeighSpec {
     /// Neighbour address.
     pub ip: IpAddr,
     /// Its MAC.
-    pub mac: String,
+    #[serde(deserialize_with = "parsed")]
+    pub mac: Mac,
     /// Interface it is on.
     pub dev: String,
 }
@@ -94,6 +96,18 @@ pub struct RoutesFile {
 
 fn yes() -> bool {
     true
+}
+
+/// Deserializes a string through the type's `FromStr`.
+fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    let s = <String as serde::Deserialize>::deserialize(d)?;
+    s.parse()
+        .map_err(|e| serde::de::Error::custom(format!("'{s}': {e}")))
 }
 
 /// Where L3 routes and neighbours come from, as given (before the ports
@@ -165,7 +179,10 @@ impl FromStr for RouteSpec {
             ))
         };
         let mut words = s.split_whitespace();
-        let prefix = words.next().ok_or_else(|| bad("empty"))?.to_string();
+        let prefix = words.next().ok_or_else(|| bad("empty"))?;
+        let prefix: Prefix = prefix
+            .parse()
+            .map_err(|e| ConfigError::Route(format!("route {prefix}: {e}")))?;
         let (mut via, mut dev, mut mtu) = (None, None, None);
         while let Some(w) = words.next() {
             let v = words
@@ -194,20 +211,16 @@ impl FromStr for RouteSpec {
             dev: dev.ok_or_else(|| bad("'dev IFACE' is required"))?,
             mtu,
         };
-        r.typed_parts()?;
+        r.check()?;
         Ok(r)
     }
 }
 
 impl RouteSpec {
-    /// The prefix, with the gateway's family and the MTU checked.
-    fn typed_parts(&self) -> Result<Prefix, ConfigError> {
-        let prefix: Prefix = self
-            .prefix
-            .parse()
-            .map_err(|e| ConfigError::Route(format!("route {}: {e}", self.prefix)))?;
+    /// The gateway's family and the MTU.
+    fn check(&self) -> Result<(), ConfigError> {
         if let Some(gw) = self.via {
-            if gw.is_ipv6() != prefix.is_v6() {
+            if gw.is_ipv6() != self.prefix.is_v6() {
                 return Err(ConfigError::Route(format!(
                     "route {}: gateway {gw} is of the other address family",
                     self.prefix
@@ -222,12 +235,12 @@ impl RouteSpec {
                 )));
             }
         }
-        Ok(prefix)
+        Ok(())
     }
 
     /// The typed route, its `dev` resolved against `ports`.
     pub fn resolve(&self, ports: &[&str]) -> Result<StaticRoute, ConfigError> {
-        let prefix = self.typed_parts()?;
+        self.check()?;
         let port = port_index(ports, &self.dev).ok_or_else(|| {
             ConfigError::Route(format!(
                 "route {} leaves through {}, which is not one of the ports",
@@ -235,7 +248,7 @@ impl RouteSpec {
             ))
         })?;
         Ok(StaticRoute {
-            prefix,
+            prefix: self.prefix,
             via: self.via,
             port,
             mtu: self.mtu,
@@ -269,7 +282,7 @@ impl FromStr for NeighSpec {
                 .next()
                 .ok_or_else(|| bad(&format!("'{w}' needs a value")))?;
             match w {
-                "lladdr" => mac = Some(v.to_string()),
+                "lladdr" => mac = Some(parse_mac(v)?),
                 "dev" => dev = Some(v.to_string()),
                 _ => return Err(bad(&format!("unknown word '{w}'"))),
             }
@@ -279,7 +292,6 @@ impl FromStr for NeighSpec {
             mac: mac.ok_or_else(|| bad("'lladdr MAC' is required"))?,
             dev: dev.ok_or_else(|| bad("'dev IFACE' is required"))?,
         };
-        parse_mac(&n.mac)?;
         Ok(n)
     }
 }
@@ -287,7 +299,6 @@ impl FromStr for NeighSpec {
 impl NeighSpec {
     /// The typed neighbour, its `dev` resolved against `ports`.
     pub fn resolve(&self, ports: &[&str]) -> Result<StaticNeigh, ConfigError> {
-        let mac = parse_mac(&self.mac)?;
         let port = port_index(ports, &self.dev).ok_or_else(|| {
             ConfigError::Route(format!(
                 "neighbour {} is on {}, which is not one of the ports",
@@ -296,7 +307,7 @@ impl NeighSpec {
         })?;
         Ok(StaticNeigh {
             ip: self.ip,
-            mac,
+            mac: self.mac,
             port,
         })
     }
@@ -308,10 +319,7 @@ impl RoutesFile {
         let f: RoutesFile = toml::from_str(text)
             .map_err(|e| ConfigError::Route(format!("{path}: {}", e.to_string().trim())))?;
         for r in &f.route {
-            r.typed_parts()?;
-        }
-        for n in &f.neigh {
-            parse_mac(&n.mac)?;
+            r.check()?;
         }
         Ok(f)
     }
@@ -469,7 +477,8 @@ pub struct RawConfig {
     pub stats: StatsFormat,
     /// L3 mode: where routes and neighbours come from.
     pub l3: L3Input,
-    /// Whether any L3 source option was given (they need L3 mode).
+    /// Whether an L3 source option was given (they need L3 mode), even one
+    /// that left `l3` at its default (a routes file with nothing in it).
     pub l3_options_given: bool,
 }
 
@@ -534,7 +543,7 @@ impl RawConfig {
                 tx: r.tx_size,
             });
         }
-        if self.mode != Mode::Router && self.l3_options_given {
+        if self.mode != Mode::Router && (self.l3_options_given || self.l3 != L3Input::default()) {
             return Err(ConfigError::Route(
                 "--route, --neigh, --routes-file and --no-kernel-routes need --mode l3".into(),
             ));
@@ -1024,6 +1033,17 @@ mod tests {
             "[[neigh]]\nip = \"198.18.1.1\"\nmac = \"bad\"\ndev = \"b\"\n",
             "f.toml",
         );
-        assert_eq!(file.unwrap_err(), ConfigError::BadMac("bad".into()));
+        let e = file.unwrap_err().to_string();
+        assert!(
+            e.contains("f.toml") && e.contains("'bad': not a MAC"),
+            "{e}"
+        );
+        let mut c = RawConfig::new(Mode::CrossConnect, &["a", "b"]);
+        c.l3.routes = vec!["198.18.5.0/24 dev b".parse().unwrap()];
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("need --mode l3"));
     }
 }

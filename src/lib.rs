@@ -16,18 +16,26 @@
 //! - [`netns`], [`privileges`]: namespaces, interface queries, who we run as.
 //! - [`stats`]: kernel-side statistics and rate formatting.
 //!
-//! `unsafe` lives only in the OS-edge modules: [`xsk`], [`bpf`], [`netns`],
-//! [`netlink`], [`privileges`] and [`app`] (one `setrlimit`); every block
+//! `unsafe` lives only in the OS-edge modules [`xsk`], [`bpf`], [`netns`],
+//! [`netlink`] and [`privileges`], and the compiler holds us to it: the
+//! crate denies `unsafe_code` and only those modules allow it. Every block
 //! says why it holds. The lab and benchmark tools are the `xskfwd-lab`
 //! crate: this crate never depends on them.
 
+#![deny(unsafe_code)]
+
 pub mod app;
+#[allow(unsafe_code)]
 pub mod bpf;
 pub mod cli;
 pub mod config;
 pub mod control;
+#[allow(unsafe_code)]
 pub mod netlink;
+#[allow(unsafe_code)]
 pub mod netns;
+#[allow(unsafe_code)]
 pub mod privileges;
 pub mod stats;
+#[allow(unsafe_code)]
 pub mod xsk;

@@ -1,6 +1,8 @@
 //! The `xskfwd` binary: parse the command line, run, report errors in one
 //! line with what to do — never a panic or a backtrace.
 
+#![forbid(unsafe_code)]
+
 use std::os::unix::process::CommandExt;
 use std::process::{Command as Process, ExitCode};
 

@@ -65,7 +65,7 @@ pub fn validate_netns_name(name: &str) -> Result<()> {
 /// Checks an interface name like the kernel's `dev_valid_name` does.
 pub fn validate_ifname(name: &str) -> Result<()> {
     let ok = !name.is_empty()
-        && name.len() < libc::IFNAMSIZ
+        && name.len() <= xskfwd_core::limits::IFNAME_MAX
         && name != "."
         && name != ".."
         && !name
@@ -189,7 +189,7 @@ fn ifreq_for(name: &str) -> Result<libc::ifreq> {
     // SAFETY: `ifreq` is plain C data (a char array and a union of integers,
     // sockaddrs and a raw pointer); all-zero bytes are a valid value of each.
     let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-    // validate_ifname guarantees name.len() < IFNAMSIZ, so the last byte stays NUL.
+    // validate_ifname guarantees name.len() <= IFNAME_MAX < IFNAMSIZ, so the last byte stays NUL.
     for (dst, src) in ifr.ifr_name.iter_mut().zip(name.bytes()) {
         *dst = src as libc::c_char;
     }

@@ -1,4 +1,4 @@
-//! Who we run as. The one place that asks.
+//! Who we run as and what the process may lock. The one place that asks.
 
 use anyhow::{bail, Result};
 
@@ -18,4 +18,16 @@ pub fn require_root(what: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Raises RLIMIT_MEMLOCK if allowed. On kernels with memcg accounting for
+/// BPF and UMEM it is not needed, and without CAP_SYS_RESOURCE it fails with
+/// EPERM: neither is fatal.
+pub fn raise_memlock() {
+    let r = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit reads a valid rlimit struct.
+    let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) };
 }

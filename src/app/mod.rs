@@ -184,18 +184,6 @@ struct Datapath<'c> {
     done: bool,
 }
 
-/// Raises RLIMIT_MEMLOCK if allowed. On kernels with memcg accounting for
-/// BPF and UMEM it is not needed, and without CAP_SYS_RESOURCE it fails with
-/// EPERM: neither is fatal.
-fn raise_memlock() {
-    let r = libc::rlimit {
-        rlim_cur: libc::RLIM_INFINITY,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: setrlimit reads a valid rlimit struct.
-    let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) };
-}
-
 impl<'c> Datapath<'c> {
     fn new(config: &'c Config) -> Self {
         Datapath {
@@ -220,7 +208,7 @@ impl<'c> Datapath<'c> {
             netns::enter_netns(ns).with_context(|| format!("entering network namespace {ns}"))?;
         }
         crate::privileges::require_root("xskfwd run")?;
-        raise_memlock();
+        crate::privileges::raise_memlock();
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             signal_hook::flag::register(sig, Arc::clone(&self.stop))
                 .context("installing signal handlers")?;
@@ -435,7 +423,10 @@ impl<'c> Datapath<'c> {
             match spawned {
                 Ok(h) => {
                     // The thread holds the receiver until it got the worker.
-                    let _ = hand.send(w);
+                    if let Err(e) = hand.send(w) {
+                        eprintln!("xskfwd: worker {i}'s thread ended before it got its worker");
+                        self.idle.push(e.0);
+                    }
                     self.workers.threads.push(h);
                     self.workers.shared.push(shared);
                 }

@@ -4,9 +4,9 @@
 //! and the owned frame type), [`socket`] (binding, socket options,
 //! statistics), [`fallback`] (which bind modes to try, and what to say when
 //! they fail) and [`rings`] (a worker's rings, implementing the core's
-//! `Rings` trait). With `bpf`, `netns`, `traffic`-style OS helpers of the
-//! datapath, this is where the crate's `unsafe` code lives. It turns the
-//! two rules xsk-rs cannot check into types:
+//! `Rings` trait). With `bpf`, `netns`, `netlink` and `privileges`, this is
+//! where the crate's `unsafe` code lives. It turns the two rules xsk-rs
+//! cannot check into types:
 //!
 //! 1. *A frame given to the fill or tx ring is not touched until it comes
 //!    back.* [`XskFrame`] is the only handle to a frame. It is neither `Copy`

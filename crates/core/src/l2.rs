@@ -35,7 +35,6 @@ struct Egress {
 #[derive(Clone, Debug)]
 pub struct L2Forwarder {
     egress: [Egress; MAX_PORTS],
-    ports: usize,
 }
 
 /// What the forwarder needs to know about one port.
@@ -91,12 +90,7 @@ impl L2Forwarder {
                 }
             };
         }
-        L2Forwarder { egress, ports: n }
-    }
-
-    /// Number of ports.
-    pub fn ports(&self) -> usize {
-        self.ports
+        L2Forwarder { egress }
     }
 
     /// Decides and rewrites one frame that arrived on port `ingress`.
@@ -129,6 +123,7 @@ impl L2Forwarder {
 impl Forwarder for L2Forwarder {
     #[inline]
     fn decide_batch(&mut self, ingress: usize, frames: &mut [&mut [u8]], out: &mut [Verdict]) {
+        debug_assert_eq!(frames.len(), out.len());
         for (f, v) in frames.iter_mut().zip(out) {
             *v = self.process(ingress, f);
         }

@@ -27,10 +27,11 @@
 //! changed between the two decisions), the worker drops and counts it,
 //! because a frame in the UMEM cannot be handed back.
 //!
-//! Shape: [`decide_with`] parses the family-specific header checks
-//! (`ipv4_decide`, `ipv6_decide`) and hands the routed packet to one
-//! generic tail (`route_tail`: route action → MTU → neighbour), so the
-//! two families cannot drift apart.
+//! Shape: [`decide_with`] checks the Ethernet header and hands the packet
+//! to its family's header checks (`ipv4_route`, `ipv6_route`), which hand
+//! a routed packet to one generic tail (`route_tail`: route action → MTU
+//! → neighbour) and then to one `transmit` (MACs, length), so the two
+//! families cannot drift apart.
 
 use std::net::IpAddr;
 
@@ -96,10 +97,16 @@ fn peek_dst(frame: &[u8]) -> Option<Dst> {
 /// decision. Done for every frame of a batch first, so the CPU overlaps
 /// the cache misses of independent lookups instead of serialising them
 /// behind each packet's decision; [`decide_with`] uses the result only if
-/// the destination it parses is the same.
+/// the destination it parses is the same. (The forwarder looks IPv6
+/// destinations up together, level by level, instead.)
 #[inline]
 pub fn lookup_ahead(fib: &Fib, frame: &[u8]) -> Hint {
-    match peek_dst(frame) {
+    hint_for(fib, peek_dst(frame))
+}
+
+#[inline(always)]
+fn hint_for(fib: &Fib, dst: Option<Dst>) -> Hint {
+    match dst {
         Some(Dst::V4(d)) => Hint::V4(d, fib.index_v4(d)),
         Some(Dst::V6(d)) => Hint::V6(d, fib.index_v6(d)),
         None => Hint::None,
@@ -119,10 +126,7 @@ pub fn decide_with(
     let Some(port) = ports.get(ingress) else {
         return Verdict::Drop(DropReason::NoEgress);
     };
-    let Ok(info) = ethernet::l3(frame) else {
-        return Verdict::Drop(DropReason::Runt);
-    };
-    let Ok(eth) = ethernet::Frame::new_checked(&*frame) else {
+    let (Ok(eth), Ok(info)) = (ethernet::Frame::new_checked(&*frame), ethernet::l3(frame)) else {
         return Verdict::Drop(DropReason::Runt);
     };
     let dmac = eth.dst();
@@ -143,23 +147,23 @@ pub fn decide_with(
         ingress,
     };
     let off = info.offset;
-    let routed = match info.ethertype {
+    match info.ethertype {
         ethertype::IPV4 => ipv4_decide(&ctx, frame, off, hint),
         ethertype::IPV6 => ipv6_decide(&ctx, frame, off, hint),
-        _ => return Verdict::Pass(PassReason::NonIp),
-    };
-    match routed {
-        Ok(out) => {
-            if let Ok(mut eth) = ethernet::Frame::new_checked(&mut *frame) {
-                eth.set_dst(out.dst);
-                eth.set_src(out.src);
-            }
-            Verdict::Tx {
-                port: out.port,
-                len: off as u32 + out.ip_len,
-            }
-        }
-        Err(v) => v,
+        _ => Verdict::Pass(PassReason::NonIp),
+    }
+}
+
+/// The end of every routed packet's path, once its IP header is updated:
+/// the new MACs, and the length to send (the frame trimmed to the packet).
+#[inline(always)]
+fn transmit(frame: &mut [u8], off: usize, out: Routed) -> Verdict {
+    if let Ok(mut eth) = ethernet::Frame::new_checked(frame) {
+        eth.set_addrs(out.dst, out.src);
+    }
+    Verdict::Tx {
+        port: out.port,
+        len: off as u32 + out.ip_len,
     }
 }
 
@@ -226,11 +230,11 @@ impl Family for u128 {
 fn route_tail<A: Family>(
     ctx: &Ctx<'_>,
     hop_idx: u32,
-    action: Action,
+    action: &Action,
     dst: A,
     ip_len: u32,
 ) -> Result<Routed, Verdict> {
-    let (port, gateway, route_mtu) = match action {
+    let (port, gateway, route_mtu) = match *action {
         Action::Forward { port, gateway, mtu } => (port, gateway, mtu),
         Action::Local => return Err(Verdict::Pass(PassReason::Local)),
         Action::Kernel(KernelOnly::Reject) => return Err(Verdict::Pass(PassReason::Reject)),
@@ -271,17 +275,29 @@ fn route_tail<A: Family>(
     })
 }
 
-/// The route of `dst`: the hint's if it is for `dst`, else a lookup.
+/// The next hop `found` for a destination (by look-ahead or lookup), or
+/// the verdict without one: no route, or a local address (the kernel's,
+/// decided before the TTL is looked at).
 #[inline(always)]
-fn route_of(fib: &Fib, found: Option<u32>) -> Result<(u32, Action), Verdict> {
-    match found.and_then(|i| Some((i, *fib.hop(i)?))) {
+fn route_of(fib: &Fib, found: Option<u32>) -> Result<(u32, &Action), Verdict> {
+    match found.and_then(|i| Some((i, fib.hop(i)?))) {
         Some((_, Action::Local)) => Err(Verdict::Pass(PassReason::Local)),
         Some(r) => Ok(r),
         None => Err(Verdict::Drop(DropReason::NoRoute)),
     }
 }
 
-fn ipv4_decide(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Result<Routed, Verdict> {
+fn ipv4_decide(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Verdict {
+    match ipv4_route(ctx, frame, off, hint) {
+        Ok(out) => transmit(frame, off, out),
+        Err(v) => v,
+    }
+}
+
+/// The header checks and route of one IPv4 packet; on `Ok` its TTL is
+/// decremented and the MACs are what [`transmit`] writes.
+#[inline(always)]
+fn ipv4_route(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Result<Routed, Verdict> {
     let Some(l3) = frame.get_mut(off..) else {
         return Err(Verdict::Drop(DropReason::Ipv4Truncated));
     };
@@ -331,7 +347,17 @@ fn ipv4_decide(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Resul
 const LINK_LOCAL: u128 = 0xfe80 << 112;
 const LINK_LOCAL_MASK: u128 = 0xffc0 << 112;
 
-fn ipv6_decide(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Result<Routed, Verdict> {
+fn ipv6_decide(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Verdict {
+    match ipv6_route(ctx, frame, off, hint) {
+        Ok(out) => transmit(frame, off, out),
+        Err(v) => v,
+    }
+}
+
+/// The header checks and route of one IPv6 packet; on `Ok` its hop limit is
+/// decremented and the MACs are what [`transmit`] writes.
+#[inline(always)]
+fn ipv6_route(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Result<Routed, Verdict> {
     let Some(l3) = frame.get_mut(off..) else {
         return Err(Verdict::Drop(DropReason::Ipv6Truncated));
     };
@@ -466,12 +492,11 @@ impl L3Forwarder {
         a.len = 0;
         for (slot, (f, h)) in frames.iter().zip(self.hints.iter_mut()).enumerate() {
             *h = match peek_dst(f) {
-                Some(Dst::V4(d)) => Hint::V4(d, fib.index_v4(d)),
                 Some(Dst::V6(d)) => {
                     a.push(slot, d);
                     Hint::None
                 }
-                None => Hint::None,
+                dst => hint_for(fib, dst),
             };
         }
         if a.len > 0 {
@@ -488,6 +513,7 @@ impl L3Forwarder {
 impl Forwarder for L3Forwarder {
     #[inline]
     fn decide_batch(&mut self, ingress: usize, frames: &mut [&mut [u8]], out: &mut [Verdict]) {
+        debug_assert!(frames.len() == out.len() && frames.len() <= MAX_BATCH);
         // New snapshots are taken over once per batch: a pointer
         // comparison each when nothing changed.
         if self.tables.refresh() {

@@ -6,14 +6,18 @@
 //! RCU style via `arc-swap`: the writer swaps in a new frozen snapshot; a
 //! reader takes it over at its next batch with one reference count; the
 //! writer keeps every snapshot it replaced until no reader holds it any
-//! more, so the last reference — and the free of a possibly 100 MiB table —
-//! always drops on the control thread.
+//! more ([`TablesWriter::reclaim`]), so while forwarding the last
+//! reference — and the free of a possibly 100 MiB table — drops on the
+//! control thread, never on a worker. (At shutdown the readers go last,
+//! wherever the workers are joined.)
 //!
 //! Publish order (see [`TablesWriter::publish`]): neighbours first,
 //! resolved for the routing table about to be published, then the routing
-//! table. A reader that sees the new neighbours with the old routes finds
-//! the routes' id mismatched and looks next hops up by address instead
-//! (`Neighbours::hop_mac`), so no frame is ever decided from a mixed pair.
+//! table. A reader can still hold either mix of old and new; each
+//! neighbour snapshot's per-next-hop MACs are keyed by the id of the
+//! routing table they were resolved for (`Neighbours::hop_mac`), so with a
+//! mismatched pair next hops are looked up by address instead, and the
+//! per-hop shortcut never applies to the wrong table.
 //!
 //! Never: lock, allocate or free on the reader side.
 
@@ -84,7 +88,8 @@ impl TablesWriter {
 
     /// Publishes new snapshots in the safe order: `neigh` (which should be
     /// resolved for `fib`, or for the current table if `fib` is `None`)
-    /// first, then `fib`. Then frees retired snapshots no reader holds.
+    /// first, then `fib`. The replaced ones are kept until
+    /// [`TablesWriter::reclaim`] finds no reader holding them.
     pub fn publish(&mut self, fib: Option<Fib>, neigh: Option<Neighbours>) {
         if let Some(n) = neigh {
             let old = self.shared.neigh.swap(Arc::new(n));
@@ -94,7 +99,6 @@ impl TablesWriter {
             let old = self.shared.fib.swap(Arc::new(f));
             self.retired_fib.push(old);
         }
-        self.reclaim();
     }
 
     /// Frees retired snapshots that no reader holds any more. Returns how
@@ -172,6 +176,6 @@ mod tests {
         assert_eq!(w.reclaim(), 0, "freed on the writer's side");
         drop(r);
         w.publish(Some(Fib::default()), None);
-        assert_eq!(w.reclaim(), 0, "no reader: freed at once");
+        assert_eq!(w.reclaim(), 0, "no reader: freed at the next reclaim");
     }
 }

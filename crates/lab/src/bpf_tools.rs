@@ -434,9 +434,10 @@ impl GenProg {
     }
 
     /// Starts over: sequence numbers from 0, numbers `>= limit` never sent,
-    /// no pacing, counters zero. `skip` is a **test-only** hook: that
-    /// sequence number is consumed (it counts against `limit`) but never
-    /// sent, so a receiver sees exactly one loss.
+    /// no pacing, counters zero. `skip` (`gen --skip-seq`) checks a
+    /// receiver's loss accounting: that sequence number is consumed (it
+    /// counts against `limit`) but never sent, so a receiver sees exactly
+    /// one loss.
     pub fn arm(&self, limit: u64, skip: Option<u64>) -> Result<(), ToolsError> {
         self.write_state(&GenState {
             limit,

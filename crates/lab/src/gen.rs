@@ -165,9 +165,9 @@ pub struct GenConfig {
     pub engine: Engine,
     /// CPU to pin the sending thread to.
     pub cpu: Option<usize>,
-    /// **Test only**: this sequence number is consumed (it counts against
-    /// `count`) but never sent, so a checking receiver must report exactly
-    /// one loss.
+    /// A self-check of the receivers: this sequence number is consumed (it
+    /// counts against `count`) but never sent, so a checking receiver must
+    /// report exactly one loss.
     pub skip_seq: Option<u64>,
 }
 
@@ -1034,7 +1034,8 @@ pub struct GenArgs {
     /// Print the report as one JSON line.
     #[arg(long)]
     pub json: bool,
-    /// Test only: consume this sequence number without sending it.
+    /// Self-check of a receiver: consume this sequence number without
+    /// sending it (a checking sink must report exactly one loss).
     #[arg(long, hide = true)]
     pub skip_seq: Option<u64>,
 }

@@ -10,15 +10,22 @@
 //! `unsafe` here is limited to [`traffic`] (AF_PACKET sockets),
 //! [`bpf_tools`] (BPF_PROG_RUN of live frames), [`demo`] (signalling the
 //! forwarder child it started, `ChildGuard::signal`) and [`bench`](mod@bench)
-//! (pinning a NAPI thread), each block with its SAFETY note. Every traffic loop is bounded in packets and time.
+//! (pinning a NAPI thread), each block with its SAFETY note; the crate
+//! denies `unsafe_code` everywhere else. Every traffic loop is bounded in packets and time.
 
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
 pub mod bench;
+#[allow(unsafe_code)]
 pub mod bpf_tools;
 pub mod cli;
+#[allow(unsafe_code)]
 pub mod demo;
 pub mod gen;
 #[cfg(feature = "harness")]
 pub mod harness;
 pub mod lab;
 pub mod sink;
+#[allow(unsafe_code)]
 pub mod traffic;

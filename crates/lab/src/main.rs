@@ -1,6 +1,8 @@
 //! The `xskfwd-lab` binary: the lab tools (`xskfwd lab|demo|gen|sink|bench`
 //! runs it). Errors are one line with what to do.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

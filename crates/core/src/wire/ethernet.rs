@@ -28,13 +28,6 @@ pub const TAGGED_HEADER_LEN: usize = field::TAGGED_HEADER_LEN;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Mac(pub [u8; 6]);
 
-impl Mac {
-    /// Broadcast or multicast (the group bit is set).
-    pub fn is_multicast(&self) -> bool {
-        is_multicast(&self.0)
-    }
-}
-
 impl core::fmt::Display for Mac {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let m = self.0;
@@ -198,6 +191,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         self.buf.as_mut()[field::SRC].copy_from_slice(&mac);
     }
 
+    /// Sets both addresses at once (a forwarded frame's new MACs).
+    #[inline]
+    pub fn set_addrs(&mut self, dst: [u8; 6], src: [u8; 6]) {
+        let (d, s) = self.buf.as_mut()[..field::ETHERTYPE.start].split_at_mut(field::SRC.start);
+        d.copy_from_slice(&dst);
+        s.copy_from_slice(&src);
+    }
+
     /// Swaps source and destination MACs in place.
     pub fn swap_addrs(&mut self) {
         let (dst, src) = (self.dst(), self.src());
@@ -225,8 +226,6 @@ mod tests {
         ] {
             assert_eq!(bad.parse::<Mac>(), Err(BadMac), "{bad}");
         }
-        assert!(Mac([1, 0, 0x5e, 0, 0, 1]).is_multicast());
-        assert!(!m.is_multicast());
     }
 
     const FRAME: [u8; 16] = [
