@@ -3,10 +3,9 @@
 //! a warm-up, including a table update picked up mid-run.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
-
-use std::cell::RefCell;
 
 use xskfwd::app::Forwarding;
 use xskfwd_core::l2::{L2Forwarder, L2Mode, L2Port};
@@ -19,7 +18,12 @@ use xskfwd_core::worker::{Idle, Worker, WorkerParams};
 
 struct Counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// Counting is on for the thread running the worker loop only: the
+    /// test harness's own threads (reporting another test's result, say)
+    /// may allocate at any time.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 /// Tests in this file run one at a time (the counter is global).
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -28,7 +32,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 // counts calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Relaxed) {
+        if COUNTING.with(Cell::get) {
             ALLOCS.fetch_add(1, Relaxed);
         }
         // SAFETY: same contract as our caller's.
@@ -41,7 +45,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Relaxed) {
+        if COUNTING.with(Cell::get) {
             ALLOCS.fetch_add(1, Relaxed);
         }
         // SAFETY: same contract as our caller's.
@@ -91,14 +95,14 @@ fn run(fwd: Forwarding, between: impl Fn(usize)) -> (u64, u64) {
         step(&mut w);
     }
     ALLOCS.store(0, Relaxed);
-    COUNTING.store(true, Relaxed);
+    COUNTING.with(|c| c.set(true));
     for i in 0..BATCHES {
-        COUNTING.store(false, Relaxed);
+        COUNTING.with(|c| c.set(false));
         between(i);
-        COUNTING.store(true, Relaxed);
+        COUNTING.with(|c| c.set(true));
         step(&mut w);
     }
-    COUNTING.store(false, Relaxed);
+    COUNTING.with(|c| c.set(false));
     let sent = w.rings().sent_count(1);
     (ALLOCS.load(Relaxed), sent)
 }
