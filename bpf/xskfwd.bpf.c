@@ -25,6 +25,9 @@
  *     forwarding off, unresolved neighbour (the kernel runs ARP/NDP),
  *     fragmentation needed / packet too big;
  *   - the reverse-path filter, when enabled, fails.
+ * For a frame it sends to xskfwd on the FIB's word it notes the next hop
+ * the FIB resolved (nh_use): the kernel only re-probes neighbours it uses
+ * itself, so the control plane tells it which ones xskfwd uses (NTF_USE).
  * Malformed IP headers (bad version/IHL, truncated) go to userspace, which
  * drops and counts them exactly where the kernel would drop them silently.
  */
@@ -108,6 +111,15 @@ struct {
 	__type(value, __u32);
 } max_len SEC(".maps");
 
+/* Next hops in use, per CPU, direct-mapped by a hash of (ifindex, address):
+ * a collision only costs a missed or an extra NTF_USE in one pass. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XSKFWD_NH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct xskfwd_nh_use);
+} nh_use SEC(".maps");
+
 static __always_inline int count(__u32 which, int action)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &which);
@@ -140,6 +152,43 @@ static __always_inline __u32 len_limit(__u32 which)
 	return v ? *v : 0;
 }
 
+/* Notes the next hop a successful bpf_fib_lookup resolved (its ipv4_dst /
+ * ipv6_dst then hold the gateway, or the destination itself on a link). */
+static __always_inline void note_next_hop(const struct bpf_fib_lookup *p)
+{
+	struct xskfwd_nh_use *u;
+	__u32 a[4] = {};
+	__u32 h, slot, *w;
+
+	if (p->family == AF_INET) {
+		a[0] = p->ipv4_dst;
+	} else {
+		a[0] = p->ipv6_dst[0];
+		a[1] = p->ipv6_dst[1];
+		a[2] = p->ipv6_dst[2];
+		a[3] = p->ipv6_dst[3];
+	}
+	h = (a[0] ^ a[1] ^ a[2] ^ a[3]) ^ (p->ifindex * 0x9e3779b1);
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	slot = h & (XSKFWD_NH_SLOTS - 1);
+	u = bpf_map_lookup_elem(&nh_use, &slot);
+	if (!u)
+		return;
+	w = (__u32 *)u->addr;
+	if (u->ifindex != p->ifindex || u->family != p->family || w[0] != a[0] ||
+	    w[1] != a[1] || w[2] != a[2] || w[3] != a[3]) {
+		u->ifindex = p->ifindex;
+		u->family = p->family;
+		w[0] = a[0];
+		w[1] = a[1];
+		w[2] = a[2];
+		w[3] = a[3];
+	}
+	u->hits++;
+}
+
 /* What the kernel's FIB says about forwarding this packet. */
 static __always_inline int fib_verdict(struct xdp_md *ctx, struct bpf_fib_lookup *p,
 				       __u32 queue)
@@ -154,6 +203,7 @@ static __always_inline int fib_verdict(struct xdp_md *ctx, struct bpf_fib_lookup
 	case BPF_FIB_LKUP_RET_SUCCESS:
 		if (p->ifindex == ctx->ingress_ifindex || !is_port(p->ifindex))
 			return count(XSKFWD_CNT_PASS_NOT_OURS, XDP_PASS);
+		note_next_hop(p);
 		return to_socket(queue);
 	case BPF_FIB_LKUP_RET_NO_NEIGH:
 		return count(XSKFWD_CNT_PASS_NO_NEIGH, XDP_PASS);

@@ -9,6 +9,20 @@
 /* Entries of each steering trie (local addresses + static routes). */
 #define XSKFWD_STEER_ENTRIES 65536
 
+/* Slots of each CPU's table of the next hops the kernel's FIB resolved for
+ * frames sent to xskfwd: the control plane reads it to keep those
+ * neighbours under the kernel's NUD state machine (NTF_USE). */
+#define XSKFWD_NH_SLOTS 256
+
+/* One slot: a next hop (egress ifindex, family, address in network order,
+ * IPv4 in the first 4 bytes) and how many frames used it. */
+struct xskfwd_nh_use {
+	__u32 ifindex;
+	__u32 family;
+	__u8 addr[16];
+	__u64 hits;
+};
+
 #define XSKFWD_MODE_L2 0
 #define XSKFWD_MODE_L3 1
 

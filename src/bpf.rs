@@ -56,6 +56,7 @@ pub struct SteerMaps {
     v4: MapHandle,
     v6: MapHandle,
     max_len: MapHandle,
+    nh_use: MapHandle,
 }
 
 impl SteerMaps {
@@ -93,6 +94,71 @@ impl SteerMaps {
                 })?;
         }
         Ok(())
+    }
+
+    /// Adds to `out` the next hops this program's FIB lookups resolved
+    /// for frames it sent to xskfwd, each with the frames that used it
+    /// (summed over CPUs and slots; the counts only grow).
+    pub fn next_hops_used(&self, out: &mut Vec<NextHopUse>) -> Result<(), BpfError> {
+        for slot in 0..NH_SLOTS {
+            let per_cpu = self
+                .nh_use
+                .lookup_percpu(&slot.to_ne_bytes(), MapFlags::ANY)
+                .map_err(|err| BpfError::Map {
+                    what: "reading the next hops in use",
+                    err,
+                })?;
+            for v in per_cpu.into_iter().flatten() {
+                if let Some(u) = NextHopUse::parse(&v) {
+                    match out
+                        .iter_mut()
+                        .find(|o| o.ifindex == u.ifindex && o.addr == u.addr)
+                    {
+                        Some(o) => o.hits += u.hits,
+                        None => out.push(u),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Slots of the program's table of next hops in use (`XSKFWD_NH_SLOTS`).
+pub const NH_SLOTS: u32 = 256;
+
+/// A next hop the kernel's FIB resolved for frames sent to xskfwd.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NextHopUse {
+    /// Egress interface.
+    pub ifindex: u32,
+    /// The neighbour: the gateway, or the destination on the link.
+    pub addr: std::net::IpAddr,
+    /// Frames that used it (a counter that only grows).
+    pub hits: u64,
+}
+
+impl NextHopUse {
+    /// Decodes one `struct xskfwd_nh_use` (`bpf/xskfwd.h`); `None` for an
+    /// empty slot.
+    pub fn parse(v: &[u8]) -> Option<NextHopUse> {
+        let u32_at = |o: usize| Some(u32::from_ne_bytes(v.get(o..o + 4)?.try_into().ok()?));
+        let ifindex = u32_at(0)?;
+        let family = u32_at(4)?;
+        let addr: [u8; 16] = v.get(8..24)?.try_into().ok()?;
+        let hits = u64::from_ne_bytes(v.get(24..32)?.try_into().ok()?);
+        let addr = match family {
+            f if f == libc::AF_INET as u32 => {
+                std::net::IpAddr::from([addr[0], addr[1], addr[2], addr[3]])
+            }
+            f if f == libc::AF_INET6 as u32 => std::net::IpAddr::from(addr),
+            _ => return None,
+        };
+        (ifindex != 0 && hits != 0).then_some(NextHopUse {
+            ifindex,
+            addr,
+            hits,
+        })
     }
 }
 
@@ -590,6 +656,7 @@ impl PortProgram {
             v4: h(&self.skel.maps.steer4)?,
             v6: h(&self.skel.maps.steer6)?,
             max_len: h(&self.skel.maps.max_len)?,
+            nh_use: h(&self.skel.maps.nh_use)?,
         })
     }
 }
@@ -642,6 +709,40 @@ pub fn attach_persistent(ifindex: u32, which: Builtin) -> Result<(), BpfError> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn next_hop_slots_decode() {
+        let slot = |ifindex: u32, family: i32, addr: &[u8], hits: u64| {
+            let mut v = Vec::new();
+            v.extend_from_slice(&ifindex.to_ne_bytes());
+            v.extend_from_slice(&(family as u32).to_ne_bytes());
+            let mut a = [0u8; 16];
+            a[..addr.len()].copy_from_slice(addr);
+            v.extend_from_slice(&a);
+            v.extend_from_slice(&hits.to_ne_bytes());
+            v
+        };
+        assert_eq!(
+            NextHopUse::parse(&slot(12, libc::AF_INET, &[198, 18, 1, 1], 5)),
+            Some(NextHopUse {
+                ifindex: 12,
+                addr: "198.18.1.1".parse().unwrap(),
+                hits: 5
+            })
+        );
+        let v6: std::net::Ipv6Addr = "fd00:0:0:2::1".parse().unwrap();
+        assert_eq!(
+            NextHopUse::parse(&slot(3, libc::AF_INET6, &v6.octets(), 1)).map(|u| u.addr),
+            Some(v6.into())
+        );
+        assert_eq!(NextHopUse::parse(&slot(0, 0, &[], 0)), None, "empty slot");
+        assert_eq!(
+            NextHopUse::parse(&slot(3, 7, &[1], 1)),
+            None,
+            "other family"
+        );
+        assert_eq!(NextHopUse::parse(&[0; 12]), None, "short");
+    }
+
     fn define(name: &str) -> u32 {
         include_str!("../bpf/xskfwd.h")
             .lines()
@@ -660,6 +761,7 @@ mod tests {
         assert_eq!(define("XSKFWD_STEER_PASS"), STEER_PASS);
         assert_eq!(define("XSKFWD_STEER_REDIRECT"), STEER_REDIRECT);
         assert_eq!(define("XSKFWD_STEER_KERNEL"), STEER_KERNEL);
+        assert_eq!(define("XSKFWD_NH_SLOTS"), NH_SLOTS);
         use xskfwd_core::limits;
         assert_eq!(define("XSKFWD_MAX_PORTS") as usize, limits::MAX_L3_PORTS);
         assert_eq!(define("XSKFWD_MAX_QUEUES"), limits::MAX_QUEUES);

@@ -16,14 +16,15 @@
 //! This module must never: block a worker, panic on what the kernel sends,
 //! or touch another network namespace.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::bpf::{SteerMaps, SteerPrefix, STEER_KERNEL, STEER_PASS, STEER_REDIRECT};
+use crate::bpf::{NextHopUse, SteerMaps, SteerPrefix, STEER_KERNEL, STEER_PASS, STEER_REDIRECT};
 use crate::config::{L3Config, Mac};
 use crate::netlink::{self, Event, KernelRoute, Monitor, RouteType};
 use xskfwd_core::route::{
@@ -33,6 +34,10 @@ use xskfwd_core::tables::{tables, TablesReader, TablesWriter};
 
 /// Longest wait for netlink events before checking the stop flag.
 pub const POLL: Duration = Duration::from_millis(50);
+/// How often the neighbours xskfwd forwarded to are reported to the kernel
+/// as used (its own forwarding reports every packet; a STALE entry then
+/// waits `delay_first_probe_time`, 5 s by default, before it is probed).
+pub const LIVENESS_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Kernel main routing table id.
 const RT_TABLE_MAIN: u32 = 254;
@@ -53,6 +58,12 @@ pub trait Steering: Send {
     /// Makes the programs' steering entries equal to `entries` and their
     /// length limits `(ipv4, ipv6)`.
     fn sync(&mut self, entries: &BTreeMap<SteerPrefix, u32>, max_len: (u32, u32)) -> Result<()>;
+
+    /// The next hops the programs' FIB lookups resolved for frames sent to
+    /// xskfwd, with their (growing) use counts. Nothing by default.
+    fn next_hops_used(&mut self) -> Result<Vec<NextHopUse>> {
+        Ok(Vec::new())
+    }
 }
 
 /// A [`Steering`] that only remembers (for `xskfwd routes` and tests).
@@ -92,6 +103,8 @@ pub struct ControlStats {
     /// Bytes only marked for huge pages (collapse refused; khugepaged may
     /// or may not collapse them later).
     pub huge_marked_bytes: usize,
+    /// `NTF_USE` notes sent for neighbours xskfwd forwarded to.
+    pub neigh_uses: u64,
 }
 
 /// The control plane of one L3 run.
@@ -104,6 +117,10 @@ pub struct Control {
     neighs: NeighSet,
     port_mtu: Vec<u32>,
     tables: TablesWriter,
+    /// Use counts of the next hops at the last liveness pass.
+    nh_hits: HashMap<(u32, IpAddr), u64>,
+    neigh_user: Option<netlink::NeighUse>,
+    next_liveness: Instant,
     steer: Box<dyn Steering>,
     monitor: Option<Monitor>,
     other_tables: usize,
@@ -142,6 +159,9 @@ impl Control {
             neighs: NeighSet::new(),
             port_mtu: vec![max_ip; n],
             tables: tables(Fib::default(), Neighbours::default()).0,
+            nh_hits: HashMap::new(),
+            neigh_user: None,
+            next_liveness: Instant::now(),
             steer,
             monitor,
             other_tables: 0,
@@ -415,6 +435,12 @@ impl Control {
 
     /// Waits up to `timeout` for kernel changes and applies them.
     pub fn poll(&mut self, timeout: Duration) -> Result<()> {
+        if self.next_liveness <= Instant::now() {
+            self.next_liveness = Instant::now() + LIVENESS_INTERVAL;
+            if let Err(e) = self.keep_neighbours_alive() {
+                eprintln!("xskfwd: neighbour liveness: {e:#}");
+            }
+        }
         let Some(monitor) = self.monitor.as_mut() else {
             std::thread::sleep(timeout);
             self.publish(false, false)?;
@@ -428,6 +454,33 @@ impl Control {
         } else {
             self.publish(fib, neigh)
         }
+    }
+
+    /// Tells the kernel which of its neighbours xskfwd forwarded to since
+    /// the last pass (`NTF_USE`), as its own forwarding would on every
+    /// packet: a STALE entry is re-probed, a changed MAC is learnt, a dead
+    /// next hop goes FAILED — after which the XDP program's FIB lookup
+    /// passes its frames to the kernel, which answers with ICMP.
+    fn keep_neighbours_alive(&mut self) -> Result<()> {
+        let used = self.steer.next_hops_used()?;
+        if used.is_empty() {
+            return Ok(());
+        }
+        let user = match &mut self.neigh_user {
+            Some(u) => u,
+            None => self.neigh_user.insert(netlink::NeighUse::new()?),
+        };
+        let mut hits = HashMap::with_capacity(used.len());
+        for u in used {
+            let key = (u.ifindex, u.addr);
+            if self.nh_hits.get(&key) != Some(&u.hits) {
+                user.used(u.ifindex, u.addr)?;
+                self.stats.neigh_uses += 1;
+            }
+            hits.insert(key, u.hits);
+        }
+        self.nh_hits = hits;
+        Ok(())
     }
 
     /// Runs until `stop` is set. Errors are reported and retried (with a
@@ -536,6 +589,14 @@ impl MapSteering {
 }
 
 impl Steering for MapSteering {
+    fn next_hops_used(&mut self) -> Result<Vec<NextHopUse>> {
+        let mut out = Vec::new();
+        for m in &self.maps {
+            m.next_hops_used(&mut out)?;
+        }
+        Ok(out)
+    }
+
     fn sync(&mut self, entries: &BTreeMap<SteerPrefix, u32>, max_len: (u32, u32)) -> Result<()> {
         // Limits first and removals before insertions, and one failing
         // entry (a full trie) does not stop the others.

@@ -421,6 +421,88 @@ impl Request {
     }
 }
 
+/// `RTM_NEWNEIGH` with `NTF_USE` for `addr` on `ifindex`: tells the kernel
+/// the neighbour was used, as its own forwarding does for every packet
+/// (`neigh_event_send`), so a STALE entry goes through DELAY and PROBE to
+/// REACHABLE (with a changed MAC, if it changed) or FAILED. No `NLM_F_ACK`:
+/// only failures are answered (e.g. `ENOENT` for an entry that is gone).
+fn encode_neigh_use(seq: u32, ifindex: u32, addr: IpAddr) -> Vec<u8> {
+    let (family, dst) = match addr {
+        IpAddr::V4(a) => (AddressFamily::Inet, NeighbourAddress::Inet(a)),
+        IpAddr::V6(a) => (AddressFamily::Inet6, NeighbourAddress::Inet6(a)),
+    };
+    let mut msg = NeighbourMessage::default();
+    msg.header.family = family;
+    msg.header.ifindex = ifindex;
+    msg.header.flags = NeighbourFlags::Use;
+    msg.attributes.push(NeighbourAttribute::Destination(dst));
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST;
+    header.sequence_number = seq;
+    let mut msg = NetlinkMessage::new(
+        header,
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewNeighbour(msg)),
+    );
+    msg.finalize();
+    let mut buf = vec![0; msg.buffer_len()];
+    msg.serialize(&mut buf);
+    buf
+}
+
+/// Tells the kernel which neighbours xskfwd forwards to (see
+/// [`NeighUse::used`]): the neighbour liveness the kernel's own forwarding
+/// would give them.
+#[derive(Debug)]
+pub struct NeighUse {
+    sock: Socket,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+impl NeighUse {
+    /// A non-blocking rtnetlink socket for `NTF_USE` requests.
+    pub fn new() -> Result<NeighUse, NetlinkError> {
+        let io = |call| {
+            move |err| NetlinkError::Io {
+                context: "netlink neighbour use socket",
+                call,
+                err,
+            }
+        };
+        let mut sock =
+            Socket::new(NETLINK_ROUTE).map_err(io("socket(AF_NETLINK, NETLINK_ROUTE)"))?;
+        sock.bind_auto().map_err(io("bind"))?;
+        sock.set_non_blocking(true)
+            .map_err(io("fcntl(O_NONBLOCK)"))?;
+        Ok(NeighUse {
+            sock,
+            seq: 0,
+            buf: vec![0; 8192],
+        })
+    }
+
+    /// Marks the neighbour `addr` on `ifindex` as used. Returns how many
+    /// earlier requests the kernel refused (their answers are read here;
+    /// an entry that is gone or static is no error of ours).
+    pub fn used(&mut self, ifindex: u32, addr: IpAddr) -> Result<u32, NetlinkError> {
+        self.seq = self.seq.wrapping_add(1);
+        let msg = encode_neigh_use(self.seq, ifindex, addr);
+        self.sock.send(&msg, 0).map_err(|err| NetlinkError::Io {
+            context: "NTF_USE",
+            call: "send",
+            err,
+        })?;
+        let mut refused = 0;
+        while let Ok(n) = self.sock.recv(&mut &mut self.buf[..], libc::MSG_DONTWAIT) {
+            if n == 0 {
+                break;
+            }
+            refused += 1;
+        }
+        Ok(refused)
+    }
+}
+
 /// How one dump attempt ended.
 enum Attempt {
     Complete(Vec<Event>),
@@ -1767,6 +1849,36 @@ mod tests {
                 let mut malformed = 0;
                 parse_datagram(&nlmsg(kind, 0, &msg), &mut out, &mut malformed);
             }
+        }
+    }
+
+    #[test]
+    fn neigh_use_requests_carry_ntf_use_and_the_address() {
+        for (addr, family, len) in [
+            ("198.18.1.7".parse::<IpAddr>().unwrap(), libc::AF_INET, 4),
+            ("fd00:0:0:2::7".parse().unwrap(), libc::AF_INET6, 16),
+        ] {
+            let b = encode_neigh_use(42, 13, addr);
+            let nlmsg_type = u16::from_ne_bytes([b[4], b[5]]);
+            let flags = u16::from_ne_bytes([b[6], b[7]]);
+            assert_eq!(nlmsg_type, libc::RTM_NEWNEIGH);
+            assert_eq!(flags, NLM_F_REQUEST, "no ACK, no CREATE/REPLACE");
+            assert_eq!(u32::from_ne_bytes([b[8], b[9], b[10], b[11]]), 42);
+            // struct ndmsg: family, pad x3, ifindex, state (u16), flags, type.
+            let ndm = &b[16..28];
+            assert_eq!(i32::from(ndm[0]), family);
+            assert_eq!(u32::from_ne_bytes([ndm[4], ndm[5], ndm[6], ndm[7]]), 13);
+            assert_eq!(u16::from_ne_bytes([ndm[8], ndm[9]]), 0, "no state");
+            assert_eq!(ndm[10], libc::NTF_USE);
+            // One attribute: NDA_DST with the address.
+            let rta = &b[28..];
+            assert_eq!(u16::from_ne_bytes([rta[0], rta[1]]) as usize, 4 + len);
+            assert_eq!(u16::from_ne_bytes([rta[2], rta[3]]), libc::NDA_DST);
+            let want = match addr {
+                IpAddr::V4(a) => a.octets().to_vec(),
+                IpAddr::V6(a) => a.octets().to_vec(),
+            };
+            assert_eq!(&rta[4..4 + len], &want[..]);
         }
     }
 

@@ -10,7 +10,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, UdpSocket};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -24,45 +24,6 @@ use xskfwd_lab::traffic::{self, FrameSpec, Receiver, RecvLimits, SendLimits, Sen
 
 // ---------------------------------------------------------------------------
 // Small helpers: commands in namespaces, JSON rows, raw header fields.
-
-/// Runs `program args...`; panics with the command line and its stderr if
-/// it fails. Returns stdout.
-fn sh(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("starting {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "`{program} {}` failed ({}): {}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// `ip -n NS ARGS...`
-fn ip(ns: &str, args: &[&str]) -> String {
-    let mut all = vec!["-n", ns];
-    all.extend_from_slice(args);
-    sh("ip", &all)
-}
-
-/// `ip netns exec NS ARGS...`
-fn exec_in(ns: &str, args: &[&str]) -> String {
-    let mut all = vec!["netns", "exec", ns];
-    all.extend_from_slice(args);
-    sh("ip", &all)
-}
-
-/// `sysctl -qw` inside `ns` (these are per-namespace settings).
-fn sysctls(ns: &str, settings: &[&str]) {
-    let mut args = vec!["sysctl", "-q", "-w"];
-    args.extend_from_slice(settings);
-    exec_in(ns, &args);
-}
 
 fn mac_in(ns: &str, ifname: &str) -> [u8; 6] {
     let name = ifname.to_string();
@@ -1057,7 +1018,22 @@ fn l3_live_route_change_and_arp_through_the_kernel() {
     // Every frame on dst0 came from xskfwd (the old next hop is a
     // permanent neighbour: the kernel never forwarded there); every frame
     // on dst2 came from xskfwd or from the kernel while ARP resolved.
-    assert_eq!(at0.len() as u64, tx1, "{summary}");
+    assert_eq!(
+        at0.len() as u64,
+        tx1,
+        "frames on dst0 vs sent by xskfwd to dut1; sequences on both dst0 and dst2: {:?}; \
+         seen twice on dst0: {:?}; {summary}",
+        at0.iter()
+            .filter(|s| at2.contains(s))
+            .take(10)
+            .collect::<Vec<_>>(),
+        at0.iter()
+            .enumerate()
+            .filter(|(i, s)| at0[..*i].contains(s))
+            .map(|(_, s)| s)
+            .take(10)
+            .collect::<Vec<_>>()
+    );
     assert!(
         tx2 <= at2.len() as u64 && at2.len() as u64 <= tx2 + no_neigh,
         "dst2 got {} frames, xskfwd sent {tx2}, the kernel got {no_neigh}: {summary}",

@@ -256,6 +256,7 @@ pub(super) fn print_summary(config: &Config, ports: &[Port], s: &Summary) {
                     "neigh_builds": c.neigh_builds, "last_build_us": c.last_build.as_micros() as u64,
                     "huge_bytes": c.huge_bytes,
                     "huge_marked_bytes": c.huge_marked_bytes,
+                    "neigh_uses": c.neigh_uses,
                 })),
                 "frames": {"total": f.total, "in_pool": f.in_pool, "in_kernel": f.in_fill,
                            "in_flight": f.in_flight, "duplicates": f.duplicates, "conserved": conserved},

@@ -103,3 +103,42 @@ impl Running {
         }
     }
 }
+
+/// Runs `program args...`; panics with the command line and its stderr if
+/// it fails. Returns stdout.
+pub fn sh(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("starting {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "`{program} {}` failed ({}): {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `ip -n NS ARGS...`
+pub fn ip(ns: &str, args: &[&str]) -> String {
+    let mut all = vec!["-n", ns];
+    all.extend_from_slice(args);
+    sh("ip", &all)
+}
+
+/// `ip netns exec NS ARGS...`
+pub fn exec_in(ns: &str, args: &[&str]) -> String {
+    let mut all = vec!["netns", "exec", ns];
+    all.extend_from_slice(args);
+    sh("ip", &all)
+}
+
+/// `sysctl -qw` inside `ns` (these are per-namespace settings).
+pub fn sysctls(ns: &str, settings: &[&str]) {
+    let mut args = vec!["sysctl", "-q", "-w"];
+    args.extend_from_slice(settings);
+    exec_in(ns, &args);
+}
