@@ -4,6 +4,7 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
 
 use xsk_rs::config::{BindFlags, Interface, LibxdpFlags, QueueSize, SocketConfig};
 use xsk_rs::{CompQueue, FillQueue, RxQueue, Socket, TxQueue};
@@ -69,9 +70,24 @@ impl XskSocket {
                 .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
                 .bind_flags(flags)
                 .build();
-            // SAFETY: xsk-rs requires that no other socket of ours is bound
-            // to this (interface, queue); `app` binds each pair once.
-            match unsafe { Socket::new(config, &umem.umem, &iface, queue) } {
+            // A socket closed a moment ago (an earlier run, an earlier
+            // sink) frees its queue asynchronously (the kernel releases
+            // its buffer pool from a work queue): EBUSY until then. Retry,
+            // bounded; a queue that stays busy has another socket.
+            let busy_until = Instant::now() + BUSY_WAIT;
+            let created = loop {
+                // SAFETY: xsk-rs requires that no other socket of ours is
+                // bound to this (interface, queue); `app` binds each pair
+                // once, and a failed attempt leaves nothing bound.
+                let r = unsafe { Socket::new(config, &umem.umem, &iface, queue) };
+                match &r {
+                    Err(e) if errno(e) == Some(libc::EBUSY) && Instant::now() < busy_until => {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    _ => break r,
+                }
+            };
+            match created {
                 Ok((tx, rx, Some((fq, cq)))) => {
                     let fd = rx.fd().as_raw_fd();
                     // A socket sharing the UMEM inherits the first socket's
@@ -120,9 +136,8 @@ impl XskSocket {
                     })
                 }
                 Err(e) => {
-                    let source = std::error::Error::source(&e)
-                        .and_then(|s| s.downcast_ref::<io::Error>())
-                        .map(|io| io::Error::from_raw_os_error(io.raw_os_error().unwrap_or(0)))
+                    let source = errno(&e)
+                        .map(io::Error::from_raw_os_error)
                         .unwrap_or_else(|| io::Error::other(e.to_string()));
                     last = Some((mode, source));
                 }
@@ -154,6 +169,17 @@ impl XskSocket {
     pub fn tx_budget(&self) -> u32 {
         self.tx_budget
     }
+}
+
+/// How long a bind waits for a queue that a socket closed a moment ago is
+/// still releasing.
+const BUSY_WAIT: Duration = Duration::from_secs(2);
+
+/// The OS error behind an xsk-rs socket error, if there is one.
+fn errno(e: &xsk_rs::socket::SocketCreateError) -> Option<i32> {
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<io::Error>())
+        .and_then(io::Error::raw_os_error)
 }
 
 /// Frames a copy-mode `sendto()` transmits by default (the kernel's
