@@ -24,7 +24,9 @@
  *     neighbour and within the MTU: no route, unreachable, blackhole,
  *     forwarding off, unresolved neighbour (the kernel runs ARP/NDP),
  *     fragmentation needed / packet too big;
- *   - the reverse-path filter, when enabled, fails.
+ *   - the reverse-path filter, when enabled, fails;
+ *   - an IPv4 source that is one of this host's addresses (the kernel
+ *     drops it as a martian unless accept_local is set).
  * For a frame it sends to xskfwd on the FIB's word it notes the next hop
  * the FIB resolved (nh_use): the kernel only re-probes neighbours it uses
  * itself, so the control plane tells it which ones xskfwd uses (NTF_USE).
@@ -260,6 +262,15 @@ static __always_inline int l3_ipv4(struct xdp_md *ctx, void *l3, void *data_end,
 		return to_socket(queue);
 	if ((saddr >> 24) == 127 || (daddr >> 24) == 127)
 		return count(XSKFWD_CNT_PASS_SPECIAL, XDP_PASS);
+
+	/* A source in the local table (one of this host's addresses, or its
+	 * broadcast/anycast ones): the kernel drops the frame as a martian
+	 * unless accept_local is set on the ingress device, and forwards it
+	 * otherwise; either way it is the kernel's to decide. */
+	__builtin_memcpy(key.addr, &ip->saddr, 4);
+	steer = bpf_map_lookup_elem(&steer4, &key);
+	if (steer && *steer == XSKFWD_STEER_PASS)
+		return count(XSKFWD_CNT_PASS_LOCAL_SRC, XDP_PASS);
 
 	__builtin_memcpy(key.addr, &ip->daddr, 4);
 	steer = bpf_map_lookup_elem(&steer4, &key);

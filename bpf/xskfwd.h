@@ -52,6 +52,7 @@ enum xskfwd_counter {
 	XSKFWD_CNT_PASS_FWD_OFF,    /* forwarding disabled on the ingress interface */
 	XSKFWD_CNT_PASS_RPF,        /* fails the reverse-path filter: the kernel decides */
 	XSKFWD_CNT_PASS_SPECIAL,    /* 127/8, ::/80 (loopback, unspecified, v4-mapped): the kernel decides */
+	XSKFWD_CNT_PASS_LOCAL_SRC,  /* IPv4 source is this host's address: a martian unless accept_local */
 	XSKFWD_CNT_MAX,
 };
 

@@ -21,6 +21,7 @@ use thiserror::Error;
 
 use crate::config::{XdpMode, MAX_L3_PORTS};
 use crate::stats::XdpProgStats;
+use xskfwd_core::limits::STEER_ENTRIES;
 
 #[allow(
     clippy::all,
@@ -177,6 +178,10 @@ pub struct ProgConfig {
     /// xskfwd (false with static routes only: only their prefixes go to
     /// xskfwd).
     pub fib_forward: bool,
+    /// L3: entries the IPv4 and IPv6 steering tries must hold at least
+    /// (the static routes of each family); the header's default is the
+    /// floor.
+    pub steer_entries: (u32, u32),
 }
 
 /// A prefix for the steering tries.
@@ -256,6 +261,17 @@ fn load_skel(cfg: &ProgConfig) -> Result<XskfwdSkel<'static>, BpfError> {
     let mut open = XskfwdSkelBuilder::default()
         .open(storage)
         .map_err(BpfError::Load)?;
+    // The steering tries are sized for the static routes they will hold
+    // (never below the header's default, which covers the local table and
+    // the kernel-only routes of an ordinary host); BPF_F_NO_PREALLOC
+    // makes room cost memory only when it is used.
+    for (map, n) in [
+        (&mut open.maps.steer4, cfg.steer_entries.0),
+        (&mut open.maps.steer6, cfg.steer_entries.1),
+    ] {
+        map.set_max_entries(n.max(STEER_ENTRIES))
+            .map_err(BpfError::Load)?;
+    }
     if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
         ro.xskfwd_mode = cfg.mode;
         ro.port_mac = cfg.port_mac;

@@ -80,8 +80,10 @@ pub struct RouteSourceArgs {
     /// L3: a static neighbour, `IP lladdr MAC dev IFACE` (repeatable).
     #[arg(long = "neigh", value_name = "NEIGH")]
     pub neighs: Vec<String>,
-    /// L3: read static routes/neighbours from a TOML file
-    /// (`kernel = true|false`, `[[route]] prefix via dev mtu`, `[[neigh]] ip mac dev`).
+    /// L3: read static routes/neighbours from a file: lines of
+    /// `route PREFIX [via GW] dev IFACE [mtu N]`, `neigh IP lladdr MAC dev IFACE`,
+    /// `kernel yes|no`; or TOML (`kernel = true|false`, `[[route]] prefix via dev mtu`,
+    /// `[[neigh]] ip mac dev`).
     #[arg(long = "routes-file", value_name = "FILE")]
     pub routes_file: Option<String>,
     /// L3: do not mirror the kernel's routes and neighbours (static only).
@@ -96,7 +98,7 @@ impl RouteSourceArgs {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| ConfigError::Route(format!("reading {path}: {e}")))?;
-                let f = RoutesFile::from_toml(&text, path)?;
+                let f = RoutesFile::parse(&text, path)?;
                 L3Input {
                     kernel: f.kernel,
                     routes: f.route,

@@ -21,7 +21,7 @@ pub struct XskStats {
 
 /// Names of the XDP program's counters, in the order of
 /// `enum xskfwd_counter` in `bpf/xskfwd.h` (JSON keys).
-pub const XDP_COUNTERS: [&str; 18] = [
+pub const XDP_COUNTERS: [&str; 19] = [
     "redirect",
     "pass_no_socket",
     "pass_short",
@@ -40,6 +40,7 @@ pub const XDP_COUNTERS: [&str; 18] = [
     "pass_fwd_off",
     "pass_rpf",
     "pass_special",
+    "pass_local_src",
 ];
 
 /// What one port's XDP program counted, summed over CPUs: index `i` is

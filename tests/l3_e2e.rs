@@ -309,6 +309,9 @@ enum Kind {
     Unrouted,
     /// ICMP / ICMPv6 echo request to dst0.
     Echo,
+    /// IPv4 UDP to dst0 from one of the dut's own addresses: a martian
+    /// source the kernel drops without a word (accept_local = 0).
+    OwnSource,
 }
 
 #[derive(Debug, Clone)]
@@ -321,6 +324,9 @@ struct Probe {
 }
 
 const UNROUTED_V4: Ipv4Addr = Ipv4Addr::new(198, 19, 200, 1);
+/// An address of the dut's loopback interface (a source the kernel
+/// refuses like the ports' own).
+const DUT_LO_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 99, 1);
 const UNROUTED_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0x99, 0, 0, 0, 1);
 const TTLS: [u8; 3] = [1, 2, 64];
 const SIZES_V4: [usize; 6] = [60, 64, 78, 128, 512, 1514];
@@ -424,6 +430,24 @@ fn probe_set(info: &LabInfo) -> Vec<Probe> {
                     out.push(Probe {
                         id,
                         kind,
+                        v6,
+                        ttl,
+                        frame: traffic::build_frame(&spec, id).expect("frame"),
+                    });
+                    id += 1;
+                }
+            }
+        }
+        if !v6 {
+            for from in [dut0, dut1, IpAddr::V4(DUT_LO_V4)] {
+                for ttl in [1, 64] {
+                    let spec = FrameSpec {
+                        ttl,
+                        ..FrameSpec::udp(macs.0, macs.1, from, dst, 128)
+                    };
+                    out.push(Probe {
+                        id,
+                        kind: Kind::OwnSource,
                         v6,
                         ttl,
                         frame: traffic::build_frame(&spec, id).expect("frame"),
@@ -597,6 +621,10 @@ fn check_reference(info: &LabInfo, probes: &[Probe], a: &Capture) {
                     && matches!(types[0], Some((t, _)) if t == if p.v6 { 1 } else { 3 }),
                 "one ICMP destination unreachable at src0",
             ),
+            (Kind::OwnSource, _) => want(
+                d.is_empty() && s.is_empty(),
+                "nothing at dst0 or src0 (the kernel drops a martian source silently)",
+            ),
             (Kind::Echo, _) => {
                 let reply = if p.v6 { (129, 0) } else { (0, 0) };
                 want(
@@ -654,6 +682,12 @@ fn l3_matches_kernel_forwarding_byte_for_byte() {
         ],
     );
     let _sink = udp_sink(info.dst_ns());
+    // An address on the dut's loopback: a source the kernel refuses too.
+    ip(&dut, &["link", "set", "lo", "up"]);
+    ip(
+        &dut,
+        &["addr", "add", &format!("{DUT_LO_V4}/32"), "dev", "lo"],
+    );
     let probes = probe_set(&info);
     // The extra source addresses of the unrouted IPv4 frames live behind
     // src0, like src0's own (static, so nothing is resolved with ARP).
@@ -724,7 +758,8 @@ fn l3_matches_kernel_forwarding_byte_for_byte() {
     // got everything else.
     let forwarded = count(&|p| p.kind == Kind::Transit && p.ttl >= 2);
     let echoes = count(&|p| p.kind == Kind::Echo);
-    let expired = count(&|p| p.ttl <= 1 && p.kind != Kind::Local);
+    let expired = count(&|p| p.ttl <= 1 && p.kind != Kind::Local && p.kind != Kind::OwnSource);
+    let own_source = count(&|p| p.kind == Kind::OwnSource);
     let local = count(&|p| p.kind == Kind::Local);
     let unrouted = count(&|p| p.kind == Kind::Unrouted && p.ttl >= 2);
     let redirect = xdp(&summary, "dut0", "redirect") + xdp(&summary, "dut1", "redirect");
@@ -762,6 +797,12 @@ fn l3_matches_kernel_forwarding_byte_for_byte() {
     assert!(xdp(&summary, "dut0", "pass_local") >= local, "{summary}");
     assert!(
         xdp(&summary, "dut0", "pass_no_route") >= unrouted,
+        "{summary}"
+    );
+    // Own-address sources are checked first, whatever the TTL.
+    assert_eq!(
+        xdp(&summary, "dut0", "pass_local_src"),
+        own_source,
         "{summary}"
     );
     assert_eq!(summary["dropped"], 0, "{summary}");

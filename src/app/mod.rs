@@ -42,6 +42,7 @@ use crate::config::{Config, Mode, MAX_L3_PORTS};
 use crate::control::{Control, ControlStats, MapSteering, PortRef};
 use crate::netns;
 use crate::xsk::{self, SharedUmem, SocketOptions, XskFrame, XskRings, XskSocket};
+use xskfwd_core::limits::STEER_ENTRIES;
 
 pub use ports::{Port, L2_OVERHEAD};
 pub use report::Summary;
@@ -229,6 +230,21 @@ impl<'c> Datapath<'c> {
         for (slot, q) in port_ifindex.iter_mut().zip(&self.ports) {
             *slot = q.ifindex;
         }
+        // Room for every static route beside the local table and the
+        // kernel-only routes the default already covers.
+        let statics = |v6: bool| {
+            let n = self
+                .config
+                .l3()
+                .routes
+                .iter()
+                .filter(|r| r.prefix.is_v6() == v6)
+                .count();
+            u32::try_from(n)
+                .unwrap_or(u32::MAX)
+                .saturating_add(STEER_ENTRIES)
+        };
+        let steer_entries = (statics(false), statics(true));
         for p in &self.ports {
             let cfg = if router {
                 bpf::ProgConfig {
@@ -237,6 +253,7 @@ impl<'c> Datapath<'c> {
                     port_ifindex,
                     rp_filter: ports::rp_filter(&p.ifname),
                     fib_forward: self.config.l3().kernel,
+                    steer_entries,
                 }
             } else {
                 bpf::ProgConfig::default()

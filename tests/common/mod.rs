@@ -50,10 +50,13 @@ impl Running {
     /// Spawns `xskfwd` with `args`, waiting until its program is attached
     /// to `ifname` in `ns`.
     pub fn start(args: &[String], ns: &str, ifname: &str) -> Running {
+        Running::start_within(args, ns, ifname, Duration::from_secs(20))
+    }
+
+    /// [`Running::start`], allowing `timeout` for the start-up.
+    pub fn start_within(args: &[String], ns: &str, ifname: &str, timeout: Duration) -> Running {
         let mut r = Running::spawn(args);
-        if let Err(e) =
-            xskfwd_lab::demo::wait_attached(ns, ifname, &mut r.guard.0, Duration::from_secs(20))
-        {
+        if let Err(e) = xskfwd_lab::demo::wait_attached(ns, ifname, &mut r.guard.0, timeout) {
             let _ = r.guard.0.kill();
             let out = r.wait(Duration::from_secs(10));
             panic!(
@@ -62,6 +65,11 @@ impl Running {
             );
         }
         r
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.guard.0.id()
     }
 
     /// Sends `sig` and collects the output (bounded wait, then SIGKILL).

@@ -287,6 +287,7 @@ fn route_of(fib: &Fib, found: Option<u32>) -> Result<(u32, &Action), Verdict> {
     }
 }
 
+#[inline]
 fn ipv4_decide(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Verdict {
     match ipv4_route(ctx, frame, off, hint) {
         Ok(out) => transmit(frame, off, out),
@@ -347,6 +348,7 @@ fn ipv4_route(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Result
 const LINK_LOCAL: u128 = 0xfe80 << 112;
 const LINK_LOCAL_MASK: u128 = 0xffc0 << 112;
 
+#[inline]
 fn ipv6_decide(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Verdict {
     match ipv6_route(ctx, frame, off, hint) {
         Ok(out) => transmit(frame, off, out),
