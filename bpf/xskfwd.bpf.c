@@ -27,7 +27,9 @@
  *   - the reverse-path filter, when enabled, fails;
  *   - an IPv4 source that is one of this host's addresses (the kernel
  *     drops it as a martian unless accept_local is set).
- * For a frame it sends to xskfwd on the FIB's word it notes the next hop
+ * For a frame it sends to xskfwd on the FIB's word it puts the FIB's
+ * decision (egress port, MACs) in front of the frame as XDP metadata, which
+ * the worker executes instead of re-deciding, and notes the next hop
  * the FIB resolved (nh_use): the kernel only re-probes neighbours it uses
  * itself, so the control plane tells it which ones xskfwd uses (NTF_USE).
  * Malformed IP headers (bad version/IHL, truncated) go to userspace, which
@@ -138,13 +140,37 @@ static __always_inline int to_socket(__u32 queue)
 	return count(XSKFWD_CNT_PASS_NO_SOCKET, XDP_PASS);
 }
 
-static __always_inline int is_port(__u32 ifindex)
+/* The xskfwd port index of `ifindex`, or -1. */
+static __always_inline int port_index(__u32 ifindex)
 {
 #pragma unroll
 	for (int i = 0; i < XSKFWD_MAX_PORTS; i++)
 		if (port_ifindex[i] && port_ifindex[i] == ifindex)
-			return 1;
-	return 0;
+			return i;
+	return -1;
+}
+
+/* Puts the FIB's decision in front of the frame (XDP metadata): AF_XDP
+ * delivers it to the worker in copy and zero-copy mode. Without room for
+ * it the worker decides from its mirror, as for a static route. */
+static __always_inline void put_decision(struct xdp_md *ctx, const struct bpf_fib_lookup *p,
+					 int port)
+{
+	struct xskfwd_meta *m;
+	void *data;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)))
+		return;
+	m = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if ((void *)(m + 1) > data)
+		return;
+	m->magic = XSKFWD_META_MAGIC;
+	m->port = port;
+	m->flags = 0;
+	__builtin_memcpy(m->dmac, p->dmac, 6);
+	__builtin_memcpy(m->smac, p->smac, 6);
+	m->pad = 0;
 }
 
 static __always_inline __u32 len_limit(__u32 which)
@@ -196,6 +222,7 @@ static __always_inline int fib_verdict(struct xdp_md *ctx, struct bpf_fib_lookup
 				       __u32 queue)
 {
 	long rc;
+	int port;
 
 	if (!fib_forward)
 		return count(XSKFWD_CNT_PASS_NOT_OURS, XDP_PASS);
@@ -203,9 +230,11 @@ static __always_inline int fib_verdict(struct xdp_md *ctx, struct bpf_fib_lookup
 
 	switch (rc) {
 	case BPF_FIB_LKUP_RET_SUCCESS:
-		if (p->ifindex == ctx->ingress_ifindex || !is_port(p->ifindex))
+		port = port_index(p->ifindex);
+		if (p->ifindex == ctx->ingress_ifindex || port < 0)
 			return count(XSKFWD_CNT_PASS_NOT_OURS, XDP_PASS);
 		note_next_hop(p);
+		put_decision(ctx, p, port);
 		return to_socket(queue);
 	case BPF_FIB_LKUP_RET_NO_NEIGH:
 		return count(XSKFWD_CNT_PASS_NO_NEIGH, XDP_PASS);

@@ -23,6 +23,19 @@ struct xskfwd_nh_use {
 	__u64 hits;
 };
 
+/* XDP metadata in front of a frame the program sends to xskfwd on the
+ * kernel FIB's word: the decision, so the worker executes it instead of
+ * re-deciding from a mirror that can lag. 20 bytes (a multiple of 4). */
+#define XSKFWD_META_MAGIC 0x78736b31 /* "xsk1" */
+struct xskfwd_meta {
+	__u32 magic;
+	__u8 port;    /* egress: index into port_ifindex */
+	__u8 flags;   /* 0 */
+	__u8 dmac[6]; /* the neighbour's MAC */
+	__u8 smac[6]; /* the egress device's MAC */
+	__u16 pad;
+};
+
 #define XSKFWD_MODE_L2 0
 #define XSKFWD_MODE_L3 1
 

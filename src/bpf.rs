@@ -778,6 +778,11 @@ mod tests {
         assert_eq!(define("XSKFWD_STEER_REDIRECT"), STEER_REDIRECT);
         assert_eq!(define("XSKFWD_STEER_KERNEL"), STEER_KERNEL);
         assert_eq!(define("XSKFWD_NH_SLOTS"), NH_SLOTS);
+        let magic = include_str!("../bpf/xskfwd.h")
+            .lines()
+            .find_map(|l| l.strip_prefix("#define XSKFWD_META_MAGIC 0x"))
+            .and_then(|l| u32::from_str_radix(l.split_whitespace().next()?, 16).ok());
+        assert_eq!(magic, Some(xskfwd_core::l3::META_MAGIC));
         use xskfwd_core::limits;
         assert_eq!(define("XSKFWD_MAX_PORTS") as usize, limits::MAX_L3_PORTS);
         assert_eq!(define("XSKFWD_MAX_QUEUES"), limits::MAX_QUEUES);

@@ -34,6 +34,7 @@ use anyhow::{Context, Result};
 use xskfwd_core::counters::SharedCounters;
 use xskfwd_core::l2::{L2Forwarder, L2Mode};
 use xskfwd_core::l3::L3Forwarder;
+use xskfwd_core::rings::Meta;
 use xskfwd_core::verdict::{Forwarder, Verdict};
 use xskfwd_core::worker::{FrameAccount, Worker, WorkerParams};
 
@@ -145,11 +146,22 @@ pub enum Forwarding {
 
 impl Forwarder for Forwarding {
     #[inline]
-    fn decide_batch(&mut self, ingress: usize, frames: &mut [&mut [u8]], out: &mut [Verdict]) {
+    fn decide_batch(
+        &mut self,
+        ingress: usize,
+        frames: &mut [&mut [u8]],
+        meta: &[Meta],
+        out: &mut [Verdict],
+    ) {
         match self {
-            Forwarding::L2(f) => f.decide_batch(ingress, frames, out),
-            Forwarding::L3(f) => f.decide_batch(ingress, frames, out),
+            Forwarding::L2(f) => f.decide_batch(ingress, frames, meta, out),
+            Forwarding::L3(f) => f.decide_batch(ingress, frames, meta, out),
         }
+    }
+
+    #[inline]
+    fn uses_meta(&self) -> bool {
+        matches!(self, Forwarding::L3(_))
     }
 }
 

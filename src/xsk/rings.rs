@@ -3,7 +3,7 @@
 
 use xsk_rs::FrameDesc;
 use xskfwd_core::limits::MAX_BATCH;
-use xskfwd_core::rings::{Batch, Rings};
+use xskfwd_core::rings::{Batch, Meta, Rings, META_LEN};
 
 use super::umem::as_descs;
 use super::{SharedUmem, XskFrame, XskSocket};
@@ -80,6 +80,27 @@ impl Rings for XskRings {
         // alive for 'a; `frame` is mutably borrowed for 'a, so this is the
         // only reference to them.
         unsafe { std::slice::from_raw_parts_mut(ptr, len) }
+    }
+
+    #[inline]
+    fn take_meta(&self, frame: &mut XskFrame) -> Meta {
+        let mut m = [0u8; META_LEN];
+        // The metadata sits right before the packet data, in the
+        // frame's headroom (XDP_PACKET_HEADROOM): only if there is room
+        // for it inside this frame's chunk.
+        if (frame.0.addr() % self.umem.frame_size as usize) < META_LEN {
+            return m;
+        }
+        let p = self.data(frame).as_mut_ptr();
+        // SAFETY: the META_LEN bytes before the data lie in the same UMEM
+        // chunk (checked above), which this owned frame covers and nobody
+        // else touches while we hold it; `self` keeps the mapping alive.
+        let meta = unsafe { std::slice::from_raw_parts_mut(p.sub(META_LEN), META_LEN) };
+        m.copy_from_slice(meta);
+        // Cleared, so this frame never shows a stale decision when it
+        // comes back without one.
+        meta[..4].fill(0);
+        m
     }
 
     #[inline]

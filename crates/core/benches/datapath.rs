@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use etherparse::PacketBuilder;
 use xskfwd_core::l3;
-use xskfwd_core::l3::L3Forwarder;
+use xskfwd_core::l3::{KernelHop, L3Forwarder};
 use xskfwd_core::route::{Action, L3Port, NeighSet, Prefix, RouteSet};
 use xskfwd_core::tables::{tables, TablesReader, TablesWriter};
 use xskfwd_core::testing::synth::{addresses, gen4, gen6, Rng};
@@ -190,12 +190,32 @@ fn bench_l3_batches(
     // is decided).
     let mut fwd = L3Forwarder::new(&ports, tables.clone());
     let mut verdicts = [Verdict::Drop(DropReason::NoEgress); 64];
+    let no_meta = [[0u8; xskfwd_core::rings::META_LEN]; 64];
     g.bench_function(id, |b| {
         b.iter(|| {
             receive(&mut umem, &mut at);
             let mut batch: ArrayVec<&mut [u8], 64> = ArrayVec::new();
             batch.extend(umem.iter_mut().map(|f| &mut f[..len]));
-            fwd.decide_batch(0, black_box(&mut batch), &mut verdicts);
+            fwd.decide_batch(0, black_box(&mut batch), &no_meta, &mut verdicts);
+            debug_assert!(verdicts.iter().all(|v| matches!(v, Verdict::Tx { .. })));
+            black_box(&verdicts);
+        })
+    });
+    // The kernel-routed path: the XDP program put the FIB's decision in
+    // front of every frame, and the worker executes it (no lookup, no
+    // neighbour).
+    let kernel_meta = [KernelHop {
+        port: 1,
+        dst: [2, 0, 0, 0, 1, 1],
+        src: [2, 0, 0, 0, 0, 1],
+    }
+    .to_meta(); 64];
+    g.bench_function(format!("{id}_kernel_meta"), |b| {
+        b.iter(|| {
+            receive(&mut umem, &mut at);
+            let mut batch: ArrayVec<&mut [u8], 64> = ArrayVec::new();
+            batch.extend(umem.iter_mut().map(|f| &mut f[..len]));
+            fwd.decide_batch(0, black_box(&mut batch), &kernel_meta, &mut verdicts);
             debug_assert!(verdicts.iter().all(|v| matches!(v, Verdict::Tx { .. })));
             black_box(&verdicts);
         })

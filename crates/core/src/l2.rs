@@ -4,6 +4,7 @@
 //! frame is rewritten in place; the worker moves it to the verdict's port.
 
 use crate::limits::MAX_PORTS;
+use crate::rings::Meta;
 use crate::verdict::{DropReason, Forwarder, Verdict};
 use crate::wire::ethernet::{self, Mac};
 
@@ -122,7 +123,13 @@ impl L2Forwarder {
 
 impl Forwarder for L2Forwarder {
     #[inline]
-    fn decide_batch(&mut self, ingress: usize, frames: &mut [&mut [u8]], out: &mut [Verdict]) {
+    fn decide_batch(
+        &mut self,
+        ingress: usize,
+        frames: &mut [&mut [u8]],
+        _meta: &[Meta],
+        out: &mut [Verdict],
+    ) {
         debug_assert_eq!(frames.len(), out.len());
         for (f, v) in frames.iter_mut().zip(out) {
             *v = self.process(ingress, f);
@@ -133,6 +140,7 @@ impl Forwarder for L2Forwarder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rings::META_LEN;
 
     const A: Mac = Mac([2, 0, 0, 0, 0, 0xa]);
     const B: Mac = Mac([2, 0, 0, 0, 0, 0xb]);
@@ -231,7 +239,7 @@ mod tests {
         let mut c = frame(200);
         let mut frames: [&mut [u8]; 3] = [&mut a, &mut b, &mut c];
         let mut out = [Verdict::Drop(DropReason::NoEgress); 3];
-        fwd.decide_batch(0, &mut frames, &mut out);
+        fwd.decide_batch(0, &mut frames, &[[0; META_LEN]; 3], &mut out);
         assert_eq!(
             out,
             [

@@ -36,6 +36,7 @@
 use std::net::IpAddr;
 
 use crate::limits::{MAX_BATCH, MAX_L3_PORTS};
+use crate::rings::{Meta, META_LEN};
 use crate::route::{Action, Fib, HopMac, KernelOnly, L3Port, L3Ports, Neighbours, PortId};
 use crate::tables::TablesReader;
 use crate::verdict::{DropReason, Forwarder, PassReason, Verdict};
@@ -69,6 +70,66 @@ pub enum Hint {
     V4(u32, Option<u32>),
     /// The next-hop index for this IPv6 destination.
     V6(u128, Option<u32>),
+    /// The kernel's FIB decided this frame (in the XDP program, which put
+    /// the decision in front of it): the worker executes it.
+    Kernel(KernelHop),
+}
+
+/// Magic of `struct xskfwd_meta` (`XSKFWD_META_MAGIC`).
+pub const META_MAGIC: u32 = 0x7873_6b31;
+
+/// What the kernel's FIB decided for a frame, as the XDP program put it in
+/// front of the frame (`struct xskfwd_meta`): egress port and MACs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelHop {
+    /// Egress port.
+    pub port: PortId,
+    /// The neighbour's MAC.
+    pub dst: [u8; 6],
+    /// The egress device's MAC.
+    pub src: [u8; 6],
+}
+
+impl KernelHop {
+    /// Decodes the XDP metadata; `None` without a decision in it.
+    #[inline]
+    pub fn from_meta(m: &Meta) -> Option<KernelHop> {
+        if u32::from_ne_bytes([m[0], m[1], m[2], m[3]]) != META_MAGIC {
+            return None;
+        }
+        let mut dst = [0u8; 6];
+        let mut src = [0u8; 6];
+        dst.copy_from_slice(&m[6..12]);
+        src.copy_from_slice(&m[12..18]);
+        Some(KernelHop {
+            port: m[4],
+            dst,
+            src,
+        })
+    }
+
+    /// The metadata the XDP program writes for this decision.
+    pub fn to_meta(self) -> Meta {
+        let mut m = [0u8; META_LEN];
+        m[..4].copy_from_slice(&META_MAGIC.to_ne_bytes());
+        m[4] = self.port;
+        m[6..12].copy_from_slice(&self.dst);
+        m[12..18].copy_from_slice(&self.src);
+        m
+    }
+}
+
+/// Executes the kernel's decision for a routed packet of `ip_len` bytes
+/// (its header checks passed), unless it names no other port of ours.
+#[inline(always)]
+fn kernel_tail(ctx: &Ctx<'_>, k: KernelHop, ip_len: u32) -> Option<Routed> {
+    let ours = usize::from(k.port) < ctx.ports.len() && usize::from(k.port) != ctx.ingress;
+    ours.then_some(Routed {
+        port: k.port,
+        dst: k.dst,
+        src: k.src,
+        ip_len,
+    })
 }
 
 /// The destination address of an untagged IPv4/IPv6 frame, unchecked
@@ -332,15 +393,30 @@ fn ipv4_route(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Result
     if src >> 24 == 127 || dst >> 24 == 127 {
         return Err(Verdict::Pass(PassReason::Special));
     }
-    let found = match hint {
-        Hint::V4(d, idx) if d == dst => idx,
-        _ => ctx.fib.index_v4(dst),
+    let ip_len = u32::from(ip.total_len());
+    let kernel = match hint {
+        Hint::Kernel(k) => kernel_tail(ctx, k, ip_len),
+        _ => None,
     };
-    let (hop_idx, action) = route_of(ctx.fib, found)?;
-    if ip.ttl() <= 1 {
-        return Err(Verdict::Pass(PassReason::Ttl));
-    }
-    let routed = route_tail(ctx, hop_idx, action, dst, u32::from(ip.total_len()))?;
+    let routed = match kernel {
+        Some(routed) => {
+            if ip.ttl() <= 1 {
+                return Err(Verdict::Pass(PassReason::Ttl));
+            }
+            routed
+        }
+        None => {
+            let found = match hint {
+                Hint::V4(d, idx) if d == dst => idx,
+                _ => ctx.fib.index_v4(dst),
+            };
+            let (hop_idx, action) = route_of(ctx.fib, found)?;
+            if ip.ttl() <= 1 {
+                return Err(Verdict::Pass(PassReason::Ttl));
+            }
+            route_tail(ctx, hop_idx, action, dst, ip_len)?
+        }
+    };
     ip.decrement_ttl();
     Ok(routed)
 }
@@ -397,16 +473,30 @@ fn ipv6_route(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Result
         // the kernel does depends on the destination; its business.
         return Err(Verdict::Pass(PassReason::Special));
     }
-    let found = match hint {
-        Hint::V6(d, idx) if d == dst => idx,
-        _ => ctx.fib.index_v6(dst),
-    };
-    let (hop_idx, action) = route_of(ctx.fib, found)?;
     let hops = ip.hop_limit();
-    if hops <= 1 {
-        return Err(Verdict::Pass(PassReason::Ttl));
-    }
-    let routed = route_tail(ctx, hop_idx, action, dst, total as u32)?;
+    let kernel = match hint {
+        Hint::Kernel(k) => kernel_tail(ctx, k, total as u32),
+        _ => None,
+    };
+    let routed = match kernel {
+        Some(routed) => {
+            if hops <= 1 {
+                return Err(Verdict::Pass(PassReason::Ttl));
+            }
+            routed
+        }
+        None => {
+            let found = match hint {
+                Hint::V6(d, idx) if d == dst => idx,
+                _ => ctx.fib.index_v6(dst),
+            };
+            let (hop_idx, action) = route_of(ctx.fib, found)?;
+            if hops <= 1 {
+                return Err(Verdict::Pass(PassReason::Ttl));
+            }
+            route_tail(ctx, hop_idx, action, dst, total as u32)?
+        }
+    };
     ip.set_hop_limit(hops - 1);
     Ok(routed)
 }
@@ -486,13 +576,23 @@ impl L3Forwarder {
         }
     }
 
-    /// Looks the routes of a whole batch up before any is decided.
+    /// Looks the routes of a whole batch up before any is decided (not
+    /// those the kernel decided already).
     #[inline]
-    fn look_ahead(&mut self, frames: &[&mut [u8]]) {
+    fn look_ahead(&mut self, frames: &[&mut [u8]], meta: &[Meta]) {
         let fib = self.tables.fib();
         let a = &mut self.ahead6;
         a.len = 0;
-        for (slot, (f, h)) in frames.iter().zip(self.hints.iter_mut()).enumerate() {
+        for (slot, ((f, h), m)) in frames
+            .iter()
+            .zip(self.hints.iter_mut())
+            .zip(meta)
+            .enumerate()
+        {
+            if let Some(k) = KernelHop::from_meta(m) {
+                *h = Hint::Kernel(k);
+                continue;
+            }
             *h = match peek_dst(f) {
                 Some(Dst::V6(d)) => {
                     a.push(slot, d);
@@ -514,15 +614,28 @@ impl L3Forwarder {
 
 impl Forwarder for L3Forwarder {
     #[inline]
-    fn decide_batch(&mut self, ingress: usize, frames: &mut [&mut [u8]], out: &mut [Verdict]) {
-        debug_assert!(frames.len() == out.len() && frames.len() <= MAX_BATCH);
+    fn uses_meta(&self) -> bool {
+        true
+    }
+
+    #[inline]
+    fn decide_batch(
+        &mut self,
+        ingress: usize,
+        frames: &mut [&mut [u8]],
+        meta: &[Meta],
+        out: &mut [Verdict],
+    ) {
+        debug_assert!(
+            frames.len() == out.len() && frames.len() == meta.len() && frames.len() <= MAX_BATCH
+        );
         // New snapshots are taken over once per batch: a pointer
         // comparison each when nothing changed.
         if self.tables.refresh() {
             self.lookahead = self.tables.fib().routes().len() >= LOOKAHEAD_MIN_ROUTES;
         }
         if self.lookahead {
-            self.look_ahead(frames);
+            self.look_ahead(frames, meta);
         }
         let ports = &self.ports[..self.nports];
         if self.lookahead {
@@ -532,8 +645,9 @@ impl Forwarder for L3Forwarder {
             }
         } else {
             let (fib, neigh) = (self.tables.fib(), self.tables.neigh());
-            for (f, v) in frames.iter_mut().zip(out) {
-                *v = decide(ports, fib, neigh, ingress, f);
+            for ((f, v), m) in frames.iter_mut().zip(out).zip(meta) {
+                let hint = KernelHop::from_meta(m).map_or(Hint::None, Hint::Kernel);
+                *v = decide_with(ports, fib, neigh, ingress, f, hint);
             }
         }
     }
@@ -1236,9 +1350,74 @@ mod tests {
         assert_eq!(lookup_ahead(&w.fib, &[0u8; 20]), Hint::None);
     }
 
+    #[test]
+    fn the_kernels_decision_is_executed_as_given() {
+        let w = world();
+        let empty = RouteSet::new().build().unwrap();
+        let none = NeighSet::new().build();
+        let k = KernelHop {
+            port: 1,
+            dst: NH,
+            src: B,
+        };
+        assert_eq!(KernelHop::from_meta(&k.to_meta()), Some(k));
+        assert_eq!(KernelHop::from_meta(&[0; META_LEN]), None);
+        // No route and no neighbour in the mirror: the kernel's decision
+        // alone forwards it, exactly as the mirror would have.
+        let f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 100);
+        let mut with_mirror = f.clone();
+        let want = w.run(0, &mut with_mirror);
+        let mut g = f.clone();
+        let got = decide_with(&w.ports, &empty, &none, 0, &mut g, Hint::Kernel(k));
+        assert_eq!((got, &g), (want, &with_mirror));
+        // The header checks still come first.
+        let mut bad = f.clone();
+        bad[24] ^= 0xff;
+        assert_eq!(
+            decide_with(&w.ports, &empty, &none, 0, &mut bad, Hint::Kernel(k)),
+            Verdict::Drop(DropReason::Ipv4Checksum)
+        );
+        let mut ttl1 = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 1, 100);
+        assert_eq!(
+            decide_with(&w.ports, &empty, &none, 0, &mut ttl1, Hint::Kernel(k)),
+            Verdict::Pass(PassReason::Ttl)
+        );
+        // IPv6 alike.
+        let f6 = udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, 100);
+        let mut m6 = f6.clone();
+        let want6 = w.run(0, &mut m6);
+        let mut g6 = f6.clone();
+        let got6 = decide_with(&w.ports, &empty, &none, 0, &mut g6, Hint::Kernel(k));
+        assert_eq!((got6, &g6), (want6, &m6));
+        // A decision that names no other port of ours is not trusted: the
+        // mirror decides (here: no route).
+        for port in [0, 2, 200] {
+            let bogus = KernelHop { port, ..k };
+            let mut h = f.clone();
+            assert_eq!(
+                decide_with(&w.ports, &empty, &none, 0, &mut h, Hint::Kernel(bogus)),
+                Verdict::Drop(DropReason::NoRoute),
+                "port {port}"
+            );
+        }
+        // Through the forwarder: the metadata of each frame of a batch.
+        let (_writer, reader) = tables(empty.clone(), none.clone());
+        let mut fwd = L3Forwarder::new(&w.ports, reader);
+        let (mut a, mut b) = (f.clone(), f.clone());
+        let mut out = [Verdict::Drop(DropReason::NoEgress); 2];
+        fwd.decide_batch(
+            0,
+            &mut [&mut a, &mut b],
+            &[k.to_meta(), [0; META_LEN]],
+            &mut out,
+        );
+        assert_eq!(out, [want, Verdict::Drop(DropReason::NoRoute)]);
+        assert_eq!(a, with_mirror);
+    }
+
     fn one(fwd: &mut L3Forwarder, f: &mut [u8]) -> Verdict {
         let mut v = [Verdict::Drop(DropReason::NoEgress)];
-        fwd.decide_batch(0, &mut [f], &mut v);
+        fwd.decide_batch(0, &mut [f], &[[0; META_LEN]], &mut v);
         v[0]
     }
 
@@ -1322,7 +1501,8 @@ mod tests {
             let mut verdicts = vec![Verdict::Drop(DropReason::NoEgress); got.len()];
             for (fs, vs) in got.chunks_mut(batch).zip(verdicts.chunks_mut(batch)) {
                 let mut slices: Vec<&mut [u8]> = fs.iter_mut().map(|f| f.as_mut_slice()).collect();
-                f.decide_batch(0, &mut slices, vs);
+                let meta = vec![[0; META_LEN]; slices.len()];
+                f.decide_batch(0, &mut slices, &meta, vs);
             }
             for (i, (v, fr)) in verdicts.iter().zip(&got).enumerate() {
                 assert_eq!(

@@ -14,6 +14,13 @@ use arrayvec::ArrayVec;
 
 use crate::limits::MAX_BATCH;
 
+/// Bytes of metadata the XDP program may put in front of a frame
+/// (`struct xskfwd_meta` in `bpf/xskfwd.h`).
+pub const META_LEN: usize = 20;
+
+/// A frame's metadata as the rings found it (all zero: none).
+pub type Meta = [u8; META_LEN];
+
 /// A batch of frames held by a worker.
 pub type Batch<F> = ArrayVec<F, MAX_BATCH>;
 
@@ -31,6 +38,15 @@ pub trait Rings {
 
     /// The frame's packet bytes, `len()` long.
     fn data<'a>(&'a self, frame: &'a mut Self::Frame) -> &'a mut [u8];
+
+    /// Takes the metadata the XDP program put in front of the frame, and
+    /// clears it there, so a frame that comes back without new metadata
+    /// never shows an old one. All zero when there is none; the default
+    /// has none.
+    #[inline]
+    fn take_meta(&self, _frame: &mut Self::Frame) -> Meta {
+        [0; META_LEN]
+    }
 
     /// Hints that the frame's first bytes will be read and written soon.
     /// The worker calls it for a whole rx batch before deciding any frame,

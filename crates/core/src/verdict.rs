@@ -62,14 +62,27 @@ pub enum PassReason {
 /// about a batch between calls.
 pub trait Forwarder {
     /// Decides and rewrites (in place) every frame of one rx batch that
-    /// arrived on port `ingress`: `out[i]` is the verdict for `frames[i]`.
-    /// `frames` and `out` have the same length, at most
-    /// [`crate::limits::MAX_BATCH`].
+    /// arrived on port `ingress`: `out[i]` is the verdict for `frames[i]`,
+    /// `meta[i]` what the XDP program put in front of it
+    /// ([`crate::rings::Rings::take_meta`]). The three have the same
+    /// length, at most [`crate::limits::MAX_BATCH`].
     ///
     /// A forwarder may use the batch as a whole: pick up new table
     /// snapshots once, look every frame's route up before deciding any, so
     /// that cache misses overlap.
-    fn decide_batch(&mut self, ingress: usize, frames: &mut [&mut [u8]], out: &mut [Verdict]);
+    fn decide_batch(
+        &mut self,
+        ingress: usize,
+        frames: &mut [&mut [u8]],
+        meta: &[crate::rings::Meta],
+        out: &mut [Verdict],
+    );
+
+    /// Whether [`Forwarder::decide_batch`] reads the frames' metadata; the
+    /// worker does not fetch it (a cache line per frame) otherwise.
+    fn uses_meta(&self) -> bool {
+        false
+    }
 }
 
 macro_rules! reasons {

@@ -20,7 +20,7 @@ use arrayvec::ArrayVec;
 
 use crate::counters::{PortCounters, SharedCounters};
 use crate::limits::{MAX_BATCH, MAX_PORTS};
-use crate::rings::{Batch, Rings};
+use crate::rings::{Batch, Meta, Rings, META_LEN};
 use crate::verdict::{DropReason, Forwarder, Verdict};
 
 /// How many times a flush re-kicks a full tx ring before dropping.
@@ -223,6 +223,16 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
             }
             let verdicts = &mut verdicts[..rxb.len()];
             {
+                let mut meta: ArrayVec<Meta, MAX_BATCH> = ArrayVec::new();
+                if fwd.uses_meta() {
+                    for f in rxb.iter_mut() {
+                        meta.push(rings.take_meta(f));
+                    }
+                } else {
+                    for _ in rxb.iter() {
+                        meta.push([0; META_LEN]);
+                    }
+                }
                 let mut frames: ArrayVec<&mut [u8], MAX_BATCH> = ArrayVec::new();
                 for f in rxb.iter_mut() {
                     let data = rings.data(f);
@@ -230,7 +240,7 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
                     frames.push(data);
                 }
                 local[p].rx_packets += frames.len() as u64;
-                fwd.decide_batch(p, &mut frames, verdicts);
+                fwd.decide_batch(p, &mut frames, &meta, verdicts);
             }
             for (mut f, v) in rxb.drain(..).zip(verdicts.iter()) {
                 match *v {
