@@ -1,0 +1,223 @@
+//! Policy routing, ECMP and VRFs, with the kernel as the oracle: the same
+//! frames go once through Linux forwarding and once through xskfwd, and
+//! what reaches the destination must be byte-identical, with nothing
+//! dropped by xskfwd. Kernel-routed frames carry the FIB's own decision
+//! (`ip rule`, other tables and VRFs included) to the worker; ECMP routes
+//! are the kernel's (its hash picks the path). Root only (skips, saying so).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+use xskfwd::config::Mac;
+use xskfwd_lab::lab::LabInfo;
+use xskfwd_lab::traffic::{self, FrameSpec, Receiver, RecvLimits, SendLimits, Sender};
+
+const N: u64 = 1000;
+
+/// Sends `N` frames to `target` and returns what reached dst0, by sequence.
+fn stream(info: &LabInfo, target: Ipv4Addr) -> BTreeMap<u64, Vec<u8>> {
+    let spec = FrameSpec::udp(
+        info.src0.mac,
+        info.dut0.mac,
+        IpAddr::V4(info.src0.ipv4),
+        IpAddr::V4(target),
+        200,
+    );
+    let frames = traffic::build_frames(&spec, N).expect("frames");
+    let rx = Receiver::new(info.dst_ns(), "dst0").expect("receiver on dst0");
+    let tx = Sender::new(info.src_ns(), "src0").expect("sender on src0");
+    let report = tx
+        .send(
+            &frames,
+            SendLimits::new(N, Duration::from_secs(5)).rate(5000),
+        )
+        .expect("send");
+    assert_eq!(report.sent, N);
+    let got = rx
+        .recv_ours(RecvLimits::new(N as usize, Duration::from_secs(5)).idle(Duration::from_secs(1)))
+        .expect("receive");
+    got.frames
+        .into_iter()
+        .filter_map(|f| Some((traffic::parse_seq(&f)?, f)))
+        .collect()
+}
+
+fn xdp_sum(summary: &Value, counter: &str) -> u64 {
+    summary["xdp"]
+        .as_array()
+        .expect("xdp rows")
+        .iter()
+        .map(|r| {
+            r[counter]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no {counter}"))
+        })
+        .sum()
+}
+
+/// Kernel run, then xskfwd run, of the stream to `target`; returns the
+/// xskfwd summary after checking both runs delivered the same bytes.
+fn differential(info: &LabInfo, what: &str, target: Ipv4Addr) -> Value {
+    let dut = info.dut_ns();
+    assert_dut_clean(dut);
+    let kernel = stream(info, target);
+    assert_eq!(
+        kernel.len() as u64,
+        N,
+        "{what}: the kernel forwards every frame"
+    );
+    let mut args = xskfwd_lab::demo::l3_run_args(info);
+    args.extend(["--stats".to_string(), "json".to_string()]);
+    let fwd = Running::start(&args, dut, "dut1");
+    let xskfwd = stream(info, target);
+    let out = fwd.signal_and_wait(libc::SIGTERM);
+    assert!(
+        out.status.success(),
+        "{what}: xskfwd failed:\n{}",
+        out.stderr
+    );
+    let summary = last_json(&out.stdout, "summary");
+    assert_dut_clean(dut);
+    assert_eq!(summary["dropped"], 0, "{what}: {summary}");
+    let differ: Vec<u64> = kernel
+        .iter()
+        .filter(|(s, f)| xskfwd.get(s) != Some(f))
+        .map(|(s, _)| *s)
+        .take(10)
+        .collect();
+    assert!(
+        differ.is_empty() && xskfwd.len() == kernel.len(),
+        "{what}: {} frames with xskfwd vs {} with the kernel; differing or missing: {differ:?}\n{summary}",
+        xskfwd.len(),
+        kernel.len()
+    );
+    summary
+}
+
+#[test]
+fn policy_routing_ecmp_and_vrfs_forward_as_the_kernel_does() {
+    if !root_or_skip("policy_routing_ecmp_and_vrfs_forward_as_the_kernel_does") {
+        return;
+    }
+    let lab = lab("l3policy");
+    let info = lab.info().clone();
+    let dut = info.dut_ns().to_string();
+    let gw = info.dst0.ipv4.to_string();
+    let dst_mac = Mac(info.dst0.mac).to_string();
+
+    // A route only in table 100, chosen by a rule: xskfwd forwards it.
+    ip(
+        &dut,
+        &[
+            "route",
+            "add",
+            "198.19.70.0/24",
+            "via",
+            &gw,
+            "dev",
+            "dut1",
+            "table",
+            "100",
+        ],
+    );
+    ip(
+        &dut,
+        &[
+            "rule",
+            "add",
+            "to",
+            "198.19.70.0/24",
+            "lookup",
+            "100",
+            "pref",
+            "100",
+        ],
+    );
+    let s = differential(&info, "ip rule", Ipv4Addr::new(198, 19, 70, 1));
+    assert!(
+        xdp_sum(&s, "redirect") >= N,
+        "ip rule: xskfwd forwarded it: {s}"
+    );
+
+    // ECMP: the kernel's hash picks the path, so the kernel forwards it.
+    ip(
+        &dut,
+        &[
+            "neigh",
+            "replace",
+            "198.18.1.2",
+            "lladdr",
+            &dst_mac,
+            "dev",
+            "dut1",
+            "nud",
+            "permanent",
+        ],
+    );
+    ip(
+        &dut,
+        &[
+            "route",
+            "add",
+            "198.19.71.0/24",
+            "nexthop",
+            "via",
+            &gw,
+            "dev",
+            "dut1",
+            "nexthop",
+            "via",
+            "198.18.1.2",
+            "dev",
+            "dut1",
+        ],
+    );
+    let s = differential(&info, "ecmp", Ipv4Addr::new(198, 19, 71, 1));
+    assert!(
+        xdp_sum(&s, "pass_not_ours") >= N,
+        "ecmp: passed to the kernel: {s}"
+    );
+
+    // A VRF holding both ports: its table decides, through the FIB.
+    let vrf = std::process::Command::new("ip")
+        .args([
+            "-n", &dut, "link", "add", "blue", "type", "vrf", "table", "10",
+        ])
+        .output()
+        .expect("run ip");
+    if !vrf.status.success() {
+        eprintln!(
+            "skipped the VRF part: this kernel cannot make a VRF device ({})",
+            String::from_utf8_lossy(&vrf.stderr).trim()
+        );
+        return;
+    }
+    ip(&dut, &["link", "set", "blue", "up"]);
+    for port in ["dut0", "dut1"] {
+        ip(&dut, &["link", "set", port, "master", "blue"]);
+    }
+    ip(
+        &dut,
+        &[
+            "route",
+            "add",
+            "198.19.72.0/24",
+            "via",
+            &gw,
+            "dev",
+            "dut1",
+            "vrf",
+            "blue",
+        ],
+    );
+    let s = differential(&info, "vrf", Ipv4Addr::new(198, 19, 72, 1));
+    assert!(
+        xdp_sum(&s, "redirect") >= N,
+        "vrf: xskfwd forwarded it: {s}"
+    );
+}
