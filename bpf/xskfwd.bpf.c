@@ -54,8 +54,6 @@ const volatile __u32 xskfwd_mode = XSKFWD_MODE_L2;
 const volatile __u8 port_mac[6] = {};
 /* Interface indexes of every xskfwd port (0 = unused slot). */
 const volatile __u32 port_ifindex[XSKFWD_MAX_PORTS] = {};
-/* Effective rp_filter of this port: 0 off, 1 strict, 2 loose. */
-const volatile __u32 rp_filter = 0;
 /* 1: what the kernel's FIB forwards out of another port goes to xskfwd
  * (xskfwd mirrors the kernel's routes). 0 (static routes only): only the
  * steering trie's static routes go to xskfwd, everything else to the
@@ -114,6 +112,15 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } max_len SEC(".maps");
+
+/* [0]: the effective rp_filter of this port (0 off, 1 strict, 2 loose),
+ * kept current by the control plane as the sysctls change. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} rp_filter SEC(".maps");
 
 /* Next hops in use, per CPU, direct-mapped by a hash of (ifindex, address):
  * a collision only costs a missed or an extra NTF_USE in one pass. */
@@ -251,9 +258,10 @@ static __always_inline int fib_verdict(struct xdp_md *ctx, struct bpf_fib_lookup
 static __always_inline int rpf_ok(struct xdp_md *ctx, __be32 saddr, __be32 daddr)
 {
 	struct bpf_fib_lookup p = {};
+	__u32 zero = 0, *mode = bpf_map_lookup_elem(&rp_filter, &zero);
 	long rc;
 
-	if (!rp_filter)
+	if (!mode || !*mode)
 		return 1;
 	p.family = AF_INET;
 	p.ipv4_src = daddr;
@@ -262,7 +270,7 @@ static __always_inline int rpf_ok(struct xdp_md *ctx, __be32 saddr, __be32 daddr
 	rc = bpf_fib_lookup(ctx, &p, sizeof(p), BPF_FIB_LOOKUP_SKIP_NEIGH);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return 0;
-	return rp_filter == 2 || p.ifindex == ctx->ingress_ifindex;
+	return *mode == 2 || p.ifindex == ctx->ingress_ifindex;
 }
 
 static __always_inline int l3_ipv4(struct xdp_md *ctx, void *l3, void *data_end, __u32 queue)

@@ -58,6 +58,7 @@ pub struct SteerMaps {
     v6: MapHandle,
     max_len: MapHandle,
     nh_use: MapHandle,
+    rp_filter: MapHandle,
 }
 
 impl SteerMaps {
@@ -123,6 +124,16 @@ impl SteerMaps {
         }
         Ok(())
     }
+
+    /// Sets the port's effective rp_filter (0 off, 1 strict, 2 loose).
+    pub fn set_rp_filter(&self, mode: u32) -> Result<(), BpfError> {
+        self.rp_filter
+            .update(&0u32.to_ne_bytes(), &mode.to_ne_bytes(), MapFlags::ANY)
+            .map_err(|err| BpfError::Map {
+                what: "setting rp_filter",
+                err,
+            })
+    }
 }
 
 /// Slots of the program's table of next hops in use (`XSKFWD_NH_SLOTS`).
@@ -172,7 +183,8 @@ pub struct ProgConfig {
     pub port_mac: [u8; 6],
     /// Interface indexes of every xskfwd port (L3: egress check).
     pub port_ifindex: [u32; MAX_L3_PORTS],
-    /// Effective rp_filter of the port (0 off, 1 strict, 2 loose).
+    /// Effective rp_filter of the port (0 off, 1 strict, 2 loose) at load;
+    /// the control plane keeps it current ([`SteerMaps::set_rp_filter`]).
     pub rp_filter: u32,
     /// L3: send what the kernel's FIB forwards out of another port to
     /// xskfwd (false with static routes only: only their prefixes go to
@@ -276,10 +288,21 @@ fn load_skel(cfg: &ProgConfig) -> Result<XskfwdSkel<'static>, BpfError> {
         ro.xskfwd_mode = cfg.mode;
         ro.port_mac = cfg.port_mac;
         ro.port_ifindex = cfg.port_ifindex;
-        ro.rp_filter = cfg.rp_filter;
         ro.fib_forward = u32::from(cfg.fib_forward);
     }
-    open.load().map_err(BpfError::Load)
+    let skel = open.load().map_err(BpfError::Load)?;
+    skel.maps
+        .rp_filter
+        .update(
+            &0u32.to_ne_bytes(),
+            &cfg.rp_filter.to_ne_bytes(),
+            MapFlags::ANY,
+        )
+        .map_err(|err| BpfError::Map {
+            what: "setting rp_filter",
+            err,
+        })?;
+    Ok(skel)
 }
 
 /// Whether the driver or the generic path runs the program.
@@ -673,6 +696,7 @@ impl PortProgram {
             v6: h(&self.skel.maps.steer6)?,
             max_len: h(&self.skel.maps.max_len)?,
             nh_use: h(&self.skel.maps.nh_use)?,
+            rp_filter: h(&self.skel.maps.rp_filter)?,
         })
     }
 }

@@ -64,6 +64,12 @@ pub trait Steering: Send {
     fn next_hops_used(&mut self) -> Result<Vec<NextHopUse>> {
         Ok(Vec::new())
     }
+
+    /// Sets the effective rp_filter of port `port`'s program. Nothing by
+    /// default.
+    fn set_rp_filter(&mut self, _port: usize, _mode: u32) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A [`Steering`] that only remembers (for `xskfwd routes` and tests).
@@ -121,6 +127,8 @@ pub struct Control {
     nh_hits: HashMap<(u32, IpAddr), u64>,
     neigh_user: Option<netlink::NeighUse>,
     next_liveness: Instant,
+    /// The ports' rp_filter as last set in their programs.
+    rp_filter: Vec<u32>,
     steer: Box<dyn Steering>,
     monitor: Option<Monitor>,
     other_tables: usize,
@@ -162,6 +170,7 @@ impl Control {
             nh_hits: HashMap::new(),
             neigh_user: None,
             next_liveness: Instant::now(),
+            rp_filter: Vec::new(),
             steer,
             monitor,
             other_tables: 0,
@@ -440,6 +449,9 @@ impl Control {
             if let Err(e) = self.keep_neighbours_alive() {
                 eprintln!("xskfwd: neighbour liveness: {e:#}");
             }
+            if let Err(e) = self.follow_sysctls() {
+                eprintln!("xskfwd: following rp_filter: {e:#}");
+            }
         }
         let Some(monitor) = self.monitor.as_mut() else {
             std::thread::sleep(timeout);
@@ -480,6 +492,24 @@ impl Control {
             hits.insert(key, u.hits);
         }
         self.nh_hits = hits;
+        Ok(())
+    }
+
+    /// Follows the ports' effective rp_filter into their programs as the
+    /// sysctls change (`all` or the port's own), as the kernel does on
+    /// its next packet.
+    fn follow_sysctls(&mut self) -> Result<()> {
+        for (i, p) in self.ports.iter().enumerate() {
+            let mode = crate::netns::rp_filter(&p.ifname);
+            if self.rp_filter.get(i) != Some(&mode) {
+                self.steer.set_rp_filter(i, mode)?;
+                if let Some(m) = self.rp_filter.get_mut(i) {
+                    *m = mode;
+                } else {
+                    self.rp_filter.push(mode);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -589,6 +619,13 @@ impl MapSteering {
 }
 
 impl Steering for MapSteering {
+    fn set_rp_filter(&mut self, port: usize, mode: u32) -> Result<()> {
+        if let Some(m) = self.maps.get(port) {
+            m.set_rp_filter(mode)?;
+        }
+        Ok(())
+    }
+
     fn next_hops_used(&mut self) -> Result<Vec<NextHopUse>> {
         let mut out = Vec::new();
         for m in &self.maps {

@@ -325,6 +325,18 @@ fn rx_queues_from_sysfs(ifname: &str) -> Result<u32> {
     Ok(n)
 }
 
+/// The effective rp_filter of `ifname` (the larger of `all` and the
+/// interface's own, as the kernel takes it); 0 if unreadable.
+pub fn rp_filter(ifname: &str) -> u32 {
+    let read = |name: &str| {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{name}/rp_filter"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    read("all").max(read(ifname)).min(2)
+}
+
 /// A name prefix unique to this process and call: `xf-<tag>-<pid>-<n>`,
 /// with the tag reduced to at most 12 of `[a-z0-9]`. Skips prefixes that
 /// any existing namespace already starts with (e.g. left by a crashed

@@ -19,12 +19,13 @@ use xskfwd_lab::traffic::{self, FrameSpec, Receiver, RecvLimits, SendLimits, Sen
 
 const N: u64 = 1000;
 
-/// Sends `N` frames to `target` and returns what reached dst0, by sequence.
-fn stream(info: &LabInfo, target: Ipv4Addr) -> BTreeMap<u64, Vec<u8>> {
+/// Sends `N` frames from `source` to `target` and returns what reached
+/// dst0, by sequence.
+fn stream(info: &LabInfo, source: Ipv4Addr, target: Ipv4Addr) -> BTreeMap<u64, Vec<u8>> {
     let spec = FrameSpec::udp(
         info.src0.mac,
         info.dut0.mac,
-        IpAddr::V4(info.src0.ipv4),
+        IpAddr::V4(source),
         IpAddr::V4(target),
         200,
     );
@@ -60,12 +61,13 @@ fn xdp_sum(summary: &Value, counter: &str) -> u64 {
         .sum()
 }
 
-/// Kernel run, then xskfwd run, of the stream to `target`; returns the
-/// xskfwd summary after checking both runs delivered the same bytes.
-fn differential(info: &LabInfo, what: &str, target: Ipv4Addr) -> Value {
+/// Kernel run, then xskfwd run, of the stream from `source` to `target`;
+/// returns the xskfwd summary after checking both runs delivered the same
+/// bytes.
+fn differential(info: &LabInfo, what: &str, source: Ipv4Addr, target: Ipv4Addr) -> Value {
     let dut = info.dut_ns();
     assert_dut_clean(dut);
-    let kernel = stream(info, target);
+    let kernel = stream(info, source, target);
     assert_eq!(
         kernel.len() as u64,
         N,
@@ -74,7 +76,7 @@ fn differential(info: &LabInfo, what: &str, target: Ipv4Addr) -> Value {
     let mut args = xskfwd_lab::demo::l3_run_args(info);
     args.extend(["--stats".to_string(), "json".to_string()]);
     let fwd = Running::start(&args, dut, "dut1");
-    let xskfwd = stream(info, target);
+    let xskfwd = stream(info, source, target);
     let out = fwd.signal_and_wait(libc::SIGTERM);
     assert!(
         out.status.success(),
@@ -138,7 +140,8 @@ fn policy_routing_ecmp_and_vrfs_forward_as_the_kernel_does() {
             "100",
         ],
     );
-    let s = differential(&info, "ip rule", Ipv4Addr::new(198, 19, 70, 1));
+    let src = info.src0.ipv4;
+    let s = differential(&info, "ip rule", src, Ipv4Addr::new(198, 19, 70, 1));
     assert!(
         xdp_sum(&s, "redirect") >= N,
         "ip rule: xskfwd forwarded it: {s}"
@@ -177,10 +180,30 @@ fn policy_routing_ecmp_and_vrfs_forward_as_the_kernel_does() {
             "dut1",
         ],
     );
-    let s = differential(&info, "ecmp", Ipv4Addr::new(198, 19, 71, 1));
+    let s = differential(&info, "ecmp", src, Ipv4Addr::new(198, 19, 71, 1));
     assert!(
         xdp_sum(&s, "pass_not_ours") >= N,
         "ecmp: passed to the kernel: {s}"
+    );
+
+    // A source that is the router's own address, with accept_local=1: the
+    // kernel forwards it (with 0 it drops it: tests/l3_e2e.rs), and so
+    // it must arrive with xskfwd too — it passes such frames to the kernel.
+    sysctls(
+        &dut,
+        &[
+            "net.ipv4.conf.all.accept_local=1",
+            "net.ipv4.conf.dut0.accept_local=1",
+        ],
+    );
+    let s = differential(&info, "accept_local=1", info.dut1.ipv4, info.dst0.ipv4);
+    assert!(xdp_sum(&s, "pass_local_src") >= N, "accept_local: {s}");
+    sysctls(
+        &dut,
+        &[
+            "net.ipv4.conf.all.accept_local=0",
+            "net.ipv4.conf.dut0.accept_local=0",
+        ],
     );
 
     // A VRF holding both ports: its table decides, through the FIB.
@@ -215,9 +238,67 @@ fn policy_routing_ecmp_and_vrfs_forward_as_the_kernel_does() {
             "blue",
         ],
     );
-    let s = differential(&info, "vrf", Ipv4Addr::new(198, 19, 72, 1));
+    let s = differential(&info, "vrf", src, Ipv4Addr::new(198, 19, 72, 1));
     assert!(
         xdp_sum(&s, "redirect") >= N,
         "vrf: xskfwd forwarded it: {s}"
     );
+}
+
+#[test]
+fn rp_filter_switched_on_while_forwarding_is_followed() {
+    if !root_or_skip("rp_filter_switched_on_while_forwarding_is_followed") {
+        return;
+    }
+    let lab = lab("l3rpf");
+    let info = lab.info().clone();
+    let dut = info.dut_ns().to_string();
+    // From an address of dst0's subnet, arriving on dut0: the reverse
+    // path leads out of dut1, so strict rp_filter refuses it.
+    let spoofed = Ipv4Addr::new(198, 18, 1, 99);
+    let target = info.dst0.ipv4;
+    let strict = [
+        "net.ipv4.conf.all.rp_filter=1",
+        "net.ipv4.conf.dut0.rp_filter=1",
+    ];
+    let off = [
+        "net.ipv4.conf.all.rp_filter=0",
+        "net.ipv4.conf.dut0.rp_filter=0",
+    ];
+
+    sysctls(&dut, &off);
+    assert_eq!(
+        stream(&info, spoofed, target).len() as u64,
+        N,
+        "rp_filter off: forwarded"
+    );
+    sysctls(&dut, &strict);
+    assert!(
+        stream(&info, spoofed, target).is_empty(),
+        "strict: the kernel drops them"
+    );
+
+    // xskfwd starts with rp_filter off, then it is switched on.
+    sysctls(&dut, &off);
+    let mut args = xskfwd_lab::demo::l3_run_args(&info);
+    args.extend(["--stats".to_string(), "json".to_string()]);
+    let fwd = Running::start(&args, &dut, "dut1");
+    assert_eq!(
+        stream(&info, spoofed, target).len() as u64,
+        N,
+        "xskfwd, rp_filter off"
+    );
+    sysctls(&dut, &strict);
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = stream(&info, spoofed, target);
+    let out = fwd.signal_and_wait(libc::SIGTERM);
+    assert!(out.status.success(), "xskfwd failed:\n{}", out.stderr);
+    let summary = last_json(&out.stdout, "summary");
+    assert_dut_clean(&dut);
+    assert!(
+        after.is_empty(),
+        "{} frames forwarded after rp_filter was switched on: {summary}",
+        after.len()
+    );
+    assert!(xdp_sum(&summary, "pass_rpf") >= N, "{summary}");
 }

@@ -263,7 +263,7 @@ impl<'c> Datapath<'c> {
                     mode: bpf::MODE_L3,
                     port_mac: p.mac.0,
                     port_ifindex,
-                    rp_filter: ports::rp_filter(&p.ifname),
+                    rp_filter: netns::rp_filter(&p.ifname),
                     fib_forward: self.config.l3().kernel,
                     steer_entries,
                 }

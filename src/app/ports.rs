@@ -1,5 +1,5 @@
 //! The ports of a run, resolved against the network namespace: index, MAC,
-//! MTU (checked against the UMEM frame), queues, rp_filter.
+//! MTU (checked against the UMEM frame), queues.
 
 use anyhow::{bail, Context, Result};
 use xskfwd_core::l2::L2Port;
@@ -95,16 +95,4 @@ pub fn resolve(config: &Config) -> Result<Vec<Port>> {
         }
     }
     Ok(ports)
-}
-
-/// The effective rp_filter of `ifname` (the larger of `all` and the
-/// interface's own, as the kernel takes it); 0 if unreadable.
-pub fn rp_filter(ifname: &str) -> u32 {
-    let read = |name: &str| {
-        std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{name}/rp_filter"))
-            .ok()
-            .and_then(|s| s.trim().parse::<u32>().ok())
-            .unwrap_or(0)
-    };
-    read("all").max(read(ifname)).min(2)
 }
