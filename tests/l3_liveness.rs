@@ -1,7 +1,8 @@
 //! Neighbour liveness, with the kernel as the oracle: a next hop that dies
 //! while traffic flows through the router must be found dead — and the
-//! sender told with ICMP host unreachable — as fast with xskfwd
-//! forwarding as with the kernel forwarding. The kernel only re-probes a
+//! sender told with ICMP host unreachable — and a next hop that changes
+//! its MAC must be followed, as fast with xskfwd forwarding as with the
+//! kernel forwarding. The kernel only re-probes a
 //! neighbour it uses itself; xskfwd reports the next hops it forwards to
 //! (NTF_USE), or a STALE entry would keep xskfwd sending to a dead MAC
 //! forever. Root only (skips, saying so).
@@ -13,8 +14,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
+use xskfwd::config::Mac;
 use xskfwd_lab::lab::LabInfo;
-use xskfwd_lab::traffic::{build_frames, FrameSpec, Receiver, RecvLimits, SendLimits, Sender};
+use xskfwd_lab::traffic::{
+    build_frames, parse_seq, FrameSpec, Receiver, RecvLimits, SendLimits, Sender,
+};
 
 /// The next hop that dies: a second address on dst0.
 const NEXT_HOP: &str = "198.18.1.77";
@@ -24,8 +28,8 @@ const TARGET: Ipv4Addr = Ipv4Addr::new(198, 18, 77, 1);
 /// The stream through the router.
 const PPS: u64 = 200;
 const RUN: Duration = Duration::from_secs(14);
-/// The next hop dies this long after the stream starts.
-const KILL_AFTER: Duration = Duration::from_secs(3);
+/// The next hop changes this long after the stream starts.
+const CHANGE_AFTER: Duration = Duration::from_secs(3);
 
 /// ICMP destination unreachable / host unreachable from the router.
 fn is_host_unreachable(f: &[u8]) -> bool {
@@ -35,10 +39,25 @@ fn is_host_unreachable(f: &[u8]) -> bool {
     }
 }
 
-/// Streams UDP to [`TARGET`] through the router, kills the next hop after
-/// [`KILL_AFTER`], and returns how long after that the first ICMP host
-/// unreachable reached the sender (`None`: none within the run).
-fn time_to_unreachable(info: &LabInfo) -> Option<Duration> {
+/// What happens to the next hop [`CHANGE_AFTER`] into the stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Change {
+    /// Its address goes away: the router must find it dead and tell the
+    /// sender (ICMP host unreachable).
+    Dies,
+    /// Its MAC changes: the router must learn the new one.
+    NewMac,
+}
+
+/// The MAC dst0 takes in [`Change::NewMac`].
+const NEW_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x77, 0x77, 0x77];
+
+/// Streams UDP to [`TARGET`] through the router, applies `change` to the
+/// next hop after [`CHANGE_AFTER`], and returns how long after that the
+/// router showed it noticed: the first ICMP host unreachable at the
+/// sender ([`Change::Dies`]) or the first frame to the new MAC at dst0
+/// ([`Change::NewMac`]). `None`: not within the run.
+fn time_to_notice(info: &LabInfo, change: Change) -> Option<Duration> {
     let (src, dut, dst) = (info.src_ns(), info.dut_ns(), info.dst_ns());
     ip(
         dst,
@@ -56,7 +75,11 @@ fn time_to_unreachable(info: &LabInfo) -> Option<Duration> {
         100,
     );
     let frames = build_frames(&spec, 64).expect("frames");
-    let rx = Receiver::new(src, "src0").expect("receiver at src0");
+    let (watch_ns, watch_if) = match change {
+        Change::Dies => (src, "src0"),
+        Change::NewMac => (dst, "dst0"),
+    };
+    let rx = Receiver::new(watch_ns, watch_if).expect("receiver");
     let sender = Sender::new(src, "src0").expect("sender at src0");
     let total = PPS * RUN.as_secs();
     let started = Instant::now();
@@ -65,40 +88,62 @@ fn time_to_unreachable(info: &LabInfo) -> Option<Duration> {
         sender.send(&frames, limits).expect("send")
     });
     let dst_ns = dst.to_string();
-    let killer = thread::spawn(move || {
-        thread::sleep(KILL_AFTER);
+    let changer = thread::spawn(move || {
+        thread::sleep(CHANGE_AFTER);
         let at = Instant::now();
-        ip(
-            &dst_ns,
-            &["addr", "del", &format!("{NEXT_HOP}/24"), "dev", "dst0"],
-        );
+        match change {
+            Change::Dies => ip(
+                &dst_ns,
+                &["addr", "del", &format!("{NEXT_HOP}/24"), "dev", "dst0"],
+            ),
+            Change::NewMac => ip(
+                &dst_ns,
+                &["link", "set", "dst0", "address", &Mac(NEW_MAC).to_string()],
+            ),
+        };
         at
     });
     let got = rx
         .recv_until(RecvLimits::new(1, RUN + Duration::from_secs(1)), |f| {
-            is_host_unreachable(f) && started.elapsed() > KILL_AFTER
+            started.elapsed() > CHANGE_AFTER
+                && match change {
+                    Change::Dies => is_host_unreachable(f),
+                    Change::NewMac => f.get(..6) == Some(&NEW_MAC[..]) && parse_seq(f).is_some(),
+                }
         })
-        .expect("receive at src0");
-    let arrived = Instant::now();
-    let killed = killer.join().expect("killer");
+        .expect("receive");
+    let noticed = Instant::now();
+    let changed = changer.join().expect("changer");
     stream.join().expect("stream");
     ip(dut, &["route", "del", ROUTED]);
     let _ = std::process::Command::new("ip")
         .args(["-n", dut, "neigh", "del", NEXT_HOP, "dev", "dut1"])
         .status();
-    (!got.frames.is_empty()).then(|| arrived.saturating_duration_since(killed))
+    let _ = std::process::Command::new("ip")
+        .args([
+            "-n",
+            dst,
+            "addr",
+            "del",
+            &format!("{NEXT_HOP}/24"),
+            "dev",
+            "dst0",
+        ])
+        .status();
+    let old = Mac(info.dst0.mac).to_string();
+    ip(dst, &["link", "set", "dst0", "address", &old]);
+    (!got.frames.is_empty()).then(|| noticed.saturating_duration_since(changed))
 }
 
-#[test]
-fn a_dead_next_hop_is_found_as_fast_as_kernel_forwarding_finds_it() {
-    if !root_or_skip("a_dead_next_hop_is_found_as_fast_as_kernel_forwarding_finds_it") {
-        return;
-    }
-    let lab = lab("nhdead");
+/// Runs `change` once with the kernel forwarding and once with xskfwd, in
+/// a lab with short neighbour timers (the same for both runs), and checks
+/// xskfwd noticed it no slower than twice the kernel plus 2 s.
+fn like_the_kernel(tag: &str, change: Change) {
+    let lab = lab(tag);
     let info = lab.info().clone();
     let dut = info.dut_ns().to_string();
-    // Short neighbour timers, the same for both runs; every ICMP error
-    // sent (no rate limit), so the first one marks the moment.
+    // Every ICMP error sent (no rate limit), so the first one marks the
+    // moment.
     sysctls(
         &dut,
         &[
@@ -112,13 +157,13 @@ fn a_dead_next_hop_is_found_as_fast_as_kernel_forwarding_finds_it() {
     );
 
     assert_dut_clean(&dut);
-    let kernel = time_to_unreachable(&info).expect("the kernel reports the dead next hop");
-    eprintln!("kernel forwarding: ICMP host unreachable {kernel:?} after the next hop died");
+    let kernel = time_to_notice(&info, change).expect("the kernel notices");
+    eprintln!("{change:?}, kernel forwarding: noticed {kernel:?} after the change");
 
     let mut args = xskfwd_lab::demo::l3_run_args(&info);
     args.extend(["--stats".to_string(), "json".to_string()]);
     let fwd = Running::start(&args, &dut, "dut1");
-    let xskfwd = time_to_unreachable(&info);
+    let xskfwd = time_to_notice(&info, change);
     let out = fwd.signal_and_wait(libc::SIGTERM);
     assert!(out.status.success(), "xskfwd failed:\n{}", out.stderr);
     let summary = last_json(&out.stdout, "summary");
@@ -131,21 +176,34 @@ fn a_dead_next_hop_is_found_as_fast_as_kernel_forwarding_finds_it() {
         .sum();
     assert!(
         redirected > PPS,
-        "xskfwd forwarded the stream while the next hop lived: {summary}"
+        "xskfwd forwarded the stream before the change: {summary}"
     );
     assert!(
         summary["control"]["neigh_uses"].as_u64().unwrap_or(0) > 0,
         "the next hop was reported as used: {summary}"
     );
     let xskfwd = xskfwd.unwrap_or_else(|| {
-        panic!(
-            "with xskfwd forwarding the sender never heard of the dead next hop \
-             (the kernel took {kernel:?}): {summary}"
-        )
+        panic!("{change:?}: xskfwd never noticed (the kernel took {kernel:?}): {summary}")
     });
-    eprintln!("xskfwd: ICMP host unreachable {xskfwd:?} after the next hop died");
+    eprintln!("{change:?}, xskfwd: noticed {xskfwd:?} after the change");
     assert!(
         xskfwd <= kernel * 2 + Duration::from_secs(2),
-        "xskfwd took {xskfwd:?}, the kernel {kernel:?}"
+        "{change:?}: xskfwd took {xskfwd:?}, the kernel {kernel:?}"
     );
+}
+
+#[test]
+fn a_dead_next_hop_is_found_as_fast_as_kernel_forwarding_finds_it() {
+    if !root_or_skip("a_dead_next_hop_is_found_as_fast_as_kernel_forwarding_finds_it") {
+        return;
+    }
+    like_the_kernel("nhdead", Change::Dies);
+}
+
+#[test]
+fn a_next_hops_new_mac_is_learnt_as_fast_as_kernel_forwarding_learns_it() {
+    if !root_or_skip("a_next_hops_new_mac_is_learnt_as_fast_as_kernel_forwarding_learns_it") {
+        return;
+    }
+    like_the_kernel("nhmac", Change::NewMac);
 }
