@@ -27,6 +27,7 @@ use anyhow::{Context, Result};
 use crate::bpf::{NextHopUse, SteerMaps, SteerPrefix, STEER_KERNEL, STEER_PASS, STEER_REDIRECT};
 use crate::config::{L3Config, Mac};
 use crate::netlink::{self, Event, KernelRoute, Monitor, RouteType};
+use xskfwd_core::lpm::{Lpm4, Lpm6};
 use xskfwd_core::route::{
     Action, Fib, KernelOnly, NeighSet, Neighbours, PortId, Prefix, RouteSet, Source,
 };
@@ -129,6 +130,9 @@ pub struct Control {
     next_liveness: Instant,
     /// The ports' rp_filter as last set in their programs.
     rp_filter: Vec<u32>,
+    /// The static prefixes (fixed for the run), to tell which kernel
+    /// routes lie inside one.
+    static_cover: (Lpm4, Lpm6),
     steer: Box<dyn Steering>,
     monitor: Option<Monitor>,
     other_tables: usize,
@@ -171,12 +175,14 @@ impl Control {
             neigh_user: None,
             next_liveness: Instant::now(),
             rp_filter: Vec::new(),
+            static_cover: (Lpm4::default(), Lpm6::default()),
             steer,
             monitor,
             other_tables: 0,
             stats: ControlStats::default(),
         };
         c.add_statics();
+        c.static_cover = static_cover(c.routes.static_prefixes());
         c.resync()?;
         if c.l3.kernel && c.other_tables > 0 {
             {
@@ -346,9 +352,22 @@ impl Control {
             Prefix::V4(a, l) => SteerPrefix::V4(a.to_be_bytes(), l),
             Prefix::V6(a, l) => SteerPrefix::V6(a.to_be_bytes(), l),
         };
+        // A kernel route the worker does not forward that lies inside a
+        // static route's prefix must be passed before the static route's
+        // REDIRECT entry catches it (a more specific blackhole or
+        // unreachable route, a route out of another interface): the
+        // kernel's, not a drop.
+        let (statics4, statics6) = &self.static_cover;
+        let covered = |p: &Prefix| match *p {
+            Prefix::V4(a, l) => statics4.lookup(a).is_some_and(|sl| sl <= u32::from(l)),
+            Prefix::V6(a, l) => statics6.lookup(a).is_some_and(|sl| sl <= u32::from(l)),
+        };
         for r in routes {
             let kernel_only = match r.action {
                 Action::Kernel(KernelOnly::Multipath | KernelOnly::Other) => true,
+                Action::Kernel(KernelOnly::Reject | KernelOnly::ForeignPort) => {
+                    r.source != Source::Static && covered(&r.prefix)
+                }
                 // bpf_fib_lookup forwards an IPv4 route via an IPv6
                 // gateway (RFC 5549); the worker leaves it to the kernel.
                 Action::Forward {
@@ -598,6 +617,22 @@ impl Control {
         );
         out
     }
+}
+
+/// Longest-prefix tries of the static prefixes, each holding its own prefix
+/// length: whether a route lies inside a static route's prefix.
+fn static_cover<'a>(statics: impl Iterator<Item = &'a Prefix>) -> (Lpm4, Lpm6) {
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for p in statics {
+        match *p {
+            Prefix::V4(a, l) => v4.push((a, l, u32::from(l))),
+            Prefix::V6(a, l) => v6.push((a, l, u32::from(l))),
+        }
+    }
+    (
+        Lpm4::build(v4).unwrap_or_default(),
+        Lpm6::build(v6).unwrap_or_default(),
+    )
 }
 
 /// Steering through the XDP programs' maps: applies the difference to the

@@ -302,3 +302,83 @@ fn rp_filter_switched_on_while_forwarding_is_followed() {
     );
     assert!(xdp_sum(&summary, "pass_rpf") >= N, "{summary}");
 }
+
+/// Counts the ICMP destination-unreachable messages that reach src0 while
+/// `n` frames from src0 to `target` are sent.
+fn unreachables(info: &LabInfo, target: Ipv4Addr, n: u64) -> usize {
+    let spec = FrameSpec::udp(
+        info.src0.mac,
+        info.dut0.mac,
+        IpAddr::V4(info.src0.ipv4),
+        IpAddr::V4(target),
+        200,
+    );
+    let frames = traffic::build_frames(&spec, n).expect("frames");
+    let rx = Receiver::new(info.src_ns(), "src0").expect("receiver on src0");
+    let tx = Sender::new(info.src_ns(), "src0").expect("sender on src0");
+    tx.send(
+        &frames,
+        SendLimits::new(n, Duration::from_secs(5)).rate(2000),
+    )
+    .expect("send");
+    let icmp_unreachable = |f: &[u8]| {
+        f.len() > 35 && f[12..14] == [0x08, 0x00] && f[23] == 1 && {
+            let l4 = 14 + usize::from(f[14] & 0x0f) * 4;
+            f.get(l4) == Some(&3)
+        }
+    };
+    rx.recv_until(
+        RecvLimits::new(n as usize, Duration::from_secs(5)).idle(Duration::from_secs(1)),
+        icmp_unreachable,
+    )
+    .expect("receive")
+    .frames
+    .len()
+}
+
+#[test]
+fn a_static_route_over_kernel_routes_leaves_them_to_the_kernel() {
+    if !root_or_skip("a_static_route_over_kernel_routes_leaves_them_to_the_kernel") {
+        return;
+    }
+    let lab = lab("l3cover");
+    let info = lab.info().clone();
+    let dut = info.dut_ns().to_string();
+    sysctls(&dut, &["net.ipv4.icmp_ratelimit=0"]);
+    // A more specific kernel route of a type xskfwd does not forward.
+    ip(&dut, &["route", "add", "unreachable", "198.19.90.0/24"]);
+    let hole = Ipv4Addr::new(198, 19, 90, 1);
+    // The kernel rate-limits these per source (ip_error's bucket, about 5
+    // at once): both runs must hear from it, neither all 200 times.
+    let kernel = unreachables(&info, hole, 200);
+    assert!(kernel > 0, "the kernel answers");
+
+    // xskfwd with a static /16 over it: the /24 stays the kernel's.
+    let mut args = xskfwd_lab::demo::l3_run_args(&info);
+    args.extend([
+        "--route".to_string(),
+        format!("198.19.0.0/16 via {} dev dut1", info.dst0.ipv4),
+        "--stats".to_string(),
+        "json".to_string(),
+    ]);
+    let fwd = Running::start(&args, &dut, "dut1");
+    let with_xskfwd = unreachables(&info, hole, 200);
+    // The static route itself forwards the rest of the /16.
+    let forwarded = stream(&info, info.src0.ipv4, Ipv4Addr::new(198, 19, 91, 1));
+    let out = fwd.signal_and_wait(libc::SIGTERM);
+    assert!(out.status.success(), "xskfwd failed:\n{}", out.stderr);
+    let summary = last_json(&out.stdout, "summary");
+    assert_dut_clean(&dut);
+    assert_eq!(summary["dropped"], 0, "{summary}");
+    eprintln!("ICMP unreachable at the sender: {kernel} (kernel), {with_xskfwd} (xskfwd)");
+    assert!(with_xskfwd > 0, "the sender hears the kernel: {summary}");
+    assert!(
+        xdp_sum(&summary, "pass_not_ours") >= 200,
+        "the /24 went to the kernel: {summary}"
+    );
+    assert_eq!(
+        forwarded.len() as u64,
+        N,
+        "the static route forwards: {summary}"
+    );
+}
