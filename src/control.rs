@@ -16,7 +16,7 @@
 //! This module must never: block a worker, panic on what the kernel sends,
 //! or touch another network namespace.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -126,6 +126,9 @@ pub struct Control {
     tables: TablesWriter,
     /// Use counts of the next hops at the last liveness pass.
     nh_hits: HashMap<(u32, IpAddr), u64>,
+    /// Permanent and NOARP neighbours (ifindex, address): never aged, and
+    /// never sent `NTF_USE` (which would strip `NUD_PERMANENT`).
+    fixed_neighs: HashSet<(u32, IpAddr)>,
     neigh_user: Option<netlink::NeighUse>,
     next_liveness: Instant,
     /// The ports' rp_filter as last set in their programs.
@@ -172,6 +175,7 @@ impl Control {
             port_mtu: vec![max_ip; n],
             tables: tables(Fib::default(), Neighbours::default()).0,
             nh_hits: HashMap::new(),
+            fixed_neighs: HashSet::new(),
             neigh_user: None,
             next_liveness: Instant::now(),
             rp_filter: Vec::new(),
@@ -278,10 +282,14 @@ impl Control {
             }
             self.apply_route(r, true);
         }
+        self.fixed_neighs.clear();
         for n in snap.neighs.iter().filter(|_| self.l3.kernel) {
             if let Some(port) = self.port_of(n.ifindex) {
                 self.neighs
                     .kernel_set(port, n.ip, n.usable().then_some(n.mac).flatten());
+            }
+            if n.fixed() {
+                self.fixed_neighs.insert((n.ifindex, n.ip));
             }
         }
         for l in &snap.links {
@@ -319,6 +327,14 @@ impl Control {
                 Event::NewRoute(r) => fib |= self.apply_route(r, true),
                 Event::DelRoute(r) => fib |= self.apply_route(r, false),
                 Event::NewNeigh(n) | Event::DelNeigh(n) if self.l3.kernel => {
+                    match ev {
+                        Event::NewNeigh(_) if n.fixed() => {
+                            self.fixed_neighs.insert((n.ifindex, n.ip));
+                        }
+                        _ => {
+                            self.fixed_neighs.remove(&(n.ifindex, n.ip));
+                        }
+                    }
                     if let Some(port) = self.port_of(n.ifindex) {
                         let mac = match ev {
                             Event::NewNeigh(_) if n.usable() => n.mac,
@@ -504,7 +520,7 @@ impl Control {
         let mut hits = HashMap::with_capacity(used.len());
         for u in used {
             let key = (u.ifindex, u.addr);
-            if self.nh_hits.get(&key) != Some(&u.hits) {
+            if self.nh_hits.get(&key) != Some(&u.hits) && !self.fixed_neighs.contains(&key) {
                 user.used(u.ifindex, u.addr)?;
                 self.stats.neigh_uses += 1;
             }

@@ -275,6 +275,13 @@ pub struct KernelNeigh {
 }
 
 impl KernelNeigh {
+    /// A permanent or NOARP entry: one the kernel never ages or probes,
+    /// and that an `NTF_USE` request would change (the kernel strips
+    /// `NUD_PERMANENT` from an entry marked used), so it is never sent one.
+    pub fn fixed(&self) -> bool {
+        self.state & (libc::NUD_PERMANENT | libc::NUD_NOARP) != 0
+    }
+
     /// Whether frames may be sent to [`KernelNeigh::mac`]: a MAC is known
     /// and the state is one the kernel treats as valid ([`NUD_VALID`]).
     pub fn usable(&self) -> bool {

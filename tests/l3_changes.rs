@@ -69,8 +69,18 @@ fn a_route_added_in_a_big_batch_forwards_from_the_first_frame_the_kernel_would()
     ip(&dut, &["-batch", &batch.display().to_string()]);
     let report = sender.join().expect("sender").expect("send");
     let got = capture.join().expect("receiver").expect("receive");
+    // The next hop is a permanent neighbour (the lab's): reporting it as
+    // used must not touch it (NTF_USE would strip NUD_PERMANENT).
+    let neigh = ip(
+        &dut,
+        &["neigh", "show", &info.dst0.ipv4.to_string(), "dev", "dut1"],
+    );
     let out = fwd.signal_and_wait(libc::SIGTERM);
     let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        neigh.contains("PERMANENT"),
+        "the next hop's entry: {neigh:?}"
+    );
     assert!(out.status.success(), "xskfwd failed:\n{}", out.stderr);
     let summary = last_json(&out.stdout, "summary");
     assert_dut_clean(&dut);
