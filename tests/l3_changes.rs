@@ -114,3 +114,116 @@ fn a_route_added_in_a_big_batch_forwards_from_the_first_frame_the_kernel_would()
         "the route came too late to tell: {summary}"
     );
 }
+
+/// Streams to a prefix routed through dst0 and, mid-stream, applies
+/// `change` to its route. Returns the sequence numbers that reached dst0,
+/// the sequence number sent when the change was made, and xskfwd's
+/// summary if it was running.
+fn stream_through_a_change(
+    info: &xskfwd_lab::lab::LabInfo,
+    change: &[&str],
+    with_xskfwd: bool,
+) -> (BTreeSet<u64>, u64, Option<serde_json::Value>) {
+    const M: u64 = 10_000;
+    const PPS: u64 = 5_000;
+    let dut = info.dut_ns();
+    let gw = info.dst0.ipv4.to_string();
+    ip(
+        dut,
+        &[
+            "route",
+            "replace",
+            "198.19.61.0/24",
+            "via",
+            &gw,
+            "dev",
+            "dut1",
+        ],
+    );
+    let fwd = with_xskfwd.then(|| {
+        let mut args = xskfwd_lab::demo::l3_run_args(info);
+        args.extend(["--stats".to_string(), "json".to_string()]);
+        Running::start(&args, dut, "dut1")
+    });
+    let spec = FrameSpec::udp(
+        info.src0.mac,
+        info.dut0.mac,
+        IpAddr::V4(info.src0.ipv4),
+        IpAddr::V4(Ipv4Addr::new(198, 19, 61, 1)),
+        128,
+    );
+    let frames = traffic::build_frames(&spec, M).expect("frames");
+    let rx = Receiver::new(info.dst_ns(), "dst0").expect("receiver on dst0");
+    let tx = Sender::new(info.src_ns(), "src0").expect("sender on src0");
+    let limits = RecvLimits::new(M as usize, Duration::from_secs(6)).idle(Duration::from_secs(1));
+    let capture = thread::spawn(move || rx.recv_ours(limits));
+    let started = std::time::Instant::now();
+    let sender = thread::spawn(move || {
+        tx.send(
+            &frames,
+            SendLimits::new(M, Duration::from_secs(4)).rate(PPS),
+        )
+    });
+    thread::sleep(Duration::from_millis(1000));
+    let mut args = vec!["route"];
+    args.extend_from_slice(change);
+    ip(dut, &args);
+    let at = (started.elapsed().as_secs_f64() * PPS as f64) as u64;
+    sender.join().expect("sender").expect("send");
+    let got = capture.join().expect("receiver").expect("receive");
+    let summary = fwd.map(|f| {
+        let out = f.signal_and_wait(libc::SIGTERM);
+        assert!(out.status.success(), "xskfwd failed:\n{}", out.stderr);
+        last_json(&out.stdout, "summary")
+    });
+    let _ = std::process::Command::new("ip")
+        .args(["-n", dut, "route", "del", "198.19.61.0/24"])
+        .stderr(std::process::Stdio::null())
+        .status();
+    let seqs = got
+        .frames
+        .iter()
+        .filter_map(|f| traffic::parse_seq(f))
+        .collect();
+    (seqs, at, summary)
+}
+
+#[test]
+fn a_route_deleted_or_blackholed_under_traffic_stops_it_as_the_kernel_does() {
+    if !root_or_skip("a_route_deleted_or_blackholed_under_traffic_stops_it_as_the_kernel_does") {
+        return;
+    }
+    let lab = lab("l3del");
+    let info = lab.info().clone();
+    for change in [
+        &["del", "198.19.61.0/24"][..],
+        &["replace", "blackhole", "198.19.61.0/24"][..],
+    ] {
+        let (kernel, k_at, _) = stream_through_a_change(&info, change, false);
+        let (xsk, x_at, summary) = stream_through_a_change(&info, change, true);
+        let summary = summary.expect("xskfwd ran");
+        assert_dut_clean(info.dut_ns());
+        for (who, seqs, at) in [("kernel", &kernel, k_at), ("xskfwd", &xsk, x_at)] {
+            let last = *seqs.last().unwrap_or(&0);
+            eprintln!(
+                "route {change:?}, {who}: {} delivered, the last {last}; changed at about {at}",
+                seqs.len()
+            );
+            // Everything before the change arrived; nothing well after it.
+            assert_eq!(
+                seqs.len() as u64,
+                last + 1,
+                "{who} {change:?}: lost before the change"
+            );
+            assert!(
+                last + 1 >= at.saturating_sub(500),
+                "{who} {change:?}: stopped early"
+            );
+            assert!(
+                last <= at + 500,
+                "{who} {change:?}: still forwarded after the change"
+            );
+        }
+        assert_eq!(summary["dropped"], 0, "route {change:?}: {summary}");
+    }
+}
