@@ -66,6 +66,13 @@ pub trait Steering: Send {
         Ok(Vec::new())
     }
 
+    /// Applies the entries of `entries` that send frames to the kernel
+    /// (new or changed ones only; nothing is removed), ahead of a
+    /// [`Steering::sync`] with the same entries. Nothing by default.
+    fn steer_to_kernel_first(&mut self, _entries: &BTreeMap<SteerPrefix, u32>) -> Result<()> {
+        Ok(())
+    }
+
     /// Sets the effective rp_filter of port `port`'s program. Nothing by
     /// default.
     fn set_rp_filter(&mut self, _port: usize, _mode: u32) -> Result<()> {
@@ -468,6 +475,11 @@ impl Control {
         if let Some(built) = built {
             let limits = self.max_len(built.routes());
             let entries = self.steering(built.routes());
+            // What the new table leaves to the kernel is steered to the
+            // kernel before workers read that table, and what it newly
+            // sends to xskfwd only after: a frame the program redirects
+            // always meets a table that forwards it.
+            self.steer.steer_to_kernel_first(&entries)?;
             self.tables.publish(Some(built), None);
             self.stats.fib_builds += 1;
             self.steer.sync(&entries, limits)?;
@@ -670,6 +682,19 @@ impl MapSteering {
 }
 
 impl Steering for MapSteering {
+    fn steer_to_kernel_first(&mut self, entries: &BTreeMap<SteerPrefix, u32>) -> Result<()> {
+        for (k, v) in entries {
+            if *v == STEER_REDIRECT || self.current.get(k) == Some(v) {
+                continue;
+            }
+            for m in &self.maps {
+                m.insert(k, *v).context("updating the XDP steering maps")?;
+            }
+            self.current.insert(*k, *v);
+        }
+        Ok(())
+    }
+
     fn set_rp_filter(&mut self, port: usize, mode: u32) -> Result<()> {
         if let Some(m) = self.maps.get(port) {
             m.set_rp_filter(mode)?;
