@@ -123,7 +123,9 @@ struct {
 } rp_filter SEC(".maps");
 
 /* Next hops in use, per CPU, direct-mapped by a hash of (ifindex, address):
- * a collision only costs a missed or an extra NTF_USE in one pass. */
+ * a slot holds the last next hop that hashed to it, so with more next hops
+ * in use than slots some are reported only now and then (each pass sees
+ * whichever was last), and a colliding pair alternates. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XSKFWD_NH_SLOTS);
@@ -157,9 +159,13 @@ static __always_inline int port_index(__u32 ifindex)
 	return -1;
 }
 
-/* Puts the FIB's decision in front of the frame (XDP metadata): AF_XDP
- * delivers it to the worker in copy and zero-copy mode. Without room for
- * it the worker decides from its mirror, as for a static route. */
+/* Puts the FIB's decision (`p`, egress `port`) in front of the frame as
+ * XDP metadata — or, with `p` NULL, metadata that says "no decision":
+ * every frame L3 mode redirects carries metadata, so a chunk never shows
+ * the worker a decision left from an earlier frame, even one whose
+ * redirect failed. AF_XDP delivers metadata in copy and zero-copy mode.
+ * Where the driver has no room for it, no frame has any and the worker
+ * decides from its mirror. */
 static __always_inline void put_decision(struct xdp_md *ctx, const struct bpf_fib_lookup *p,
 					 int port)
 {
@@ -172,12 +178,21 @@ static __always_inline void put_decision(struct xdp_md *ctx, const struct bpf_fi
 	data = (void *)(long)ctx->data;
 	if ((void *)(m + 1) > data)
 		return;
+	__builtin_memset(m, 0, sizeof(*m));
+	if (!p)
+		return;
 	m->magic = XSKFWD_META_MAGIC;
 	m->port = port;
-	m->flags = 0;
 	__builtin_memcpy(m->dmac, p->dmac, 6);
 	__builtin_memcpy(m->smac, p->smac, 6);
-	m->pad = 0;
+}
+
+/* Redirects an L3 frame the worker decides itself (a static route, or one
+ * it drops and counts), with metadata that says so. */
+static __always_inline int l3_to_socket(struct xdp_md *ctx, __u32 queue)
+{
+	put_decision(ctx, NULL, 0);
+	return to_socket(queue);
 }
 
 static __always_inline __u32 len_limit(__u32 which)
@@ -220,6 +235,7 @@ static __always_inline void note_next_hop(const struct bpf_fib_lookup *p)
 		w[1] = a[1];
 		w[2] = a[2];
 		w[3] = a[3];
+		u->hits = 0;
 	}
 	u->hits++;
 }
@@ -282,9 +298,9 @@ static __always_inline int l3_ipv4(struct xdp_md *ctx, void *l3, void *data_end,
 	__u32 daddr, saddr;
 
 	if ((void *)(ip + 1) > data_end)
-		return to_socket(queue); /* truncated: userspace counts the drop */
+		return l3_to_socket(ctx, queue); /* truncated: userspace counts the drop */
 	if (ip->version != 4 || ip->ihl < 5)
-		return to_socket(queue); /* malformed: userspace counts the drop */
+		return l3_to_socket(ctx, queue); /* malformed: userspace counts the drop */
 	if (ip->ihl > 5)
 		return count(XSKFWD_CNT_PASS_OPTIONS, XDP_PASS);
 
@@ -296,7 +312,7 @@ static __always_inline int l3_ipv4(struct xdp_md *ctx, void *l3, void *data_end,
 	 * left to the kernel (route_localnet may make it routable). */
 	if ((saddr & 0xf0000000) == 0xe0000000 || saddr == 0xffffffff || saddr == 0 ||
 	    daddr == 0)
-		return to_socket(queue);
+		return l3_to_socket(ctx, queue);
 	if ((saddr >> 24) == 127 || (daddr >> 24) == 127)
 		return count(XSKFWD_CNT_PASS_SPECIAL, XDP_PASS);
 
@@ -323,7 +339,7 @@ static __always_inline int l3_ipv4(struct xdp_md *ctx, void *l3, void *data_end,
 	if (!rpf_ok(ctx, ip->saddr, ip->daddr))
 		return count(XSKFWD_CNT_PASS_RPF, XDP_PASS);
 	if (steer && *steer == XSKFWD_STEER_REDIRECT)
-		return to_socket(queue);
+		return l3_to_socket(ctx, queue);
 
 	p.family = AF_INET;
 	p.tos = ip->tos;
@@ -351,9 +367,9 @@ static __always_inline int l3_ipv6(struct xdp_md *ctx, void *l3, void *data_end,
 	__u8 s0, s1, d0, d1;
 
 	if ((void *)(ip + 1) > data_end)
-		return to_socket(queue);
+		return l3_to_socket(ctx, queue);
 	if (ip->version != 6)
-		return to_socket(queue);
+		return l3_to_socket(ctx, queue);
 	if (ip->nexthdr == 0)
 		return count(XSKFWD_CNT_PASS_OPTIONS, XDP_PASS);
 	d0 = ip->daddr.in6_u.u6_addr8[0];
@@ -365,7 +381,7 @@ static __always_inline int l3_ipv6(struct xdp_md *ctx, void *l3, void *data_end,
 	if ((d0 == 0xfe && (d1 & 0xc0) == 0x80) || (s0 == 0xfe && (s1 & 0xc0) == 0x80))
 		return count(XSKFWD_CNT_PASS_LINK_LOCAL, XDP_PASS);
 	if (s0 == 0xff)
-		return to_socket(queue); /* multicast source: userspace drops it */
+		return l3_to_socket(ctx, queue); /* multicast source: userspace drops it */
 	if (low80_zero(&ip->saddr) || low80_zero(&ip->daddr))
 		return count(XSKFWD_CNT_PASS_SPECIAL, XDP_PASS);
 
@@ -381,7 +397,7 @@ static __always_inline int l3_ipv6(struct xdp_md *ctx, void *l3, void *data_end,
 	if (bpf_ntohs(ip->payload_len) + (__u32)sizeof(*ip) > limit)
 		return count(XSKFWD_CNT_PASS_MTU, XDP_PASS);
 	if (steer && *steer == XSKFWD_STEER_REDIRECT)
-		return to_socket(queue);
+		return l3_to_socket(ctx, queue);
 
 	p.family = AF_INET6;
 	p.flowinfo = *(__be32 *)ip & bpf_htonl(0x0fffffff);

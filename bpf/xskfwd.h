@@ -12,7 +12,7 @@
 /* Slots of each CPU's table of the next hops the kernel's FIB resolved for
  * frames sent to xskfwd: the control plane reads it to keep those
  * neighbours under the kernel's NUD state machine (NTF_USE). */
-#define XSKFWD_NH_SLOTS 256
+#define XSKFWD_NH_SLOTS 1024
 
 /* One slot: a next hop (egress ifindex, family, address in network order,
  * IPv4 in the first 4 bytes) and how many frames used it. */

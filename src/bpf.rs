@@ -100,8 +100,14 @@ impl SteerMaps {
 
     /// Adds to `out` the next hops this program's FIB lookups resolved
     /// for frames it sent to xskfwd, each with the frames that used it
-    /// (summed over CPUs and slots; the counts only grow).
-    pub fn next_hops_used(&self, out: &mut Vec<NextHopUse>) -> Result<(), BpfError> {
+    /// (summed over CPUs and slots: a count that changes between two reads
+    /// means the next hop was used in between; a slot another next hop
+    /// takes over starts again from zero). `out` merges by (ifindex,
+    /// address).
+    pub fn next_hops_used(
+        &self,
+        out: &mut std::collections::HashMap<(u32, std::net::IpAddr), u64>,
+    ) -> Result<(), BpfError> {
         for slot in 0..NH_SLOTS {
             let per_cpu = self
                 .nh_use
@@ -112,13 +118,7 @@ impl SteerMaps {
                 })?;
             for v in per_cpu.into_iter().flatten() {
                 if let Some(u) = NextHopUse::parse(&v) {
-                    match out
-                        .iter_mut()
-                        .find(|o| o.ifindex == u.ifindex && o.addr == u.addr)
-                    {
-                        Some(o) => o.hits += u.hits,
-                        None => out.push(u),
-                    }
+                    *out.entry((u.ifindex, u.addr)).or_default() += u.hits;
                 }
             }
         }
@@ -137,7 +137,7 @@ impl SteerMaps {
 }
 
 /// Slots of the program's table of next hops in use (`XSKFWD_NH_SLOTS`).
-pub const NH_SLOTS: u32 = 256;
+pub const NH_SLOTS: u32 = 1024;
 
 /// A next hop the kernel's FIB resolved for frames sent to xskfwd.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,7 +146,7 @@ pub struct NextHopUse {
     pub ifindex: u32,
     /// The neighbour: the gateway, or the destination on the link.
     pub addr: std::net::IpAddr,
-    /// Frames that used it (a counter that only grows).
+    /// Frames that used it since the slot took it.
     pub hits: u64,
 }
 

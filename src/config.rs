@@ -341,12 +341,15 @@ impl RoutesFile {
         for (i, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or("").trim();
             let at = |e: ConfigError| ConfigError::Route(format!("{path}:{}: {e}", i + 1));
-            match line.split_once(char::is_whitespace) {
-                None if line.is_empty() => {}
-                Some(("route", rest)) => f.route.push(rest.parse().map_err(at)?),
-                Some(("neigh", rest)) => f.neigh.push(rest.parse().map_err(at)?),
-                Some(("kernel", "yes")) => f.kernel = true,
-                Some(("kernel", "no")) => f.kernel = false,
+            let (word, rest) = line
+                .split_once(char::is_whitespace)
+                .map_or((line, ""), |(w, r)| (w, r.trim()));
+            match (word, rest) {
+                ("", _) => {}
+                ("route", rest) => f.route.push(rest.parse().map_err(at)?),
+                ("neigh", rest) => f.neigh.push(rest.parse().map_err(at)?),
+                ("kernel", "yes") => f.kernel = true,
+                ("kernel", "no") => f.kernel = false,
                 _ => {
                     return Err(at(ConfigError::Route(format!(
                         "'{line}': expected 'route ...', 'neigh ...' or 'kernel yes|no'"

@@ -24,10 +24,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::bpf::{NextHopUse, SteerMaps, SteerPrefix, STEER_KERNEL, STEER_PASS, STEER_REDIRECT};
+use crate::bpf::{SteerMaps, SteerPrefix, STEER_KERNEL, STEER_PASS, STEER_REDIRECT};
 use crate::config::{L3Config, Mac};
 use crate::netlink::{self, Event, KernelRoute, Monitor, RouteType};
-use xskfwd_core::lpm::{Lpm4, Lpm6};
 use xskfwd_core::route::{
     Action, Fib, KernelOnly, NeighSet, Neighbours, PortId, Prefix, RouteSet, Source,
 };
@@ -61,9 +60,10 @@ pub trait Steering: Send {
     fn sync(&mut self, entries: &BTreeMap<SteerPrefix, u32>, max_len: (u32, u32)) -> Result<()>;
 
     /// The next hops the programs' FIB lookups resolved for frames sent to
-    /// xskfwd, with their (growing) use counts. Nothing by default.
-    fn next_hops_used(&mut self) -> Result<Vec<NextHopUse>> {
-        Ok(Vec::new())
+    /// xskfwd, by (ifindex, address), with use counts that change when
+    /// they are used. Nothing by default.
+    fn next_hops_used(&mut self) -> Result<HashMap<(u32, IpAddr), u64>> {
+        Ok(HashMap::new())
     }
 
     /// Applies the entries of `entries` that send frames to the kernel
@@ -142,7 +142,7 @@ pub struct Control {
     rp_filter: Vec<u32>,
     /// The static prefixes (fixed for the run), to tell which kernel
     /// routes lie inside one.
-    static_cover: (Lpm4, Lpm6),
+    static_cover: StaticCover,
     steer: Box<dyn Steering>,
     monitor: Option<Monitor>,
     other_tables: usize,
@@ -186,14 +186,14 @@ impl Control {
             neigh_user: None,
             next_liveness: Instant::now(),
             rp_filter: Vec::new(),
-            static_cover: (Lpm4::default(), Lpm6::default()),
+            static_cover: StaticCover::default(),
             steer,
             monitor,
             other_tables: 0,
             stats: ControlStats::default(),
         };
         c.add_statics();
-        c.static_cover = static_cover(c.routes.static_prefixes());
+        c.static_cover = StaticCover::new(c.routes.static_prefixes());
         c.resync()?;
         if c.l3.kernel && c.other_tables > 0 {
             {
@@ -380,11 +380,7 @@ impl Control {
         // REDIRECT entry catches it (a more specific blackhole or
         // unreachable route, a route out of another interface): the
         // kernel's, not a drop.
-        let (statics4, statics6) = &self.static_cover;
-        let covered = |p: &Prefix| match *p {
-            Prefix::V4(a, l) => statics4.lookup(a).is_some_and(|sl| sl <= u32::from(l)),
-            Prefix::V6(a, l) => statics6.lookup(a).is_some_and(|sl| sl <= u32::from(l)),
-        };
+        let covered = |p: &Prefix| self.static_cover.covers(p);
         for r in routes {
             let kernel_only = match r.action {
                 Action::Kernel(KernelOnly::Multipath | KernelOnly::Other) => true,
@@ -529,16 +525,14 @@ impl Control {
             Some(u) => u,
             None => self.neigh_user.insert(netlink::NeighUse::new()?),
         };
-        let mut hits = HashMap::with_capacity(used.len());
-        for u in used {
-            let key = (u.ifindex, u.addr);
-            if self.nh_hits.get(&key) != Some(&u.hits) && !self.fixed_neighs.contains(&key) {
-                user.used(u.ifindex, u.addr)?;
+        for (&(ifindex, addr), hits) in &used {
+            let key = (ifindex, addr);
+            if self.nh_hits.get(&key) != Some(hits) && !self.fixed_neighs.contains(&key) {
+                user.used(ifindex, addr)?;
                 self.stats.neigh_uses += 1;
             }
-            hits.insert(key, u.hits);
         }
-        self.nh_hits = hits;
+        self.nh_hits = used;
         Ok(())
     }
 
@@ -547,7 +541,11 @@ impl Control {
     /// its next packet.
     fn follow_sysctls(&mut self) -> Result<()> {
         for (i, p) in self.ports.iter().enumerate() {
-            let mode = crate::netns::rp_filter(&p.ifname);
+            // Unreadable (a port renamed, a transient error): keep the
+            // last value rather than turn the check off.
+            let Some(mode) = crate::netns::read_rp_filter(&p.ifname) else {
+                continue;
+            };
             if self.rp_filter.get(i) != Some(&mode) {
                 self.steer.set_rp_filter(i, mode)?;
                 if let Some(m) = self.rp_filter.get_mut(i) {
@@ -647,20 +645,43 @@ impl Control {
     }
 }
 
-/// Longest-prefix tries of the static prefixes, each holding its own prefix
-/// length: whether a route lies inside a static route's prefix.
-fn static_cover<'a>(statics: impl Iterator<Item = &'a Prefix>) -> (Lpm4, Lpm6) {
-    let (mut v4, mut v6) = (Vec::new(), Vec::new());
-    for p in statics {
-        match *p {
-            Prefix::V4(a, l) => v4.push((a, l, u32::from(l))),
-            Prefix::V6(a, l) => v6.push((a, l, u32::from(l))),
+/// The static prefixes (fixed for a run), to tell whether a route lies
+/// inside one of them: any static prefix as long as the route's or
+/// shorter that contains it, whatever more specific statics there are.
+#[derive(Debug, Default)]
+struct StaticCover {
+    prefixes: HashSet<Prefix>,
+    /// The distinct lengths of the static prefixes, per family (v4, v6).
+    lens: (Vec<u8>, Vec<u8>),
+}
+
+impl StaticCover {
+    fn new<'a>(statics: impl Iterator<Item = &'a Prefix>) -> StaticCover {
+        let mut c = StaticCover::default();
+        for p in statics {
+            let lens = if p.is_v6() {
+                &mut c.lens.1
+            } else {
+                &mut c.lens.0
+            };
+            if !lens.contains(&p.prefix_len()) {
+                lens.push(p.prefix_len());
+            }
+            c.prefixes.insert(*p);
         }
+        c
     }
-    (
-        Lpm4::build(v4).unwrap_or_default(),
-        Lpm6::build(v6).unwrap_or_default(),
-    )
+
+    fn covers(&self, p: &Prefix) -> bool {
+        let (lens, addr) = if p.is_v6() {
+            (&self.lens.1, p.addr())
+        } else {
+            (&self.lens.0, p.addr())
+        };
+        lens.iter()
+            .filter(|l| **l <= p.prefix_len())
+            .any(|l| Prefix::new(addr, *l).is_ok_and(|s| self.prefixes.contains(&s)))
+    }
 }
 
 /// Steering through the XDP programs' maps: applies the difference to the
@@ -702,8 +723,8 @@ impl Steering for MapSteering {
         Ok(())
     }
 
-    fn next_hops_used(&mut self) -> Result<Vec<NextHopUse>> {
-        let mut out = Vec::new();
+    fn next_hops_used(&mut self) -> Result<HashMap<(u32, IpAddr), u64>> {
+        let mut out = HashMap::new();
         for m in &self.maps {
             m.next_hops_used(&mut out)?;
         }
@@ -748,5 +769,31 @@ impl Steering for MapSteering {
             Some(e) => Err(e.context("updating the XDP steering maps")),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_is_covered_by_any_shorter_static_whatever_lies_inside_it() {
+        let p = |s: &str| s.parse::<Prefix>().unwrap();
+        let statics = [p("198.18.0.0/15"), p("198.19.0.0/24"), p("fd00::/16")];
+        let c = StaticCover::new(statics.iter());
+        assert!(
+            c.covers(&p("198.19.0.0/16")),
+            "the /15 covers it, the /24 inside does not matter"
+        );
+        assert!(c.covers(&p("198.19.0.0/24")), "equal length");
+        assert!(c.covers(&p("198.19.5.0/24")));
+        assert!(
+            !c.covers(&p("198.0.0.0/8")),
+            "longer than nothing covers a shorter route"
+        );
+        assert!(!c.covers(&p("10.0.0.0/24")));
+        assert!(c.covers(&p("fd00:1::/32")));
+        assert!(!c.covers(&p("fd01::/32")));
+        assert!(!StaticCover::default().covers(&p("198.19.0.0/24")));
     }
 }

@@ -326,15 +326,21 @@ fn rx_queues_from_sysfs(ifname: &str) -> Result<u32> {
 }
 
 /// The effective rp_filter of `ifname` (the larger of `all` and the
-/// interface's own, as the kernel takes it); 0 if unreadable.
+/// interface's own, as the kernel takes it, at most 2); 0 if unreadable.
 pub fn rp_filter(ifname: &str) -> u32 {
+    read_rp_filter(ifname).unwrap_or(0)
+}
+
+/// [`rp_filter`], or `None` if either sysctl cannot be read.
+pub fn read_rp_filter(ifname: &str) -> Option<u32> {
     let read = |name: &str| {
         std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{name}/rp_filter"))
+            .ok()?
+            .trim()
+            .parse::<u32>()
             .ok()
-            .and_then(|s| s.trim().parse::<u32>().ok())
-            .unwrap_or(0)
     };
-    read("all").max(read(ifname)).min(2)
+    Some(read("all")?.max(read(ifname)?).min(2))
 }
 
 /// A name prefix unique to this process and call: `xf-<tag>-<pid>-<n>`,

@@ -120,7 +120,10 @@ impl KernelHop {
 }
 
 /// Executes the kernel's decision for a routed packet of `ip_len` bytes
-/// (its header checks passed), unless it names no other port of ours.
+/// (its header checks passed), unless it names no other port of ours. No
+/// MTU check here: the FIB lookup checked the egress device's MTU and the
+/// program's length limit every route MTU before the frame was
+/// redirected.
 #[inline(always)]
 fn kernel_tail(ctx: &Ctx<'_>, k: KernelHop, ip_len: u32) -> Option<Routed> {
     let ours = usize::from(k.port) < ctx.ports.len() && usize::from(k.port) != ctx.ingress;
