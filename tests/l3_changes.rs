@@ -75,14 +75,12 @@ fn a_route_added_in_a_big_batch_forwards_from_the_first_frame_the_kernel_would()
         &dut,
         &["neigh", "show", &info.dst0.ipv4.to_string(), "dev", "dut1"],
     );
-    let out = fwd.signal_and_wait(libc::SIGTERM);
+    let summary = stop_and_summary(fwd);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(
         neigh.contains("PERMANENT"),
         "the next hop's entry: {neigh:?}"
     );
-    assert!(out.status.success(), "xskfwd failed:\n{}", out.stderr);
-    let summary = last_json(&out.stdout, "summary");
     assert_dut_clean(&dut);
     assert_eq!(report.sent, N);
 
@@ -171,11 +169,7 @@ fn stream_through_a_change(
     let at = (started.elapsed().as_secs_f64() * PPS as f64) as u64;
     sender.join().expect("sender").expect("send");
     let got = capture.join().expect("receiver").expect("receive");
-    let summary = fwd.map(|f| {
-        let out = f.signal_and_wait(libc::SIGTERM);
-        assert!(out.status.success(), "xskfwd failed:\n{}", out.stderr);
-        last_json(&out.stdout, "summary")
-    });
+    let summary = fwd.map(stop_and_summary);
     let _ = std::process::Command::new("ip")
         .args(["-n", dut, "route", "del", "198.19.61.0/24"])
         .stderr(std::process::Stdio::null())

@@ -83,27 +83,6 @@ fn unexpected_drops(summary: &Value, allowed: &[&str]) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// Stops xskfwd with SIGTERM and returns its JSON summary, asserting a
-/// clean exit with every UMEM frame accounted for.
-fn stop_and_summary(fwd: Running) -> Value {
-    let out = fwd.signal_and_wait(libc::SIGTERM);
-    assert!(
-        !out.timed_out,
-        "xskfwd did not exit on SIGTERM\n{}",
-        out.stderr
-    );
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstderr:\n{}\nstdout:\n{}",
-        out.status,
-        out.stderr,
-        out.stdout
-    );
-    let summary = last_json(&out.stdout, "summary");
-    assert_eq!(summary["frames"]["conserved"], true, "{summary}");
-    summary
-}
-
 /// Ethernet type, IP protocol / next header, TTL / hop limit and L4 offset
 /// of an untagged IPv4 or IPv6 frame (IPv6 without extension headers).
 #[derive(Debug, Clone, Copy)]

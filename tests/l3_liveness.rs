@@ -164,16 +164,9 @@ fn like_the_kernel(tag: &str, change: Change) {
     args.extend(["--stats".to_string(), "json".to_string()]);
     let fwd = Running::start(&args, &dut, "dut1");
     let xskfwd = time_to_notice(&info, change);
-    let out = fwd.signal_and_wait(libc::SIGTERM);
-    assert!(out.status.success(), "xskfwd failed:\n{}", out.stderr);
-    let summary = last_json(&out.stdout, "summary");
+    let summary = stop_and_summary(fwd);
     assert_dut_clean(&dut);
-    let redirected: u64 = summary["xdp"]
-        .as_array()
-        .expect("xdp rows")
-        .iter()
-        .map(|r| r["redirect"].as_u64().expect("redirect counter"))
-        .sum();
+    let redirected = xdp_total(&summary, "redirect");
     assert!(
         redirected > PPS,
         "xskfwd forwarded the stream before the change: {summary}"

@@ -48,19 +48,6 @@ fn stream(info: &LabInfo, source: Ipv4Addr, target: Ipv4Addr) -> BTreeMap<u64, V
         .collect()
 }
 
-fn xdp_sum(summary: &Value, counter: &str) -> u64 {
-    summary["xdp"]
-        .as_array()
-        .expect("xdp rows")
-        .iter()
-        .map(|r| {
-            r[counter]
-                .as_u64()
-                .unwrap_or_else(|| panic!("no {counter}"))
-        })
-        .sum()
-}
-
 /// Kernel run, then xskfwd run, of the stream from `source` to `target`;
 /// returns the xskfwd summary after checking both runs delivered the same
 /// bytes.
@@ -77,13 +64,7 @@ fn differential(info: &LabInfo, what: &str, source: Ipv4Addr, target: Ipv4Addr) 
     args.extend(["--stats".to_string(), "json".to_string()]);
     let fwd = Running::start(&args, dut, "dut1");
     let xskfwd = stream(info, source, target);
-    let out = fwd.signal_and_wait(libc::SIGTERM);
-    assert!(
-        out.status.success(),
-        "{what}: xskfwd failed:\n{}",
-        out.stderr
-    );
-    let summary = last_json(&out.stdout, "summary");
+    let summary = stop_and_summary(fwd);
     assert_dut_clean(dut);
     assert_eq!(summary["dropped"], 0, "{what}: {summary}");
     let differ: Vec<u64> = kernel
@@ -143,7 +124,7 @@ fn policy_routing_ecmp_and_vrfs_forward_as_the_kernel_does() {
     let src = info.src0.ipv4;
     let s = differential(&info, "ip rule", src, Ipv4Addr::new(198, 19, 70, 1));
     assert!(
-        xdp_sum(&s, "redirect") >= N,
+        xdp_total(&s, "redirect") >= N,
         "ip rule: xskfwd forwarded it: {s}"
     );
 
@@ -182,7 +163,7 @@ fn policy_routing_ecmp_and_vrfs_forward_as_the_kernel_does() {
     );
     let s = differential(&info, "ecmp", src, Ipv4Addr::new(198, 19, 71, 1));
     assert!(
-        xdp_sum(&s, "pass_not_ours") >= N,
+        xdp_total(&s, "pass_not_ours") >= N,
         "ecmp: passed to the kernel: {s}"
     );
 
@@ -197,7 +178,7 @@ fn policy_routing_ecmp_and_vrfs_forward_as_the_kernel_does() {
         ],
     );
     let s = differential(&info, "accept_local=1", info.dut1.ipv4, info.dst0.ipv4);
-    assert!(xdp_sum(&s, "pass_local_src") >= N, "accept_local: {s}");
+    assert!(xdp_total(&s, "pass_local_src") >= N, "accept_local: {s}");
     sysctls(
         &dut,
         &[
@@ -240,7 +221,7 @@ fn policy_routing_ecmp_and_vrfs_forward_as_the_kernel_does() {
     );
     let s = differential(&info, "vrf", src, Ipv4Addr::new(198, 19, 72, 1));
     assert!(
-        xdp_sum(&s, "redirect") >= N,
+        xdp_total(&s, "redirect") >= N,
         "vrf: xskfwd forwarded it: {s}"
     );
 }
@@ -291,16 +272,14 @@ fn rp_filter_switched_on_while_forwarding_is_followed() {
     sysctls(&dut, &strict);
     std::thread::sleep(Duration::from_millis(1500));
     let after = stream(&info, spoofed, target);
-    let out = fwd.signal_and_wait(libc::SIGTERM);
-    assert!(out.status.success(), "xskfwd failed:\n{}", out.stderr);
-    let summary = last_json(&out.stdout, "summary");
+    let summary = stop_and_summary(fwd);
     assert_dut_clean(&dut);
     assert!(
         after.is_empty(),
         "{} frames forwarded after rp_filter was switched on: {summary}",
         after.len()
     );
-    assert!(xdp_sum(&summary, "pass_rpf") >= N, "{summary}");
+    assert!(xdp_total(&summary, "pass_rpf") >= N, "{summary}");
 }
 
 /// Counts the ICMP destination-unreachable messages that reach src0 while
@@ -365,15 +344,13 @@ fn a_static_route_over_kernel_routes_leaves_them_to_the_kernel() {
     let with_xskfwd = unreachables(&info, hole, 200);
     // The static route itself forwards the rest of the /16.
     let forwarded = stream(&info, info.src0.ipv4, Ipv4Addr::new(198, 19, 91, 1));
-    let out = fwd.signal_and_wait(libc::SIGTERM);
-    assert!(out.status.success(), "xskfwd failed:\n{}", out.stderr);
-    let summary = last_json(&out.stdout, "summary");
+    let summary = stop_and_summary(fwd);
     assert_dut_clean(&dut);
     assert_eq!(summary["dropped"], 0, "{summary}");
     eprintln!("ICMP unreachable at the sender: {kernel} (kernel), {with_xskfwd} (xskfwd)");
     assert!(with_xskfwd > 0, "the sender hears the kernel: {summary}");
     assert!(
-        xdp_sum(&summary, "pass_not_ours") >= 200,
+        xdp_total(&summary, "pass_not_ours") >= 200,
         "the /24 went to the kernel: {summary}"
     );
     assert_eq!(

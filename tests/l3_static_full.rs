@@ -127,11 +127,8 @@ fn a_million_static_routes_load_and_forward() {
         .expect("send");
     assert_eq!(report.sent, n as u64);
     let got = capture.join().expect("receiver").expect("receive");
-    let out = fwd.signal_and_wait(libc::SIGTERM);
+    let summary = stop_and_summary(fwd);
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "xskfwd failed:\n{}", out.stderr);
-    let summary = last_json(&out.stdout, "summary");
-    assert_eq!(summary["frames"]["conserved"], true, "{summary}");
     assert_dut_clean(&dut);
     let mut got = got.frames;
     got.sort_by_key(|f| traffic::parse_seq(f));
@@ -139,12 +136,7 @@ fn a_million_static_routes_load_and_forward() {
     for (g, w) in got.iter().zip(&want) {
         assert_eq!(g, w, "a routed frame differs");
     }
-    let redirected: u64 = summary["xdp"]
-        .as_array()
-        .expect("xdp rows")
-        .iter()
-        .map(|r| r["redirect"].as_u64().expect("redirect"))
-        .sum();
+    let redirected = xdp_total(&summary, "redirect");
     assert_eq!(
         redirected, n as u64,
         "xskfwd, not the kernel, forwarded: {summary}"

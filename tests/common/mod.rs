@@ -150,3 +150,38 @@ pub fn sysctls(ns: &str, settings: &[&str]) {
     args.extend_from_slice(settings);
     exec_in(ns, &args);
 }
+
+/// Stops xskfwd with SIGTERM and returns its JSON summary, asserting a
+/// clean exit with every UMEM frame accounted for.
+pub fn stop_and_summary(fwd: Running) -> serde_json::Value {
+    let out = fwd.signal_and_wait(libc::SIGTERM);
+    assert!(
+        !out.timed_out,
+        "xskfwd did not exit on SIGTERM\n{}",
+        out.stderr
+    );
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstderr:\n{}\nstdout:\n{}",
+        out.status,
+        out.stderr,
+        out.stdout
+    );
+    let summary = last_json(&out.stdout, "summary");
+    assert_eq!(summary["frames"]["conserved"], true, "{summary}");
+    summary
+}
+
+/// One XDP counter summed over every port of a summary.
+pub fn xdp_total(summary: &serde_json::Value, counter: &str) -> u64 {
+    summary["xdp"]
+        .as_array()
+        .expect("xdp rows")
+        .iter()
+        .map(|r| {
+            r[counter]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no xdp counter {counter}: {summary}"))
+        })
+        .sum()
+}
