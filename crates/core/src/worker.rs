@@ -23,6 +23,9 @@ use crate::limits::{MAX_BATCH, MAX_PORTS};
 use crate::rings::{Batch, Meta, Rings, META_LEN};
 use crate::verdict::{DropReason, Forwarder, Verdict};
 
+/// The metadata of a batch for a forwarder that does not read any.
+static NO_META: [Meta; MAX_BATCH] = [[0; META_LEN]; MAX_BATCH];
+
 /// How many times a flush re-kicks a full tx ring before dropping.
 pub const TX_RETRIES: u32 = 4;
 /// Empty loop iterations before an idle worker sleeps in `poll`.
@@ -223,16 +226,17 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
             }
             let verdicts = &mut verdicts[..rxb.len()];
             {
-                let mut meta: ArrayVec<Meta, MAX_BATCH> = ArrayVec::new();
-                if fwd.uses_meta() {
+                // Metadata only for a forwarder that reads it; the others
+                // get a constant batch of "none" (nothing written per frame).
+                let mut taken: ArrayVec<Meta, MAX_BATCH> = ArrayVec::new();
+                let meta: &[Meta] = if fwd.uses_meta() {
                     for f in rxb.iter_mut() {
-                        meta.push(rings.take_meta(f));
+                        taken.push(rings.take_meta(f));
                     }
+                    &taken
                 } else {
-                    for _ in rxb.iter() {
-                        meta.push([0; META_LEN]);
-                    }
-                }
+                    &NO_META[..rxb.len()]
+                };
                 let mut frames: ArrayVec<&mut [u8], MAX_BATCH> = ArrayVec::new();
                 for f in rxb.iter_mut() {
                     let data = rings.data(f);
@@ -240,7 +244,7 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
                     frames.push(data);
                 }
                 local[p].rx_packets += frames.len() as u64;
-                fwd.decide_batch(p, &mut frames, &meta, verdicts);
+                fwd.decide_batch(p, &mut frames, meta, verdicts);
             }
             for (mut f, v) in rxb.drain(..).zip(verdicts.iter()) {
                 match *v {
