@@ -138,8 +138,8 @@ pub struct Control {
     fixed_neighs: HashSet<(u32, IpAddr)>,
     neigh_user: Option<netlink::NeighUse>,
     next_liveness: Instant,
-    /// The ports' rp_filter as last set in their programs.
-    rp_filter: Vec<u32>,
+    /// The ports' rp_filter as last set in their programs (by port).
+    rp_filter: Vec<Option<u32>>,
     /// The static prefixes (fixed for the run), to tell which kernel
     /// routes lie inside one.
     static_cover: StaticCover,
@@ -185,7 +185,7 @@ impl Control {
             fixed_neighs: HashSet::new(),
             neigh_user: None,
             next_liveness: Instant::now(),
-            rp_filter: Vec::new(),
+            rp_filter: vec![None; n],
             static_cover: StaticCover::default(),
             steer,
             monitor,
@@ -546,13 +546,9 @@ impl Control {
             let Some(mode) = crate::netns::read_rp_filter(&p.ifname) else {
                 continue;
             };
-            if self.rp_filter.get(i) != Some(&mode) {
+            if self.rp_filter[i] != Some(mode) {
                 self.steer.set_rp_filter(i, mode)?;
-                if let Some(m) = self.rp_filter.get_mut(i) {
-                    *m = mode;
-                } else {
-                    self.rp_filter.push(mode);
-                }
+                self.rp_filter[i] = Some(mode);
             }
         }
         Ok(())
