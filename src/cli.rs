@@ -10,8 +10,8 @@
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{
-    BindMode, Config, ConfigError, Idle, L3Input, Mode, RawConfig, RingConfig, RoutesFile,
-    StatsFormat, XdpMode,
+    BindMode, Config, ConfigError, Idle, L3Input, Mode, OnPortLoss, RawConfig, RingConfig,
+    RoutesFile, StatsFormat, XdpMode,
 };
 
 /// xskfwd — AF_XDP userspace packet forwarder.
@@ -210,6 +210,14 @@ pub struct RunArgs {
     /// Run inside this network namespace (as `ip netns exec` would).
     #[arg(long)]
     pub netns: Option<String>,
+    /// When a port's interface disappears: keep forwarding between the
+    /// others and rebind it when it comes back (wait), or exit non-zero
+    /// (exit: for a supervisor that restarts xskfwd).
+    #[arg(long, value_enum, default_value_t = OnPortLoss::Wait)]
+    pub on_port_loss: OnPortLoss,
+    /// After set-up, switch to this user (with no supplementary groups).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
     /// L3 route sources.
     #[command(flatten)]
     pub source: RouteSourceArgs,
@@ -272,6 +280,8 @@ impl RunArgs {
             stats_interval: self.stats_interval,
             stats: self.stats,
             l3: self.source.to_l3()?,
+            on_port_loss: self.on_port_loss,
+            user: self.user.clone(),
             l3_options_given: self.source.any(),
         })
     }

@@ -524,6 +524,10 @@ pub struct RawConfig {
     pub stats: StatsFormat,
     /// L3 mode: where routes and neighbours come from.
     pub l3: L3Input,
+    /// What to do when a port's interface disappears.
+    pub on_port_loss: OnPortLoss,
+    /// Switch to this user after set-up (`--user`).
+    pub user: Option<String>,
     /// Whether an L3 source option was given (they need L3 mode), even one
     /// that left `l3` at its default (a routes file with nothing in it).
     pub l3_options_given: bool,
@@ -546,6 +550,20 @@ pub struct Config {
     stats_interval: f64,
     stats: StatsFormat,
     l3: L3Config,
+    on_port_loss: OnPortLoss,
+    user: Option<String>,
+}
+
+/// What `xskfwd run` does when a port's interface disappears.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OnPortLoss {
+    /// Close its sockets, keep forwarding between the other ports, and
+    /// rebind it when an interface of the same name appears.
+    #[default]
+    Wait,
+    /// Stop and exit non-zero (for a supervisor that restarts it, such as
+    /// systemd's `Restart=on-failure`).
+    Exit,
 }
 
 impl RawConfig {
@@ -566,6 +584,8 @@ impl RawConfig {
             stats_interval: 1.0,
             stats: StatsFormat::Table,
             l3: L3Input::default(),
+            on_port_loss: OnPortLoss::Wait,
+            user: None,
             l3_options_given: false,
         }
     }
@@ -737,6 +757,8 @@ impl RawConfig {
             stats_interval: self.stats_interval,
             stats: self.stats,
             l3,
+            on_port_loss: self.on_port_loss,
+            user: self.user,
         })
     }
 }
@@ -755,6 +777,16 @@ impl Config {
     /// Queue ids served on every port.
     pub fn queues(&self) -> &[u32] {
         &self.queues
+    }
+
+    /// What to do when a port's interface disappears.
+    pub fn on_port_loss(&self) -> OnPortLoss {
+        self.on_port_loss
+    }
+
+    /// The user to switch to after set-up.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
     }
 
     /// CPUs workers are pinned to, round robin (empty = not pinned).

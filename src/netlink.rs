@@ -2304,3 +2304,23 @@ mod tests {
         );
     }
 }
+
+/// Entry points for the fuzz targets under `fuzz/`; built only with
+/// `--cfg fuzzing` (scripts/fuzz.sh), never into the forwarder.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    use super::{parse_datagram, Event, Replies, Request};
+
+    /// What the monitor makes of one notification datagram and, read as
+    /// replies to a dump (sequence 1, port 0), what the dump makes of it:
+    /// the events of both, and how many messages were malformed.
+    pub fn datagram(data: &[u8]) -> (Vec<Event>, u64) {
+        let mut events = Vec::new();
+        let mut malformed = 0;
+        parse_datagram(data, &mut events, &mut malformed);
+        let mut replies = Replies::default();
+        let _ = replies.absorb(Request::Route, data, 1, 0);
+        assert!(replies.events.len() <= data.len() / 16);
+        (events, malformed)
+    }
+}

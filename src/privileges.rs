@@ -1,6 +1,160 @@
-//! Who we run as and what the process may lock. The one place that asks.
+//! Who we run as and what the process may do: the capabilities a run needs
+//! to set up, the few it keeps while forwarding, `PR_SET_NO_NEW_PRIVS`,
+//! `--user`. The one place that asks.
+//!
+//! Capabilities are per thread. [`drop_to`] runs on the main thread
+//! before any worker or control thread exists, so every thread starts
+//! with the reduced sets; later threads inherit them.
+//!
+//! Set-up needs (measured by running as a non-root user holding exactly
+//! these; see `tests/privileges.rs`):
+//! - `CAP_BPF`: load the XDP program and create its maps;
+//! - `CAP_NET_ADMIN`: attach it (bpf_link), the XSKMAP, `SO_RCVBUFFORCE`
+//!   on the route monitor; in L3 mode also while forwarding, for the
+//!   neighbour liveness writes (`RTM_NEWNEIGH` with `NTF_USE`);
+//! - `CAP_NET_RAW`: create the AF_XDP sockets;
+//! - `CAP_IPC_LOCK`: pin the UMEM beyond `RLIMIT_MEMLOCK`;
+//! - `CAP_SYS_ADMIN`: only to enter another namespace (`--netns`);
+//! - `CAP_PERFMON`: not needed (the verifier accepts the program without).
+//!
+//! Forwarding needs none of them (the sockets, maps and links are file
+//! descriptors the process already holds), except `CAP_NET_ADMIN` in L3
+//! mode as above.
 
-use anyhow::{bail, Result};
+use std::io;
+
+use anyhow::{bail, Context, Result};
+
+/// A Linux capability this crate asks about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Cap {
+    /// `CAP_NET_ADMIN` (12).
+    NetAdmin = 12,
+    /// `CAP_NET_RAW` (13).
+    NetRaw = 13,
+    /// `CAP_IPC_LOCK` (14).
+    IpcLock = 14,
+    /// `CAP_SYS_ADMIN` (21).
+    SysAdmin = 21,
+    /// `CAP_BPF` (39).
+    Bpf = 39,
+}
+
+impl Cap {
+    /// The name as `capabilities(7)` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cap::NetAdmin => "CAP_NET_ADMIN",
+            Cap::NetRaw => "CAP_NET_RAW",
+            Cap::IpcLock => "CAP_IPC_LOCK",
+            Cap::SysAdmin => "CAP_SYS_ADMIN",
+            Cap::Bpf => "CAP_BPF",
+        }
+    }
+
+    fn bit(self) -> u64 {
+        1u64 << (self as u32)
+    }
+}
+
+/// A set of capabilities as a bit mask (bit n = capability n).
+pub fn mask(caps: &[Cap]) -> u64 {
+    caps.iter().fold(0, |m, c| m | c.bit())
+}
+
+/// What `xskfwd run` needs to set up: `netns` when it enters a namespace.
+pub fn setup_caps(netns: bool) -> Vec<Cap> {
+    let mut v = vec![Cap::Bpf, Cap::NetAdmin, Cap::NetRaw, Cap::IpcLock];
+    if netns {
+        v.push(Cap::SysAdmin);
+    }
+    v
+}
+
+/// The calling thread's capability sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapSets {
+    /// Effective.
+    pub effective: u64,
+    /// Permitted.
+    pub permitted: u64,
+    /// Inheritable.
+    pub inheritable: u64,
+}
+
+const CAP_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Reads the calling thread's capability sets.
+pub fn current() -> io::Result<CapSets> {
+    let mut header = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget writes two CapData structs (version 3) into `data`,
+    // which has room for them; the header is valid for the call.
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
+    Ok(CapSets {
+        effective: join(data[0].effective, data[1].effective),
+        permitted: join(data[0].permitted, data[1].permitted),
+        inheritable: join(data[0].inheritable, data[1].inheritable),
+    })
+}
+
+fn set(sets: CapSets) -> io::Result<()> {
+    let mut header = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    let split = |v: u64| (v as u32, (v >> 32) as u32);
+    let (e0, e1) = split(sets.effective);
+    let (p0, p1) = split(sets.permitted);
+    let (i0, i1) = split(sets.inheritable);
+    let data = [
+        CapData {
+            effective: e0,
+            permitted: p0,
+            inheritable: i0,
+        },
+        CapData {
+            effective: e1,
+            permitted: p1,
+            inheritable: i1,
+        },
+    ];
+    // SAFETY: capset reads the header and two CapData structs (version 3),
+    // both valid for the call.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The effective user id.
+pub fn current_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
 
 /// Whether the process runs as root (effective user id 0).
 pub fn is_root() -> bool {
@@ -8,14 +162,39 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Fails with an actionable message naming the capabilities of `needed`
+/// the calling thread does not have in its effective set; `what` says
+/// what needs them.
+pub fn require(what: &str, needed: &[Cap]) -> Result<()> {
+    let have = current().context("reading this process's capabilities")?;
+    let missing: Vec<&str> = needed
+        .iter()
+        .filter(|c| have.effective & c.bit() == 0)
+        .map(|c| c.name())
+        .collect();
+    if !missing.is_empty() {
+        let all: Vec<&str> = needed.iter().map(|c| c.name()).collect();
+        bail!(
+            "{what} lacks {}: it needs {} (run it as root, or grant them: \
+             `setpriv --inh-caps +{caps} --ambient-caps +{caps} …`, or \
+             AmbientCapabilities= in its systemd unit)",
+            missing.join(", "),
+            all.join(", "),
+            caps = needed
+                .iter()
+                .map(|c| c.name()["CAP_".len()..].to_ascii_lowercase())
+                .collect::<Vec<_>>()
+                .join(",+"),
+        );
+    }
+    Ok(())
+}
+
 /// Fails with an actionable message unless running as root; `what` says
-/// what needs it.
+/// what needs it (the lab tools, which create namespaces).
 pub fn require_root(what: &str) -> Result<()> {
     if !is_root() {
-        bail!(
-            "{what} needs root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF, CAP_IPC_LOCK): \
-             run it with sudo"
-        );
+        bail!("{what} needs root: run it with sudo");
     }
     Ok(())
 }
@@ -30,4 +209,185 @@ pub fn raise_memlock() {
     };
     // SAFETY: setrlimit reads a valid rlimit struct.
     let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) };
+}
+
+/// A user to switch to (`--user`), looked up while `/etc/passwd` is still
+/// readable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// Name.
+    pub name: String,
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+}
+
+/// Looks `name` up in the user database.
+pub fn lookup_user(name: &str) -> Result<User> {
+    let cname = std::ffi::CString::new(name).context("--user: a name without NUL bytes")?;
+    let mut pwd: libc::passwd = {
+        // SAFETY: passwd is a plain C struct for which all-zero is a valid
+        // (empty) value; getpwnam_r fills it.
+        unsafe { std::mem::zeroed() }
+    };
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut out: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call; `buf` outlives the use
+    // of the strings pwd points into (only the ids are read).
+    let r = unsafe {
+        libc::getpwnam_r(
+            cname.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut out,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(r)).context(format!("--user: looking up {name}"));
+    }
+    if out.is_null() {
+        bail!("--user: no user {name} on this host (see `getent passwd {name}`)");
+    }
+    Ok(User {
+        name: name.to_string(),
+        uid: pwd.pw_uid,
+        gid: pwd.pw_gid,
+    })
+}
+
+/// Drops privileges for forwarding, on the calling thread (call it before
+/// any other thread exists; threads created later inherit it):
+/// switches to `user` if given (no supplementary groups), keeps `effective`
+/// in the effective and `permitted ∪ effective` in the permitted set and
+/// nothing else (inheritable and ambient sets cleared), and sets
+/// `PR_SET_NO_NEW_PRIVS`. What stays permitted but not effective can be
+/// raised again with [`raise`] (a rebind after a port came back).
+pub fn drop_to(effective: &[Cap], permitted: &[Cap], user: Option<&User>) -> Result<()> {
+    let eff = mask(effective);
+    let perm = eff | mask(permitted);
+    // SAFETY: prctl with these integer arguments has no memory effects.
+    if unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    } != 0
+    {
+        // Kernels without ambient capabilities: nothing to clear.
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINVAL) {
+            return Err(e).context("prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+        }
+    }
+    if let Some(u) = user {
+        // Keep the permitted set through the uid change (the effective
+        // set is cleared by it and restored below).
+        // SAFETY: integer-only prctl.
+        if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
+            return Err(io::Error::last_os_error()).context("prctl(PR_SET_KEEPCAPS)");
+        }
+        // SAFETY: setgroups with an empty list reads no memory.
+        if unsafe { libc::setgroups(0, std::ptr::null()) } != 0 {
+            return Err(io::Error::last_os_error()).context("setgroups([]) for --user");
+        }
+        // SAFETY: integer-only syscalls. glibc applies set*id to every
+        // thread; there is only this one now anyway.
+        if unsafe { libc::setresgid(u.gid, u.gid, u.gid) } != 0 {
+            return Err(io::Error::last_os_error())
+                .context(format!("setresgid({}) for --user {}", u.gid, u.name));
+        }
+        // SAFETY: as above.
+        if unsafe { libc::setresuid(u.uid, u.uid, u.uid) } != 0 {
+            return Err(io::Error::last_os_error())
+                .context(format!("setresuid({}) for --user {}", u.uid, u.name));
+        }
+        // SAFETY: integer-only prctl.
+        unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    }
+    let now = current().context("reading capabilities")?;
+    set(CapSets {
+        effective: eff & now.permitted,
+        permitted: perm & now.permitted,
+        inheritable: 0,
+    })
+    .context("capset: dropping capabilities")?;
+    // SAFETY: integer-only prctl.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error()).context("prctl(PR_SET_NO_NEW_PRIVS)");
+    }
+    Ok(())
+}
+
+/// Makes `caps` effective again on the calling thread, as far as the
+/// permitted set allows; returns the ones it could not raise.
+pub fn raise(caps: &[Cap]) -> io::Result<Vec<Cap>> {
+    let now = current()?;
+    let want = mask(caps);
+    set(CapSets {
+        effective: now.effective | (want & now.permitted),
+        ..now
+    })?;
+    Ok(caps
+        .iter()
+        .copied()
+        .filter(|c| now.permitted & c.bit() == 0)
+        .collect())
+}
+
+/// Clears the effective set of the calling thread except `keep`.
+pub fn lower_to(keep: &[Cap]) -> io::Result<()> {
+    let now = current()?;
+    set(CapSets {
+        effective: now.effective & mask(keep),
+        ..now
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_and_names() {
+        assert_eq!(mask(&[Cap::NetAdmin, Cap::Bpf]), (1 << 12) | (1 << 39));
+        assert_eq!(Cap::IpcLock.name(), "CAP_IPC_LOCK");
+        assert!(setup_caps(true).contains(&Cap::SysAdmin));
+        assert!(!setup_caps(false).contains(&Cap::SysAdmin));
+    }
+
+    #[test]
+    fn reads_this_threads_sets() {
+        let c = current().unwrap();
+        assert_eq!(c.effective & !c.permitted, 0, "effective ⊆ permitted");
+    }
+
+    #[test]
+    fn a_missing_capability_is_named() {
+        // A thread of its own, so the rest of the test binary keeps its
+        // capabilities.
+        std::thread::spawn(|| {
+            if current().unwrap().effective & Cap::Bpf.bit() != 0 {
+                lower_to(&[Cap::NetAdmin]).unwrap();
+            }
+            let err = require("xskfwd run", &[Cap::Bpf, Cap::NetAdmin])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("lacks CAP_BPF"), "{err}");
+            assert!(err.contains("+bpf,+net_admin"), "{err}");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn unknown_users_are_refused() {
+        let err = lookup_user("no-such-user-xskfwd").unwrap_err().to_string();
+        assert!(err.contains("no user no-such-user-xskfwd"), "{err}");
+        assert_eq!(lookup_user("root").unwrap().uid, 0);
+    }
 }

@@ -11,7 +11,7 @@ use std::thread;
 use anyhow::bail;
 use clap::Parser;
 use common::*;
-use xskfwd::app::{run_staged, Stage, Summary};
+use xskfwd::app::{run_staged, Ending, Stage, Summary};
 use xskfwd::cli::{Cli, Command};
 use xskfwd::config::Config;
 use xskfwd_lab::lab::LabInfo;
@@ -36,7 +36,11 @@ fn config(args: Vec<String>) -> (Config, String) {
 
 /// Runs in a thread of its own (run_staged moves its thread into the
 /// namespace), failing right after `fail_at` (or not at all).
-fn run_in_lab(config: &Config, ns: &str, fail_at: Option<Stage>) -> (Summary, anyhow::Result<()>) {
+fn run_in_lab(
+    config: &Config,
+    ns: &str,
+    fail_at: Option<Stage>,
+) -> (Summary, anyhow::Result<Ending>) {
     thread::scope(|s| {
         s.spawn(|| {
             run_staged(config, Some(ns), |stage| {

@@ -1,15 +1,19 @@
 //! `xskfwd run` (and `xskfwd routes`): the run as a sequence of stages,
 //! and the one teardown that undoes whatever the stages built.
 //!
-//! Stages, in order ([`Stage`]): checks (namespace, privileges) → resolve
-//! the ports → load one XDP program per port (refusing foreign programs)
-//! → L3: start the control plane (kernel mirror, first snapshots, steering
-//! entries) → create the UMEM → bind one socket per (port, queue) and
-//! stock its fill ring → steer the queues to the sockets (XSKMAP) → attach
-//! the programs (bpf_link) → start the pinned workers and the control
-//! thread → forward until a signal or `--duration`. Because the programs
-//! are attached after every queue has its socket, "attached" means
-//! "forwarding" from the first frame.
+//! Stages, in order ([`Stage`]): checks (capabilities, namespace, CPUs)
+//! → resolve the ports (after subscribing to their link events) → load
+//! one XDP program per port (refusing foreign programs) → L3: start the
+//! control plane (kernel mirror, first snapshots, steering entries) →
+//! create the UMEM → bind one socket per (port, queue) and stock its fill
+//! ring → steer the queues to the sockets (XSKMAP) → attach the programs
+//! (bpf_link) → drop the capabilities forwarding does not need (and
+//! switch to `--user`) → start the pinned workers, the link thread and
+//! the control thread → forward until a signal, `--duration`, or a port's
+//! loss or return ([`Ending`]). Because the programs are attached after
+//! every queue has its socket, "attached" means "forwarding" from the
+//! first frame. [`run`] builds the datapath again when a lost port comes
+//! back (`--on-port-loss wait`).
 //!
 //! Teardown (`Datapath`'s `Drop`, so also after a failure in any stage
 //! and on a panic): steer the queues back to the kernel → let the workers
@@ -21,12 +25,13 @@
 //! Must never: leave an XDP program attached or a thread running when it
 //! returns, or lose track of a frame.
 
+mod lifecycle;
 mod ports;
 mod report;
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -34,17 +39,21 @@ use anyhow::{Context, Result};
 use xskfwd_core::counters::SharedCounters;
 use xskfwd_core::l2::{L2Forwarder, L2Mode};
 use xskfwd_core::l3::L3Forwarder;
+use xskfwd_core::links::{LinkState, Links};
 use xskfwd_core::rings::Meta;
 use xskfwd_core::verdict::{Forwarder, Verdict};
 use xskfwd_core::worker::{FrameAccount, Worker, WorkerParams};
 
 use crate::bpf::{self, PortProgram};
-use crate::config::{Config, Mode, MAX_L3_PORTS};
+use crate::config::{Config, Mode, OnPortLoss, MAX_L3_PORTS};
 use crate::control::{Control, ControlStats, MapSteering, PortRef};
+use crate::netlink::Monitor;
 use crate::netns;
+use crate::privileges::{self, Cap, User};
 use crate::xsk::{self, SharedUmem, SocketOptions, XskFrame, XskRings, XskSocket};
 use xskfwd_core::limits::STEER_ENTRIES;
 
+pub use lifecycle::Ending;
 pub use ports::{Port, L2_OVERHEAD};
 pub use report::Summary;
 
@@ -69,13 +78,15 @@ pub enum Stage {
     Steered,
     /// Every program is attached.
     Attached,
-    /// The workers (and the control thread) run.
+    /// Capabilities dropped to what forwarding needs.
+    Unprivileged,
+    /// The workers (and the link and control threads) run.
     Workers,
 }
 
 impl Stage {
     /// Every stage, in order.
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 10] = [
         Stage::Checked,
         Stage::Ports,
         Stage::Programs,
@@ -84,25 +95,47 @@ impl Stage {
         Stage::Sockets,
         Stage::Steered,
         Stage::Attached,
+        Stage::Unprivileged,
         Stage::Workers,
     ];
 }
 
 /// Runs the forwarder until a signal or `config.duration()`, then prints
-/// and returns the summary.
+/// and returns the summary. With `--on-port-loss wait`, a port that
+/// disappears and comes back makes it build the datapath again (each
+/// datapath prints its own summary; the last one is returned).
 pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
-    let (summary, result) = run_staged(config, netns_name, |_| Ok(()));
-    result.map(|()| summary)
+    let mut netns_name = netns_name;
+    loop {
+        let (summary, result) = run_staged(config, netns_name, |_| Ok(()));
+        match result? {
+            Ending::Stopped => return Ok(summary),
+            Ending::PortLost(name) => {
+                anyhow::bail!("port {name} disappeared (--on-port-loss exit)")
+            }
+            Ending::PortBack(_) => {
+                // Already inside the namespace; set-up needs its
+                // capabilities again (kept permitted for this).
+                netns_name = None;
+                let missing = privileges::raise(&privileges::setup_caps(false))
+                    .context("raising capabilities to rebind")?;
+                if !missing.is_empty() {
+                    anyhow::bail!("cannot rebind the port: capabilities were dropped");
+                }
+            }
+        }
+    }
 }
 
-/// [`run`], calling `after` when each [`Stage`] is complete: an error from
-/// it fails the run there. Returns the summary of whatever ran (every
-/// frame accounted for, also when the run failed) and the outcome.
+/// [`run`] of one datapath, calling `after` when each [`Stage`] is
+/// complete: an error from it fails the run there. Returns the summary of
+/// whatever ran (every frame accounted for, also when the run failed) and
+/// how forwarding ended.
 pub fn run_staged(
     config: &Config,
     netns_name: Option<&str>,
     mut after: impl FnMut(Stage) -> Result<()>,
-) -> (Summary, Result<()>) {
+) -> (Summary, Result<Ending>) {
     let mut dp = Datapath::new(config);
     let mut stages = || -> Result<()> {
         dp.check(netns_name)?;
@@ -121,13 +154,30 @@ pub fn run_staged(
         after(Stage::Steered)?;
         dp.attach()?;
         after(Stage::Attached)?;
+        dp.drop_privileges()?;
+        after(Stage::Unprivileged)?;
         dp.start_workers()?;
         after(Stage::Workers)?;
         dp.forward()
     };
     let result = stages();
-    let summary = dp.finish(result.is_ok());
-    (summary, result)
+    let (summary, ending) = dp.finish(result.is_ok());
+    (summary, result.map(|()| ending))
+}
+
+/// Set by SIGINT and SIGTERM for the life of the process (handlers are
+/// installed once, whatever the number of datapaths).
+fn signalled() -> Result<Arc<AtomicBool>> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    if let Some(f) = FLAG.get() {
+        return Ok(Arc::clone(f));
+    }
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&flag))
+            .context("installing signal handlers")?;
+    }
+    Ok(Arc::clone(FLAG.get_or_init(|| flag)))
 }
 
 /// The forwarder a worker drives: chosen at start-up, dispatched once per
@@ -181,7 +231,17 @@ struct Workers {
 /// tears down what exists.
 struct Datapath<'c> {
     config: &'c Config,
+    /// Stops this datapath's threads.
     stop: Arc<AtomicBool>,
+    /// A signal arrived (process-wide).
+    signal: Arc<AtomicBool>,
+    /// The user to switch to after set-up (looked up while checking).
+    user: Option<User>,
+    /// Subscribed to link events before the ports were resolved.
+    monitor: Option<Monitor>,
+    /// The ports' link state, shared with the workers.
+    links: Option<Arc<Links>>,
+    link_thread: Option<JoinHandle<Ending>>,
     ports: Vec<Port>,
     workers: Workers,
     control_thread: Option<JoinHandle<ControlStats>>,
@@ -194,6 +254,7 @@ struct Datapath<'c> {
     control: Option<Control>,
     programs: Vec<PortProgram>,
     summary: Summary,
+    ending: Ending,
     done: bool,
 }
 
@@ -202,6 +263,11 @@ impl<'c> Datapath<'c> {
         Datapath {
             config,
             stop: Arc::new(AtomicBool::new(false)),
+            signal: Arc::new(AtomicBool::new(false)),
+            user: None,
+            monitor: None,
+            links: None,
+            link_thread: None,
             ports: Vec::new(),
             workers: Workers::default(),
             control_thread: None,
@@ -212,25 +278,30 @@ impl<'c> Datapath<'c> {
             control: None,
             programs: Vec::new(),
             summary: Summary::default(),
+            ending: Ending::Stopped,
             done: false,
         }
     }
 
     fn check(&mut self, netns_name: Option<&str>) -> Result<()> {
+        privileges::require("xskfwd run", &privileges::setup_caps(netns_name.is_some()))?;
+        if let Some(name) = self.config.user() {
+            self.user = Some(privileges::lookup_user(name)?);
+        }
         if let Some(ns) = netns_name {
             netns::enter_netns(ns).with_context(|| format!("entering network namespace {ns}"))?;
         }
-        crate::privileges::require_root("xskfwd run")?;
-        crate::privileges::raise_memlock();
-        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            signal_hook::flag::register(sig, Arc::clone(&self.stop))
-                .context("installing signal handlers")?;
-        }
+        privileges::raise_memlock();
+        check_cpus(self.config.cpus())?;
+        self.signal = signalled()?;
         Ok(())
     }
 
     fn resolve_ports(&mut self) -> Result<()> {
+        self.monitor = Some(lifecycle::PortWatch::subscribe()?);
         self.ports = ports::resolve(self.config)?;
+        let max_lens: Vec<u32> = self.ports.iter().map(|p| p.max_len).collect();
+        self.links = Some(Arc::new(Links::new(&max_lens)));
         Ok(())
     }
 
@@ -295,16 +366,10 @@ impl<'c> Datapath<'c> {
                 ifindex: p.ifindex,
             })
             .collect();
-        // The worker checks against each port's MTU as it was at start;
-        // the program's limit must not let larger packets through if an
-        // MTU grows later (bpf_fib_lookup checks the current one).
-        let max_ip = self
-            .ports
-            .iter()
-            .map(|p| p.l3().mtu)
-            .min()
-            .unwrap_or(0)
-            .min(self.config.rings().max_packet() - L2_OVERHEAD);
+        // What a UMEM frame holds; the control plane lowers the program's
+        // limit to the ports' MTUs as they are now and as they change
+        // (the workers follow them through `Links`).
+        let max_ip = self.config.rings().max_packet() - L2_OVERHEAD;
         self.control = Some(Control::start(
             refs,
             self.config.l3().clone(),
@@ -374,6 +439,9 @@ impl<'c> Datapath<'c> {
                 idle: config.idle(),
             };
             let mut w = Worker::new(rings, self.forwarder(), params, pool);
+            if let Some(links) = &self.links {
+                w = w.with_links(Arc::clone(links));
+            }
             w.prime();
             self.idle.push(w);
         }
@@ -419,6 +487,30 @@ impl<'c> Datapath<'c> {
         Ok(())
     }
 
+    /// Keeps only what forwarding needs (see `privileges`): in L3 mode with
+    /// the kernel's tables, `CAP_NET_ADMIN` for the neighbour liveness
+    /// writes; nothing otherwise. With `--on-port-loss wait`, what set-up
+    /// needs stays permitted (not effective) to rebind a port that comes
+    /// back. Runs before any other thread of the datapath exists.
+    fn drop_privileges(&mut self) -> Result<()> {
+        let config = self.config;
+        let effective: &[Cap] = if config.mode() == Mode::Router && config.l3().kernel {
+            &[Cap::NetAdmin]
+        } else {
+            &[]
+        };
+        let permitted = match config.on_port_loss() {
+            OnPortLoss::Wait => privileges::setup_caps(false),
+            OnPortLoss::Exit => Vec::new(),
+        };
+        // A later datapath (after a rebind) runs as that user already.
+        let user = self
+            .user
+            .as_ref()
+            .filter(|u| u.uid != privileges::current_uid());
+        privileges::drop_to(effective, &permitted, user)
+    }
+
     fn start_workers(&mut self) -> Result<()> {
         let config = self.config;
         let frame_size = config.rings().frame_size;
@@ -439,6 +531,7 @@ impl<'c> Datapath<'c> {
                 .spawn(move || {
                     let mut w = take.recv().ok()?;
                     if let Some(cpu) = cpu {
+                        // Checked at start-up; the mask can still shrink.
                         if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
                             eprintln!(
                                 "xskfwd: could not pin worker {i} to CPU {cpu}; running unpinned"
@@ -466,6 +559,21 @@ impl<'c> Datapath<'c> {
                 }
             }
         }
+        if let (Some(monitor), Some(links)) = (self.monitor.take(), &self.links) {
+            let watch = lifecycle::PortWatch::new(
+                monitor,
+                &self.ports,
+                Arc::clone(links),
+                config.rings().max_packet(),
+                config.on_port_loss(),
+            );
+            let stop = Arc::clone(&self.stop);
+            let h = thread::Builder::new()
+                .name("xskfwd-links".into())
+                .spawn(move || watch.run(&stop))
+                .context("spawning the link thread")?;
+            self.link_thread = Some(h);
+        }
         if let Some(mut c) = self.control.take() {
             let stop = Arc::clone(&self.stop);
             let h = thread::Builder::new()
@@ -481,24 +589,27 @@ impl<'c> Datapath<'c> {
     }
 
     fn forward(&mut self) -> Result<()> {
+        let links = self.links.clone().context("the ports are resolved first")?;
         report::stats_loop(
             self.config,
             &self.ports,
             &self.programs,
             &self.workers,
-            &self.stop,
+            &links,
+            (&self.stop, &self.signal),
         )
     }
 
     /// Tears down in the documented order and returns the summary (printed
-    /// if the run succeeded).
-    fn finish(mut self, print: bool) -> Summary {
+    /// if the run succeeded) and how forwarding ended.
+    fn finish(mut self, print: bool) -> (Summary, Ending) {
         self.teardown();
         let summary = std::mem::take(&mut self.summary);
         if print {
             report::print_summary(self.config, &self.ports, &summary);
         }
-        summary
+        let ending = std::mem::replace(&mut self.ending, Ending::Stopped);
+        (summary, ending)
     }
 
     fn teardown(&mut self) {
@@ -545,12 +656,38 @@ impl<'c> Datapath<'c> {
         } else if let Some(c) = self.control.take() {
             s.control = Some(c.stats());
         }
+        if let Some(h) = self.link_thread.take() {
+            match h.join() {
+                Ok(e) => self.ending = e,
+                Err(_) => eprintln!("xskfwd: the link thread panicked"),
+            }
+        }
+        let links = self.links.as_deref();
+        let gone = |p: usize| {
+            links
+                .and_then(|l| l.get(p))
+                .is_some_and(|l| l.state == LinkState::Gone)
+        };
+        s.links = (0..self.ports.len())
+            .map(|p| {
+                links
+                    .and_then(|l| l.get(p))
+                    .map_or(LinkState::Up, |l| l.state)
+            })
+            .collect();
+        // A gone port's socket is closed: its fd number may be another's.
         s.xsk = self
             .workers
             .sock_fds
             .iter()
-            .flatten()
-            .map(|&fd| xsk::socket_stats(fd).unwrap_or_default())
+            .flat_map(|fds| fds.iter().enumerate())
+            .map(|(p, &fd)| {
+                if gone(p) {
+                    crate::stats::XskStats::default()
+                } else {
+                    xsk::socket_stats(fd).unwrap_or_default()
+                }
+            })
             .collect();
         drop(finished); // the sockets
         if self.umem.is_some() {
@@ -572,6 +709,52 @@ impl Drop for Datapath<'_> {
     fn drop(&mut self) {
         self.teardown();
     }
+}
+
+/// Every CPU of `--cpus` must be one this process may run on (it exists,
+/// and the affinity mask, which cgroup cpusets narrow, includes it).
+fn check_cpus(wanted: &[usize]) -> Result<()> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let allowed: Vec<usize> = core_affinity::get_core_ids()
+        .context("reading this process's CPU affinity mask")?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let bad: Vec<String> = wanted
+        .iter()
+        .filter(|c| !allowed.contains(c))
+        .map(ToString::to_string)
+        .collect();
+    if !bad.is_empty() {
+        anyhow::bail!(
+            "--cpus: CPU {} is not one this process may run on (allowed: {}; see `taskset -p $$` \
+             and the cgroup's cpuset.cpus.effective)",
+            bad.join(","),
+            cpu_list(&allowed)
+        );
+    }
+    Ok(())
+}
+
+/// `0-3,6` style.
+fn cpu_list(cpus: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            cpus[i].to_string()
+        } else {
+            format!("{}-{}", cpus[i], cpus[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
 }
 
 /// `xskfwd routes`: prints the effective L3 tables.
@@ -610,4 +793,25 @@ pub fn routes(args: &crate::cli::RoutesArgs) -> Result<()> {
     )?;
     println!("{}", control.dump_text());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_read_like_cpusets() {
+        assert_eq!(cpu_list(&[0, 1, 2, 3, 6, 8, 9]), "0-3,6,8-9");
+        assert_eq!(cpu_list(&[5]), "5");
+        assert_eq!(cpu_list(&[]), "");
+    }
+
+    #[test]
+    fn a_cpu_outside_the_mask_is_refused() {
+        let err = check_cpus(&[99_999]).unwrap_err().to_string();
+        assert!(err.contains("CPU 99999"), "{err}");
+        assert!(check_cpus(&[]).is_ok());
+        let mine = core_affinity::get_core_ids().unwrap();
+        assert!(check_cpus(&[mine[0].id]).is_ok());
+    }
 }

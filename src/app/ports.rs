@@ -8,9 +8,7 @@ use xskfwd_core::route::L3Port;
 use crate::config::{Config, Mac, XDP_PACKET_HEADROOM};
 use crate::netns;
 
-/// Ethernet header plus one VLAN tag: what a frame carries besides its IP
-/// packet at most.
-pub const L2_OVERHEAD: u32 = 18;
+pub use xskfwd_core::limits::L2_OVERHEAD;
 
 /// A port as found in the namespace.
 #[derive(Debug, Clone)]

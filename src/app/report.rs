@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use serde_json::json;
 use xskfwd_core::counters::PortCounters;
+use xskfwd_core::links::{LinkState, Links};
 use xskfwd_core::verdict::DropReason;
 use xskfwd_core::worker::FrameAccount;
 
@@ -38,6 +39,9 @@ pub struct Summary {
     pub xsk: Vec<XskStats>,
     /// UMEM frames created (0 if set-up stopped before the UMEM).
     pub umem_frames: u64,
+    /// Each port's link state at the end (empty if set-up stopped before
+    /// the ports were resolved).
+    pub links: Vec<LinkState>,
 }
 
 impl Summary {
@@ -80,14 +84,15 @@ fn prog_json(s: &XdpProgStats) -> serde_json::Value {
         .into()
 }
 
-/// Prints interval lines until `stop`, the configured duration, or a
-/// worker that ended on its own (an error).
+/// Prints interval lines until `stop` or a signal, the configured
+/// duration, or a worker that ended on its own (an error).
 pub(super) fn stats_loop(
     config: &Config,
     ports: &[Port],
     programs: &[PortProgram],
     running: &Workers,
-    stop: &AtomicBool,
+    links: &Links,
+    (stop, signal): (&AtomicBool, &AtomicBool),
 ) -> Result<()> {
     let start = Instant::now();
     let end = config
@@ -100,8 +105,9 @@ pub(super) fn stats_loop(
     let mut next = start + interval;
     let mut header_due = 0u32;
     let out = std::io::stdout();
+    let state = |p: usize| links.get(p).map_or(LinkState::Up, |l| l.state);
     loop {
-        if stop.load(Ordering::Relaxed) {
+        if stop.load(Ordering::Relaxed) || signal.load(Ordering::Relaxed) {
             break;
         }
         let now = Instant::now();
@@ -136,7 +142,13 @@ pub(super) fn stats_loop(
                     .enumerate()
                     .flat_map(|(w, snap)| snap.iter().enumerate().map(move |(p, c)| (w, p, c)))
                     .map(|(w, p, c)| {
-                        let x = xsk::socket_stats(running.sock_fds[w][p]).unwrap_or_default();
+                        // A gone port's socket is closed (its fd number
+                        // may be someone else's now).
+                        let x = if state(p) == LinkState::Gone {
+                            XskStats::default()
+                        } else {
+                            xsk::socket_stats(running.sock_fds[w][p]).unwrap_or_default()
+                        };
                         (w, p, c, c.delta(&last[w][p]), x)
                     })
                     .collect()
@@ -167,11 +179,15 @@ pub(super) fn stats_loop(
                     } else {
                         (String::new(), String::new())
                     };
+                    let name = match state(p) {
+                        LinkState::Up => ports[p].ifname.clone(),
+                        s => format!("{} {}", ports[p].ifname, s.name()),
+                    };
                     let _ = writeln!(
                         lock,
                         "{:>6.1}s {:<10} {:>2} {:>9} {:>9} {:>8} {:>9} {:>8} | {:>7} {:>7} {:>7} {:>7} {:>7}",
                         t,
-                        ports[p].ifname,
+                        name,
                         config.queues()[w],
                         stats::human(stats::rate(d.rx_packets, dt)),
                         stats::human(stats::rate(d.tx_packets, dt)),
@@ -191,6 +207,7 @@ pub(super) fn stats_loop(
                     .iter()
                     .map(|(w, p, c, d, x)| {
                         let mut v = port_json(&ports[*p].ifname, config.queues()[*w], c);
+                        v["link"] = json!(state(*p).name());
                         v["rx_pps"] = json!(stats::rate(d.rx_packets, dt));
                         v["tx_pps"] = json!(stats::rate(d.tx_packets, dt));
                         v["drop_pps"] = json!(stats::rate(d.dropped(), dt));
@@ -232,6 +249,9 @@ pub(super) fn print_summary(config: &Config, ports: &[Port], s: &Summary) {
         if let Some(x) = s.xsk.get(i) {
             row["xsk"] = xsk_json(x);
         }
+        if let Some(l) = s.links.get(i % nports) {
+            row["link"] = json!(l.name());
+        }
         rows.push(row);
     }
     let mut f = FrameAccount::default();
@@ -259,7 +279,8 @@ pub(super) fn print_summary(config: &Config, ports: &[Port], s: &Summary) {
                     "neigh_uses": c.neigh_uses,
                 })),
                 "frames": {"total": f.total, "in_pool": f.in_pool, "in_kernel": f.in_fill,
-                           "in_flight": f.in_flight, "duplicates": f.duplicates, "conserved": conserved},
+                           "in_flight": f.in_flight, "duplicates": f.duplicates,
+                           "reclaimed": f.reclaimed, "conserved": conserved},
             })
         ),
         _ => {
@@ -284,10 +305,20 @@ pub(super) fn print_summary(config: &Config, ports: &[Port], s: &Summary) {
                     println!("xskfwd: xdp {}: {}", p.ifname, nonzero.join(", "));
                 }
             }
+            for (l, p) in s.links.iter().zip(ports) {
+                if *l != LinkState::Up {
+                    println!("xskfwd: port {}: {} at the end", p.ifname, l.name());
+                }
+            }
             println!(
-                "xskfwd: frames: {} total = {} free + {} in kernel fill/rx rings + {} in flight; duplicates {}; conserved: {}",
+                "xskfwd: frames: {} total = {} free{} + {} in kernel fill/rx rings + {} in flight; duplicates {}; conserved: {}",
                 f.total,
                 f.in_pool,
+                if f.reclaimed > 0 {
+                    format!(" ({} of them reclaimed from deleted ports' rings)", f.reclaimed)
+                } else {
+                    String::new()
+                },
                 f.in_fill,
                 f.in_flight,
                 f.duplicates,

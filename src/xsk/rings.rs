@@ -1,21 +1,48 @@
 //! One worker's rings: its queue's socket on every port, as the core's
 //! [`Rings`] trait.
+//!
+//! The rings also know where each of the worker's frames is: with the
+//! worker, or on a given port's fill/rx or tx/completion rings (one byte
+//! per UMEM frame, written as frames enter and leave the rings). So when
+//! a port's interface disappears, [`Rings::close`] closes its socket and
+//! hands back exactly the frames its rings held: the kernel will never
+//! return them, and nothing else can tell which they are.
 
 use xsk_rs::FrameDesc;
 use xskfwd_core::limits::MAX_BATCH;
-use xskfwd_core::rings::{Batch, Meta, Rings, META_LEN};
+use xskfwd_core::rings::{Batch, Completed, Meta, Rings, META_LEN};
 
 use super::umem::as_descs;
 use super::{SharedUmem, XskFrame, XskSocket};
+
+/// Where a frame is: with the worker (or in no ring of these).
+const WITH_WORKER: u8 = 0;
+
+/// Location byte of `port`'s fill/rx rings.
+fn in_fill(port: usize) -> u8 {
+    1 + 2 * port as u8
+}
+
+/// Location byte of `port`'s tx/completion rings.
+fn in_tx(port: usize) -> u8 {
+    2 + 2 * port as u8
+}
 
 /// One worker's rings: the sockets of its queue on every port.
 #[derive(Debug)]
 pub struct XskRings {
     umem: SharedUmem,
-    socks: Vec<XskSocket>,
+    /// By port; `None` once closed.
+    socks: Vec<Option<XskSocket>>,
     scratch: Box<[FrameDesc; MAX_BATCH]>,
     pollfds: Vec<libc::pollfd>,
     need_wakeup: bool,
+    /// Per UMEM frame: where it is (see the module docs).
+    loc: Box<[u8]>,
+    /// Per UMEM frame: the length it was put on a tx ring with.
+    sent_len: Box<[u16]>,
+    /// log2 of the frame size: a descriptor's frame is `addr >> shift`.
+    shift: u32,
 }
 
 impl XskRings {
@@ -29,12 +56,17 @@ impl XskRings {
                 revents: 0,
             })
             .collect();
+        let frames = umem.frames as usize;
+        debug_assert!(umem.frame_size.is_power_of_two());
         XskRings {
+            shift: umem.frame_size.trailing_zeros(),
             umem,
-            socks,
+            socks: socks.into_iter().map(Some).collect(),
             scratch: Box::new([FrameDesc::default(); MAX_BATCH]),
             pollfds,
             need_wakeup,
+            loc: vec![WITH_WORKER; frames].into_boxed_slice(),
+            sent_len: vec![0; frames].into_boxed_slice(),
         }
     }
 
@@ -43,9 +75,20 @@ impl XskRings {
         self.umem.frame_size
     }
 
-    /// The sockets, by port.
-    pub fn sockets(&self) -> &[XskSocket] {
-        &self.socks
+    /// The open sockets.
+    pub fn sockets(&self) -> impl Iterator<Item = &XskSocket> + Clone {
+        self.socks.iter().flatten()
+    }
+
+    /// Marks the frames of `descs` as being at `loc`.
+    #[inline]
+    fn mark(&mut self, descs_from_scratch: usize, loc: u8) {
+        for i in 0..descs_from_scratch {
+            let idx = self.scratch[i].addr() >> self.shift;
+            if let Some(l) = self.loc.get_mut(idx) {
+                *l = loc;
+            }
+        }
     }
 }
 
@@ -59,10 +102,13 @@ impl Rings for XskRings {
     #[inline]
     fn rx(&mut self, port: usize, out: &mut Batch<XskFrame>, max: usize) -> usize {
         let max = max.min(out.remaining_capacity());
-        let s = &mut self.socks[port];
+        let Some(s) = self.socks[port].as_mut() else {
+            return 0;
+        };
         // SAFETY: the descriptors written into `scratch` are frames the
         // kernel hands back to us; each becomes exactly one XskFrame below.
         let n = unsafe { s.rx.consume(&mut self.scratch[..max]) };
+        self.mark(n, WITH_WORKER);
         for d in &self.scratch[..n] {
             out.push(XskFrame(*d));
         }
@@ -127,7 +173,9 @@ impl Rings for XskRings {
 
     #[inline]
     fn tx(&mut self, port: usize, batch: &mut Batch<XskFrame>) -> usize {
-        let s = &mut self.socks[port];
+        let Some(s) = self.socks[port].as_mut() else {
+            return 0;
+        };
         // The ring reserves all-or-nothing: ask how much room there is.
         let k = s.tx.nb_free(batch.len() as u32).min(batch.len() as u32) as usize;
         if k == 0 {
@@ -137,13 +185,22 @@ impl Rings for XskRings {
         // removed from it right below, so they are not touched again until
         // the completion ring returns them.
         let n = unsafe { s.tx.produce(&as_descs(batch)[..k]) };
-        batch.drain(..n);
+        let loc = in_tx(port);
+        for f in batch.drain(..n) {
+            let idx = f.0.addr() >> self.shift;
+            if let (Some(l), Some(len)) = (self.loc.get_mut(idx), self.sent_len.get_mut(idx)) {
+                *l = loc;
+                *len = f.0.lengths().data() as u16;
+            }
+        }
         n
     }
 
     #[inline]
     fn kick_tx(&mut self, port: usize) -> bool {
-        let s = &mut self.socks[port];
+        let Some(s) = self.socks[port].as_mut() else {
+            return false;
+        };
         if self.need_wakeup && !s.tx.needs_wakeup() {
             return false;
         }
@@ -154,27 +211,59 @@ impl Rings for XskRings {
     }
 
     #[inline]
-    fn complete(&mut self, port: usize, pool: &mut Vec<XskFrame>) -> usize {
-        let s = &mut self.socks[port];
-        let mut total = 0;
+    fn complete(&mut self, port: usize, pool: &mut Vec<XskFrame>) -> Completed {
+        let mut done = Completed::default();
         loop {
+            let Some(s) = self.socks[port].as_mut() else {
+                return done;
+            };
             let room = (pool.capacity() - pool.len()).min(MAX_BATCH);
             // SAFETY: completed descriptors are frames the kernel is done
             // with; each becomes exactly one XskFrame.
             let n = unsafe { s.cq.consume(&mut self.scratch[..room]) };
             for d in &self.scratch[..n] {
+                let idx = d.addr() >> self.shift;
+                if let (Some(l), Some(len)) = (self.loc.get_mut(idx), self.sent_len.get(idx)) {
+                    *l = WITH_WORKER;
+                    done.bytes += u64::from(*len);
+                }
                 pool.push(XskFrame(*d));
             }
-            total += n;
+            done.frames += n;
             if n < room || n == 0 {
-                return total;
+                return done;
             }
         }
     }
 
+    fn close(&mut self, port: usize, pool: &mut Vec<XskFrame>) -> usize {
+        let Some(sock) = self.socks[port].take() else {
+            return 0;
+        };
+        if let Some(p) = self.pollfds.get_mut(port) {
+            p.fd = -1; // poll() ignores negative fds
+        }
+        // Closes the fd (its rings are unmapped): the kernel uses none of
+        // those frames any more.
+        drop(sock);
+        let (fill, tx) = (in_fill(port), in_tx(port));
+        let before = pool.len();
+        for (idx, l) in self.loc.iter_mut().enumerate() {
+            if *l == fill || *l == tx {
+                *l = WITH_WORKER;
+                if pool.len() < pool.capacity() {
+                    pool.push(self.umem.frame_at(idx));
+                }
+            }
+        }
+        pool.len() - before
+    }
+
     #[inline]
     fn fill(&mut self, port: usize, pool: &mut Vec<XskFrame>) -> usize {
-        let s = &mut self.socks[port];
+        let Some(s) = self.socks[port].as_mut() else {
+            return 0;
+        };
         let want = pool.len().min(s.fill_cap as usize) as u32;
         let k = s.fq.nb_free(want).min(want) as usize;
         if k == 0 {
@@ -184,13 +273,21 @@ impl Rings for XskRings {
         // SAFETY: the frames are owned by `pool`; the accepted ones are
         // removed from it right below.
         let n = unsafe { s.fq.produce(as_descs(&pool[start..])) };
-        pool.drain(start..start + n);
+        let loc = in_fill(port);
+        for f in pool.drain(start..start + n) {
+            let idx = f.0.addr() >> self.shift;
+            if let Some(l) = self.loc.get_mut(idx) {
+                *l = loc;
+            }
+        }
         n
     }
 
     #[inline]
     fn kick_fill(&mut self, port: usize) -> bool {
-        let s = &mut self.socks[port];
+        let Some(s) = self.socks[port].as_mut() else {
+            return false;
+        };
         if !self.need_wakeup || !s.fq.needs_wakeup() {
             return false;
         }

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use xsk_rs::config::{FrameSize, QueueSize, UmemConfig};
 use xsk_rs::{FrameDesc, Umem};
@@ -13,6 +14,12 @@ use super::XskError;
 pub struct SharedUmem {
     pub(super) umem: Umem,
     pub(super) frame_size: u32,
+    /// Number of frames.
+    pub(super) frames: u32,
+    /// The descriptor of every frame as the UMEM was created (index =
+    /// frame): what [`SharedUmem::frame_at`] hands out again for a frame a
+    /// closed socket's rings held.
+    descs: Arc<[FrameDesc]>,
 }
 
 /// An owned UMEM frame (see the module docs). `repr(transparent)` so a
@@ -59,10 +66,23 @@ impl SharedUmem {
                 .map(|io| io::Error::new(io.kind(), format!("{e}: {io}")))
                 .unwrap_or_else(|| io::Error::other(e.to_string())),
         })?;
+        let descs: Arc<[FrameDesc]> = descs.into();
         Ok((
-            SharedUmem { umem, frame_size },
-            descs.into_iter().map(XskFrame).collect(),
+            SharedUmem {
+                umem,
+                frame_size,
+                frames: descs.len() as u32,
+                descs: Arc::clone(&descs),
+            },
+            descs.iter().copied().map(XskFrame).collect(),
         ))
+    }
+
+    /// Frame `index` as a new owned handle. Only for frames that no ring
+    /// and no other [`XskFrame`] holds: those a closed socket's rings held
+    /// (see `rings`), which the kernel never returns.
+    pub(super) fn frame_at(&self, index: usize) -> XskFrame {
+        XskFrame(self.descs[index])
     }
 
     /// Frame size in bytes.

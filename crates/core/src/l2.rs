@@ -135,6 +135,15 @@ impl Forwarder for L2Forwarder {
             *v = self.process(ingress, f);
         }
     }
+
+    fn set_port_max_len(&mut self, port: usize, max_len: u32) {
+        for e in &mut self.egress {
+            // Unpaired entries (max_len 0) stay closed.
+            if usize::from(e.port) == port && e.max_len != 0 {
+                e.max_len = max_len;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

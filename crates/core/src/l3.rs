@@ -621,6 +621,12 @@ impl Forwarder for L3Forwarder {
         true
     }
 
+    fn set_port_max_len(&mut self, port: usize, max_len: u32) {
+        if port < self.nports {
+            self.ports[port].mtu = max_len.saturating_sub(crate::limits::L2_OVERHEAD);
+        }
+    }
+
     #[inline]
     fn decide_batch(
         &mut self,

@@ -19,6 +19,8 @@
 //!   the typed writer/reader pair that publishes them.
 //! - [`rings`], [`worker`], [`counters`]: the rings a worker drives (a
 //!   trait), the worker loop over them, and its lock-free counters.
+//! - [`links`]: the ports' link state (up, down, gone, MTU) as the
+//!   control side publishes it and workers pick it up between batches.
 //! - [`limits`]: every fixed limit, checked against the XDP program's.
 
 #![forbid(unsafe_code)]
@@ -27,6 +29,7 @@ pub mod counters;
 pub mod l2;
 pub mod l3;
 pub mod limits;
+pub mod links;
 pub mod lpm;
 pub mod rings;
 pub mod route;

@@ -31,3 +31,7 @@ pub const IFNAME_MAX: usize = 15;
 
 const _: () = assert!(MAX_PORTS <= 32, "the worker's dirty-port set is a u32");
 const _: () = assert!(MAX_L3_PORTS <= MAX_PORTS);
+
+/// Ethernet header plus one VLAN tag: what a frame carries besides its IP
+/// packet at most. A port's largest frame is its MTU plus this.
+pub const L2_OVERHEAD: u32 = 18;

@@ -24,6 +24,15 @@ pub type Meta = [u8; META_LEN];
 /// A batch of frames held by a worker.
 pub type Batch<F> = ArrayVec<F, MAX_BATCH>;
 
+/// What one [`Rings::complete`] call returned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Completed {
+    /// Frames.
+    pub frames: usize,
+    /// Their bytes, as sent.
+    pub bytes: u64,
+}
+
 /// One worker's rings over all the ports it serves.
 pub trait Rings {
     /// An owned frame (not `Copy`, not `Clone`).
@@ -68,8 +77,14 @@ pub trait Rings {
     /// needs that. Returns whether a syscall was made.
     fn kick_tx(&mut self, port: usize) -> bool;
 
-    /// Moves completed tx frames of `port` into `pool`. Returns how many.
-    fn complete(&mut self, port: usize, pool: &mut Vec<Self::Frame>) -> usize;
+    /// Moves completed tx frames of `port` into `pool`. Returns how many,
+    /// and their bytes as they were sent.
+    fn complete(&mut self, port: usize, pool: &mut Vec<Self::Frame>) -> Completed;
+
+    /// Closes `port`'s rings (its interface is gone) and moves every frame
+    /// they held (fill, rx, tx and completion rings) into `pool`. Returns
+    /// how many. The worker makes no other call for the port afterwards.
+    fn close(&mut self, port: usize, pool: &mut Vec<Self::Frame>) -> usize;
 
     /// Moves frames from the end of `pool` to `port`'s fill ring, as many as
     /// it has room for. Returns how many.

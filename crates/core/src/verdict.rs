@@ -83,6 +83,11 @@ pub trait Forwarder {
     fn uses_meta(&self) -> bool {
         false
     }
+
+    /// The largest frame port `port` sends changed (its MTU did): frames
+    /// longer than `max_len` (Ethernet header included) must not be sent
+    /// there any more, and frames up to it may be. The default ignores it.
+    fn set_port_max_len(&mut self, _port: usize, _max_len: u32) {}
 }
 
 macro_rules! reasons {
@@ -137,6 +142,9 @@ reasons! {
     /// L3: no route (the XDP program sends these to the kernel, which
     /// answers with ICMP unreachable; this counts only table races).
     NoRoute => "no_route",
+    /// The egress port's link is down, or its interface is gone: the
+    /// frame is not queued (no syscall for a port that cannot send).
+    PortDown => "port_down",
     /// L3: a frame only the kernel may handle reached xskfwd (the XDP
     /// program and the tables disagreed for a moment, e.g. during an
     /// update); it cannot be handed back from the UMEM.

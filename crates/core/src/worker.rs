@@ -13,13 +13,22 @@
 //!
 //! The loop never allocates, locks or formats; it makes syscalls only when a
 //! ring asks for a wakeup, and sleeps in `poll` only when idle (if asked).
+//!
+//! Ports come and go ([`Links`]): between two passes the worker reads one
+//! generation counter; when it moved, it takes each port's new MTU and
+//! state. Frames for a port that is down or gone are dropped as
+//! `port_down` before they reach a ring (no syscall per batch, no kicks
+//! for it); a gone port's rings are closed and every frame they held comes
+//! back to the pool. `tx_packets` counts frames the kernel completed.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
 
 use arrayvec::ArrayVec;
 
 use crate::counters::{PortCounters, SharedCounters};
 use crate::limits::{MAX_BATCH, MAX_PORTS};
+use crate::links::{LinkState, Links};
 use crate::rings::{Batch, Meta, Rings, META_LEN};
 use crate::verdict::{DropReason, Forwarder, Verdict};
 
@@ -66,6 +75,9 @@ pub struct FrameAccount {
     pub in_flight: u64,
     /// Frames of the pool that were found twice (a double-owned frame).
     pub duplicates: u64,
+    /// Of `in_pool`: frames taken back from the rings of ports whose
+    /// interface disappeared.
+    pub reclaimed: u64,
 }
 
 impl FrameAccount {
@@ -76,6 +88,7 @@ impl FrameAccount {
         self.in_fill += other.in_fill;
         self.in_flight += other.in_flight;
         self.duplicates += other.duplicates;
+        self.reclaimed += other.reclaimed;
     }
 
     /// Every frame is in exactly one place.
@@ -101,6 +114,16 @@ pub struct Worker<R: Rings, F: Forwarder> {
     /// Frames put on each tx ring and not yet completed.
     in_tx: Vec<u64>,
     total: u64,
+    /// The ports' link state, if something publishes it.
+    links: Option<Arc<Links>>,
+    /// The [`Links::generation`] last applied.
+    links_seen: u64,
+    /// Ports frames may be sent to (bit set).
+    up: u32,
+    /// Ports whose rings are open (bit set).
+    open: u32,
+    /// Frames taken back from closed ports' rings.
+    reclaimed: u64,
 }
 
 impl<R: Rings, F: Forwarder> Worker<R, F> {
@@ -125,7 +148,66 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
             in_fill: vec![0; ports],
             in_tx: vec![0; ports],
             total,
+            links: None,
+            links_seen: 0,
+            up: all_ports(ports),
+            open: all_ports(ports),
+            reclaimed: 0,
         }
+    }
+
+    /// Follows the ports' link state published in `links` (port `i` of
+    /// the worker is port `i` there).
+    pub fn with_links(mut self, links: Arc<Links>) -> Self {
+        self.links = Some(links);
+        self.links_seen = u64::MAX;
+        self
+    }
+
+    /// Applies link changes, if any were published since the last call:
+    /// one atomic load when nothing changed.
+    #[inline]
+    fn follow_links(&mut self) {
+        let Some(links) = &self.links else {
+            return;
+        };
+        let generation = links.generation();
+        if generation == self.links_seen {
+            return;
+        }
+        self.links_seen = generation;
+        let links = Arc::clone(links);
+        self.apply_links(&links);
+    }
+
+    #[cold]
+    fn apply_links(&mut self, links: &Links) {
+        for p in 0..self.local.len() {
+            let Some(link) = links.get(p) else {
+                continue;
+            };
+            let bit = 1u32 << p;
+            self.fwd.set_port_max_len(p, link.max_len);
+            match link.state {
+                LinkState::Up => self.up |= bit & self.open,
+                LinkState::Down => self.up &= !bit,
+                LinkState::Gone => {
+                    self.up &= !bit;
+                    if self.open & bit != 0 {
+                        self.open &= !bit;
+                        let n = self.rings.close(p, &mut self.pool) as u64;
+                        self.reclaimed += n;
+                        self.in_fill[p] = 0;
+                        self.in_tx[p] = 0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Frames taken back from the rings of ports that disappeared.
+    pub fn reclaimed(&self) -> u64 {
+        self.reclaimed
     }
 
     /// The rings.
@@ -151,13 +233,23 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
     }
 
     fn refill(&mut self, p: usize) {
+        if self.open & (1 << p) == 0 {
+            return;
+        }
         let n = self.rings.fill(p, &mut self.pool);
         self.in_fill[p] += n as u64;
     }
 
+    /// Takes back what `p`'s completion ring returned: only now are the
+    /// frames counted as sent.
     fn complete(&mut self, p: usize) {
-        let n = self.rings.complete(p, &mut self.pool) as u64;
-        self.in_tx[p] = self.in_tx[p].saturating_sub(n);
+        if self.open & (1 << p) == 0 {
+            return;
+        }
+        let c = self.rings.complete(p, &mut self.pool);
+        self.in_tx[p] = self.in_tx[p].saturating_sub(c.frames as u64);
+        self.local[p].tx_packets += c.frames as u64;
+        self.local[p].tx_bytes += c.bytes;
     }
 
     /// Sends `txq[e]`, bounded retries, dropping (counted against the
@@ -177,17 +269,9 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
             self.complete(e);
         }
         let Self {
-            rings,
-            txq,
-            local,
-            pool,
-            ..
+            txq, local, pool, ..
         } = self;
-        for mut f in txq[e].drain(..) {
-            // Counted as sent when queued; it was not.
-            let len = rings.data(&mut f).len() as u64;
-            local[e].tx_packets -= 1;
-            local[e].tx_bytes -= len;
+        for f in txq[e].drain(..) {
             local[ingress].drop(DropReason::TxRingFull);
             pool.push(f);
         }
@@ -195,12 +279,16 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
 
     /// One pass over every port. Returns the number of frames received.
     pub fn poll_once(&mut self) -> usize {
+        self.follow_links();
         let ports = self.local.len();
         let mut work = 0;
         for p in 0..ports {
+            if self.open & (1 << p) == 0 {
+                continue;
+            }
             let n = self.rings.rx(p, &mut self.rxb, self.params.batch);
             if n == 0 {
-                if self.rings.kick_fill(p) {
+                if self.up & (1 << p) != 0 && self.rings.kick_fill(p) {
                     self.local[p].fill_kicks += 1;
                 }
                 continue;
@@ -216,6 +304,7 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
                 verdicts,
                 local,
                 pool,
+                up,
                 ..
             } = self;
             // Prefetch every frame of the batch first (the kernel wrote
@@ -256,12 +345,13 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
                             unreachable_port(&mut local[p], pool, f);
                             continue;
                         };
+                        if *up & (1 << e) == 0 {
+                            local[p].drop(DropReason::PortDown);
+                            pool.push(f);
+                            continue;
+                        }
                         match q.try_push(f) {
-                            Ok(()) => {
-                                local[e].tx_packets += 1;
-                                local[e].tx_bytes += u64::from(len);
-                                dirty |= 1 << e;
-                            }
+                            Ok(()) => dirty |= 1 << e,
                             Err(err) => {
                                 local[p].drop(DropReason::TxRingFull);
                                 pool.push(err.element());
@@ -286,7 +376,9 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
         }
         for p in 0..ports {
             self.complete(p);
-            if self.in_tx[p] > 0 && self.rings.kick_tx(p) {
+            // A port that is down does not take frames: kicking it would
+            // be a failing syscall per pass.
+            if self.in_tx[p] > 0 && self.up & (1 << p) != 0 && self.rings.kick_tx(p) {
                 self.local[p].tx_kicks += 1;
             }
         }
@@ -324,12 +416,13 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
         let ports = self.local.len();
         for _ in 0..DRAIN_ROUNDS {
             for p in 0..ports {
-                if self.in_tx[p] > 0 {
+                if self.in_tx[p] > 0 && self.up & (1 << p) != 0 {
                     self.rings.kick_tx(p);
                 }
                 self.complete(p);
             }
-            if self.in_tx.iter().all(|n| *n == 0) {
+            // Frames on a down port's tx ring stay there: counted in flight.
+            if (0..ports).all(|p| self.in_tx[p] == 0 || self.up & (1 << p) == 0) {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
@@ -344,8 +437,14 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
             in_fill: self.in_fill.iter().sum(),
             in_flight: self.in_tx.iter().sum(),
             duplicates: (before - ids.len()) as u64,
+            reclaimed: self.reclaimed,
         }
     }
+}
+
+/// The bit set of ports `0..n`.
+fn all_ports(n: usize) -> u32 {
+    u32::MAX.checked_shr(32 - n as u32).unwrap_or(0)
 }
 
 /// A verdict named a port the worker does not serve (a forwarder bug):
@@ -482,6 +581,117 @@ mod tests {
             "frames came back to the fill ring"
         );
         assert!(account(&mut w).conserved());
+    }
+
+    fn link(state: LinkState, max_len: u32) -> crate::links::PortLink {
+        crate::links::PortLink { state, max_len }
+    }
+
+    /// Injects `n` frames of `len` bytes on `port` and runs the worker
+    /// until it is idle.
+    fn pump(w: &mut Worker<MemRings, L2Forwarder>, port: usize, n: u32, len: usize) {
+        for i in 0..n {
+            w.rings_mut().inject(port, &packet(i, len));
+        }
+        w.rings_mut().deliver();
+        while w.poll_once() > 0 {}
+    }
+
+    #[test]
+    fn a_down_port_drops_without_kicks_and_resumes_when_up() {
+        let links = Arc::new(Links::new(&[1514, 1514]));
+        let mut w = worker(64, 256, 32).with_links(Arc::clone(&links));
+        pump(&mut w, 0, 10, 100);
+        assert_eq!(w.counters()[1].tx_packets, 10);
+        links.set(1, link(LinkState::Down, 1514));
+        let kicks = w.rings_mut().kicks;
+        for _ in 0..20 {
+            pump(&mut w, 0, 10, 100);
+        }
+        assert_eq!(w.counters()[0].drops[DropReason::PortDown as usize], 200);
+        assert_eq!(w.rings_mut().kicks, kicks, "no syscall for a down port");
+        assert_eq!(w.counters()[1].tx_packets, 10);
+        links.set(1, link(LinkState::Up, 1514));
+        pump(&mut w, 0, 10, 100);
+        assert_eq!(w.counters()[1].tx_packets, 20, "forwarding resumed");
+        assert!(account(&mut w).conserved());
+    }
+
+    #[test]
+    fn tx_counts_completions_not_queued_frames() {
+        let links = Arc::new(Links::new(&[1514, 1514]));
+        let mut w = worker(64, 256, 32).with_links(Arc::clone(&links));
+        // The ring took them, then the link went down before the kernel
+        // sent them: queued, not sent.
+        w.rings_mut().set_down(1, true);
+        pump(&mut w, 0, 5, 100);
+        assert_eq!(w.rings_mut().tx_queued(1), 5);
+        assert_eq!(w.counters()[1].tx_packets, 0);
+        w.rings_mut().set_down(1, false);
+        w.poll_once();
+        assert_eq!(
+            (w.counters()[1].tx_packets, w.counters()[1].tx_bytes),
+            (5, 500)
+        );
+    }
+
+    #[test]
+    fn a_gone_port_gives_every_frame_back_and_the_others_keep_forwarding() {
+        let links = Arc::new(Links::new(&[1514, 1514, 1514, 1514]));
+        let ports = [0, 1, 2, 3].map(|i| L2Port {
+            mac: OWN[i % 2],
+            max_len: 1514,
+            next_hop: None,
+        });
+        let fwd = L2Forwarder::new(L2Mode::CrossConnect, &ports);
+        let (rings, pool) = MemRings::new(4, 64, 512, 2048);
+        let params = WorkerParams {
+            batch: 32,
+            idle: Idle::Busy,
+        };
+        let mut w = Worker::new(rings, fwd, params, pool).with_links(Arc::clone(&links));
+        w.prime();
+        // Frames for port 1 stuck on its tx ring (link down at the wire).
+        w.rings_mut().set_down(1, true);
+        for i in 0..7 {
+            w.rings_mut().inject(0, &packet(i, 80));
+        }
+        w.rings_mut().deliver();
+        while w.poll_once() > 0 {}
+        assert_eq!(w.rings_mut().tx_queued(1), 7);
+        links.set(1, link(LinkState::Gone, 1514));
+        w.poll_once();
+        assert!(w.rings_mut().closed(1));
+        // Its fill ring (64) and tx ring (7) came back.
+        assert_eq!(w.reclaimed(), 71);
+        for i in 0..10 {
+            w.rings_mut().inject(2, &packet(i, 80));
+            w.rings_mut().inject(0, &packet(i, 80));
+        }
+        w.rings_mut().deliver();
+        while w.poll_once() > 0 {}
+        assert_eq!(w.rings_mut().sent_count(3), 10, "ports 2-3 forward on");
+        assert_eq!(w.counters()[0].drops[DropReason::PortDown as usize], 10);
+        // Coming back does not reopen closed rings.
+        links.set(1, link(LinkState::Up, 1514));
+        pump(&mut w, 0, 3, 80);
+        assert_eq!(w.counters()[0].drops[DropReason::PortDown as usize], 13);
+        let acc = account(&mut w);
+        assert!(acc.conserved(), "{acc:?}");
+        assert_eq!((acc.in_flight, acc.reclaimed), (0, 71));
+        assert_eq!(acc.in_fill, 3 * 64, "three fill rings stocked");
+    }
+
+    #[test]
+    fn an_mtu_change_is_followed_both_ways() {
+        let links = Arc::new(Links::new(&[1514, 1514]));
+        let mut w = worker(64, 256, 32).with_links(Arc::clone(&links));
+        links.set(1, link(LinkState::Up, 1014));
+        pump(&mut w, 0, 4, 1200);
+        assert_eq!(w.counters()[0].drops[DropReason::TooBig as usize], 4);
+        links.set(1, link(LinkState::Up, 1514));
+        pump(&mut w, 0, 4, 1200);
+        assert_eq!(w.counters()[1].tx_packets, 4);
     }
 
     #[test]

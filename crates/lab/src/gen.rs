@@ -877,7 +877,7 @@ fn run_xsk(cfg: &GenConfig, plan: &Plan, stop: &AtomicBool) -> Result<GenReport>
                         pool: &mut Vec<xsk::XskFrame>,
                         in_flight: &mut std::collections::VecDeque<u32>|
      -> usize {
-        let n = rings.complete(0, pool);
+        let n = rings.complete(0, pool).frames;
         for _ in 0..n {
             bytes += u64::from(in_flight.pop_front().unwrap_or(0));
         }

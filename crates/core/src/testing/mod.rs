@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use crate::rings::{Batch, Rings};
+use crate::rings::{Batch, Completed, Rings};
 
 pub mod synth;
 
@@ -52,7 +52,13 @@ struct MemPort {
     wire: VecDeque<Vec<u8>>,
     fill: VecDeque<MemFrame>,
     rx: VecDeque<MemFrame>,
+    /// Queued for transmission (the kernel takes them while the link is up).
+    tx: VecDeque<MemFrame>,
     comp: VecDeque<MemFrame>,
+    /// Link down: nothing is received, the tx ring is not drained.
+    down: bool,
+    /// Closed ([`Rings::close`]): the rings are gone.
+    closed: bool,
     /// Copies of what was transmitted.
     sent: Vec<Vec<u8>>,
     /// Frames transmitted.
@@ -85,6 +91,7 @@ impl MemRings {
                     fill_cap,
                     fill: VecDeque::with_capacity(cap),
                     rx: VecDeque::with_capacity(cap),
+                    tx: VecDeque::with_capacity(cap),
                     comp: VecDeque::with_capacity(cap),
                     ..Default::default()
                 })
@@ -108,7 +115,7 @@ impl MemRings {
     pub fn deliver(&mut self) -> usize {
         let fs = self.frame_size;
         let mut n = 0;
-        for p in &mut self.ports {
+        for p in self.ports.iter_mut().filter(|p| !p.down && !p.closed) {
             while let Some(pkt) = p.wire.pop_front() {
                 let Some(mut f) = p.fill.pop_front() else {
                     p.dropped_no_frame += 1;
@@ -143,6 +150,22 @@ impl MemRings {
         n
     }
 
+    /// Takes `port`'s link down (nothing arrives, its tx ring is not
+    /// drained) or up again.
+    pub fn set_down(&mut self, port: usize, down: bool) {
+        self.ports[port].down = down;
+    }
+
+    /// Frames waiting on `port`'s tx ring.
+    pub fn tx_queued(&self, port: usize) -> usize {
+        self.ports[port].tx.len()
+    }
+
+    /// Whether `port`'s rings were closed.
+    pub fn closed(&self, port: usize) -> bool {
+        self.ports[port].closed
+    }
+
     /// Frames `port` transmitted so far.
     pub fn sent_count(&self, port: usize) -> u64 {
         self.ports[port].sent_count
@@ -162,7 +185,14 @@ impl MemRings {
     pub fn held_ids(&self) -> Vec<u32> {
         self.ports
             .iter()
-            .flat_map(|p| p.fill.iter().chain(&p.rx).chain(&p.comp).map(|f| f.id))
+            .flat_map(|p| {
+                p.fill
+                    .iter()
+                    .chain(&p.rx)
+                    .chain(&p.tx)
+                    .chain(&p.comp)
+                    .map(|f| f.id)
+            })
             .collect()
     }
 
@@ -181,6 +211,7 @@ impl Rings for MemRings {
 
     fn rx(&mut self, port: usize, out: &mut Batch<MemFrame>, max: usize) -> usize {
         let p = &mut self.ports[port];
+        assert!(!p.closed, "rx on a closed port");
         let mut n = 0;
         while n < max && !out.is_full() {
             let Some(f) = p.rx.pop_front() else { break };
@@ -201,14 +232,8 @@ impl Rings for MemRings {
     fn tx(&mut self, port: usize, batch: &mut Batch<MemFrame>) -> usize {
         let n = batch.len().min(self.tx_room);
         let p = &mut self.ports[port];
-        let record = self.record;
-        for f in batch.drain(..n) {
-            if record {
-                p.sent.push(f.bytes().to_vec());
-            }
-            p.sent_count += 1;
-            p.comp.push_back(f);
-        }
+        assert!(!p.closed, "tx on a closed port");
+        p.tx.extend(batch.drain(..n));
         n
     }
 
@@ -217,15 +242,43 @@ impl Rings for MemRings {
         true
     }
 
-    fn complete(&mut self, port: usize, pool: &mut Vec<MemFrame>) -> usize {
+    fn complete(&mut self, port: usize, pool: &mut Vec<MemFrame>) -> Completed {
+        let record = self.record;
         let p = &mut self.ports[port];
-        let n = p.comp.len();
+        assert!(!p.closed, "completion on a closed port");
+        // The "kernel" sends what the tx ring holds while the link is up.
+        while !p.down {
+            let Some(f) = p.tx.pop_front() else { break };
+            if record {
+                p.sent.push(f.bytes().to_vec());
+            }
+            p.sent_count += 1;
+            p.comp.push_back(f);
+        }
+        let mut done = Completed::default();
+        for f in p.comp.drain(..) {
+            done.frames += 1;
+            done.bytes += f.len as u64;
+            pool.push(f);
+        }
+        done
+    }
+
+    fn close(&mut self, port: usize, pool: &mut Vec<MemFrame>) -> usize {
+        let p = &mut self.ports[port];
+        p.closed = true;
+        p.wire.clear();
+        let before = pool.len();
+        pool.extend(p.fill.drain(..));
+        pool.extend(p.rx.drain(..));
+        pool.extend(p.tx.drain(..));
         pool.extend(p.comp.drain(..));
-        n
+        pool.len() - before
     }
 
     fn fill(&mut self, port: usize, pool: &mut Vec<MemFrame>) -> usize {
         let p = &mut self.ports[port];
+        assert!(!p.closed, "fill on a closed port");
         let room = p.fill_cap.saturating_sub(p.fill.len() + p.rx.len());
         let n = room.min(pool.len());
         let start = pool.len() - n;
