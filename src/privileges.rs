@@ -348,6 +348,69 @@ pub fn lower_to(keep: &[Cap]) -> io::Result<()> {
     })
 }
 
+/// Tries to load a two-instruction XDP program (`return XDP_PASS`) and
+/// closes it at once: `Ok` if the kernel accepted it. After [`drop_to`]
+/// it must fail (`EPERM`): the check `xskfwd run` makes of itself.
+pub fn try_load_bpf() -> io::Result<()> {
+    const BPF_PROG_LOAD: libc::c_long = 5;
+    const BPF_PROG_TYPE_XDP: u32 = 6;
+    // mov64 r0, 2 (XDP_PASS); exit
+    let insns: [u64; 2] = [
+        u64::from_le_bytes([0xb7, 0, 0, 0, 2, 0, 0, 0]),
+        u64::from_le_bytes([0x95, 0, 0, 0, 0, 0, 0, 0]),
+    ];
+    let license = c"GPL";
+    // union bpf_attr, BPF_PROG_LOAD part: prog_type, insn_cnt, insns,
+    // license; the rest zero.
+    let mut attr = [0u64; 16];
+    attr[0] = u64::from(BPF_PROG_TYPE_XDP) | (2u64 << 32);
+    attr[1] = insns.as_ptr() as u64;
+    attr[2] = license.as_ptr() as u64;
+    // SAFETY: attr is a zeroed bpf_attr of 128 bytes whose pointers refer
+    // to `insns` and `license`, alive for the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            attr.as_ptr(),
+            std::mem::size_of_val(&attr),
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this fd to us; nothing else owns it.
+    unsafe { libc::close(fd as libc::c_int) };
+    Ok(())
+}
+
+/// The names of the capabilities in `mask` (those this crate names; the
+/// rest as numbers).
+pub fn names(mask: u64) -> String {
+    let known = [
+        Cap::NetAdmin,
+        Cap::NetRaw,
+        Cap::IpcLock,
+        Cap::SysAdmin,
+        Cap::Bpf,
+    ];
+    let mut out: Vec<String> = Vec::new();
+    for bit in 0..64u32 {
+        if mask & (1u64 << bit) == 0 {
+            continue;
+        }
+        match known.iter().find(|c| **c as u32 == bit) {
+            Some(c) => out.push(c.name().to_string()),
+            None => out.push(format!("cap{bit}")),
+        }
+    }
+    if out.is_empty() {
+        "none".into()
+    } else {
+        out.join(",")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,6 +445,26 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    #[test]
+    fn bpf_loads_only_with_its_capabilities() {
+        std::thread::spawn(|| {
+            let have = current().unwrap().effective;
+            if have & mask(&[Cap::Bpf, Cap::NetAdmin]) == mask(&[Cap::Bpf, Cap::NetAdmin]) {
+                try_load_bpf().expect("root loads a trivial XDP program");
+            }
+            lower_to(&[Cap::NetAdmin]).unwrap();
+            let e = try_load_bpf().expect_err("no CAP_BPF, no program");
+            assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            names(mask(&[Cap::NetAdmin, Cap::Bpf])),
+            "CAP_NET_ADMIN,CAP_BPF"
+        );
+        assert_eq!(names(0), "none");
     }
 
     #[test]

@@ -213,6 +213,13 @@ impl Forwarder for Forwarding {
     fn uses_meta(&self) -> bool {
         matches!(self, Forwarding::L3(_))
     }
+
+    fn set_port_max_len(&mut self, port: usize, max_len: u32) {
+        match self {
+            Forwarding::L2(f) => f.set_port_max_len(port, max_len),
+            Forwarding::L3(f) => f.set_port_max_len(port, max_len),
+        }
+    }
 }
 
 type XskWorker = Worker<XskRings, Forwarding>;
@@ -508,7 +515,27 @@ impl<'c> Datapath<'c> {
             .user
             .as_ref()
             .filter(|u| u.uid != privileges::current_uid());
-        privileges::drop_to(effective, &permitted, user)
+        privileges::drop_to(effective, &permitted, user)?;
+        // Check it took: the kernel must now refuse a BPF program.
+        let now = privileges::current().context("reading capabilities")?;
+        let load = match privileges::try_load_bpf() {
+            Ok(()) => anyhow::bail!(
+                "capabilities were dropped to {} but a BPF program still loads: refusing to forward",
+                privileges::names(now.effective)
+            ),
+            Err(e) => e,
+        };
+        eprintln!(
+            "xskfwd: privileges: effective {}, permitted {}{}, no_new_privs; loading a BPF program now fails: {}",
+            privileges::names(now.effective),
+            privileges::names(now.permitted),
+            match &self.user {
+                Some(u) => format!(", user {}", u.name),
+                None => String::new(),
+            },
+            load
+        );
+        Ok(())
     }
 
     fn start_workers(&mut self) -> Result<()> {

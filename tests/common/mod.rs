@@ -19,8 +19,20 @@ pub fn xskfwd() -> Command {
 }
 
 /// A running `xskfwd`; SIGKILLed and reaped on drop if still running.
+/// Its output is read as it comes (a chatty run never blocks on a full
+/// pipe).
 pub struct Running {
     guard: ChildGuard,
+    stdout: Option<thread::JoinHandle<String>>,
+    stderr: Option<thread::JoinHandle<String>>,
+}
+
+fn read_all(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = r.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
 }
 
 /// Output of a finished run.
@@ -35,15 +47,25 @@ pub struct Finished {
 impl Running {
     /// Spawns `xskfwd` with `args`, capturing its output.
     pub fn spawn(args: &[String]) -> Running {
-        let child = xskfwd()
-            .args(args)
+        let mut cmd = xskfwd();
+        cmd.args(args);
+        Running::spawn_command(cmd)
+    }
+
+    /// Spawns `cmd` (which runs xskfwd somehow), capturing its output.
+    pub fn spawn_command(mut cmd: Command) -> Running {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn xskfwd");
+        let stdout = child.stdout.take().map(read_all);
+        let stderr = child.stderr.take().map(read_all);
         Running {
             guard: ChildGuard(child),
+            stdout,
+            stderr,
         }
     }
 
@@ -55,7 +77,11 @@ impl Running {
 
     /// [`Running::start`], allowing `timeout` for the start-up.
     pub fn start_within(args: &[String], ns: &str, ifname: &str, timeout: Duration) -> Running {
-        let mut r = Running::spawn(args);
+        Running::wait_started(Running::spawn(args), ns, ifname, timeout)
+    }
+
+    /// Waits until the program of `r` is attached to `ifname` in `ns`.
+    pub fn wait_started(mut r: Running, ns: &str, ifname: &str, timeout: Duration) -> Running {
         if let Err(e) = xskfwd_lab::demo::wait_attached(ns, ifname, &mut r.guard.0, timeout) {
             let _ = r.guard.0.kill();
             let out = r.wait(Duration::from_secs(10));
@@ -95,14 +121,11 @@ impl Running {
             }
             thread::sleep(Duration::from_millis(20));
         };
-        let mut stdout = String::new();
-        let mut stderr = String::new();
-        if let Some(mut o) = child.stdout.take() {
-            let _ = o.read_to_string(&mut stdout);
-        }
-        if let Some(mut e) = child.stderr.take() {
-            let _ = e.read_to_string(&mut stderr);
-        }
+        let text = |h: Option<thread::JoinHandle<String>>| {
+            h.map(|h| h.join().unwrap_or_default()).unwrap_or_default()
+        };
+        let stdout = text(self.stdout.take());
+        let stderr = text(self.stderr.take());
         Finished {
             status,
             stdout,

@@ -58,3 +58,10 @@ pub fn last_json(stdout: &str, ty: &str) -> serde_json::Value {
         .find(|v| v["type"] == ty)
         .unwrap_or_else(|| panic!("no {ty} line in:\n{stdout}"))
 }
+
+/// Plugs dut1 ↔ dst0 back in (after a test deleted it), with the pass
+/// program on dst0 as the lab has it.
+pub fn replug_dut1(info: &crate::lab::LabInfo) {
+    let spec = crate::demo::lab_spec("unused", 1);
+    lab::replug_dut1(info, spec.attach_peer_xdp.as_deref()).expect("re-create dut1 and dst0");
+}

@@ -620,6 +620,106 @@ fn run(program: &str, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Plugs the dut1 ↔ dst0 cable back in after a test deleted it: the pair
+/// is created again with the MACs, addresses, routes, permanent
+/// neighbours and offload settings it had (so `info` stays true), and
+/// `attach` runs on dst0 as [`LabSpec::attach_peer_xdp`] did. The indexes
+/// are new ones (the kernel's choice).
+pub fn replug_dut1(info: &LabInfo, attach: Option<&AttachPeerXdp>) -> Result<()> {
+    let (dut, dst) = (info.dut_ns(), info.dst_ns());
+    let q = info.queues.to_string();
+    let (dut1_mac, dst0_mac) = (
+        Mac(info.dut1.mac).to_string(),
+        Mac(info.dst0.mac).to_string(),
+    );
+    ip_in(
+        dut,
+        &[
+            "link",
+            "add",
+            DUT1,
+            "address",
+            &dut1_mac,
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            DST0,
+            "netns",
+            dst,
+            "address",
+            &dst0_mac,
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
+        ],
+    )?;
+    for (ns, ifname, v4, v6) in [(dut, DUT1, DUT1_V4, DUT1_V6), (dst, DST0, DST0_V4, DST0_V6)] {
+        exec_in(ns, &["ethtool", "-K", ifname, "tx", "off"])?;
+        ip_in(
+            ns,
+            &[
+                "addr",
+                "add",
+                &format!("{v4}/{V4_PREFIX_LEN}"),
+                "dev",
+                ifname,
+            ],
+        )?;
+        let v6 = format!("{v6}/{V6_PREFIX_LEN}");
+        ip_in(ns, &["-6", "addr", "add", &v6, "dev", ifname, "nodad"])?;
+        ip_in(ns, &["link", "set", ifname, "up"])?;
+    }
+    ip_in(
+        dst,
+        &["route", "replace", "default", "via", &DUT1_V4.to_string()],
+    )?;
+    ip_in(
+        dst,
+        &[
+            "-6",
+            "route",
+            "replace",
+            "default",
+            "via",
+            &DUT1_V6.to_string(),
+        ],
+    )?;
+    for (ns, ifname, v4, v6, mac) in [
+        (dut, DUT1, DST0_V4, DST0_V6, &dst0_mac),
+        (dst, DST0, DUT1_V4, DUT1_V6, &dut1_mac),
+    ] {
+        for addr in [IpAddr::from(v4), IpAddr::from(v6)] {
+            ip_in(
+                ns,
+                &[
+                    "neigh",
+                    "replace",
+                    &addr.to_string(),
+                    "lladdr",
+                    mac,
+                    "dev",
+                    ifname,
+                    "nud",
+                    "permanent",
+                ],
+            )?;
+        }
+    }
+    if let Some(attach) = attach {
+        attach(dst, DST0).context("attaching the peer XDP program to dst0 again")?;
+    }
+    for (ns, ifname) in [(dut, DUT1), (dst, DST0)] {
+        wait_running(ns, ifname)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,320 @@
+//! Ports that come and go, with the real binary in a throwaway lab: a
+//! port whose link goes down (and up), one whose interface is deleted
+//! (and created again), one whose MTU changes. Root only; every lab is
+//! unique and removed on drop, every xskfwd child killed on drop, all
+//! traffic bounded.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use xskfwd_lab::lab::LabInfo;
+use xskfwd_lab::traffic::{self, Receiver, RecvLimits, SendLimits, Sender};
+
+fn l2_args(info: &LabInfo, extra: &[&str]) -> Vec<String> {
+    let mut v = xskfwd_lab::demo::l2_run_args(info);
+    v.extend(
+        ["--stats", "json", "--stats-interval", "0.5"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string()),
+    );
+    v
+}
+
+/// Sends `n` UDP frames of `len` bytes from src0 at `rate` and returns how
+/// many of them dst0 received (byte-exact payloads, each once).
+fn send_through(info: &LabInfo, n: u64, len: usize, rate: u64) -> usize {
+    let mut spec = info.udp_spec(false, len);
+    spec.frame_len = len;
+    let frames = traffic::build_frames(&spec, n).expect("frames");
+    let rx = Receiver::new(info.dst_ns(), "dst0").expect("receiver");
+    let tx = Sender::new(info.src_ns(), "src0").expect("sender");
+    let collector = thread::spawn(move || {
+        rx.recv_ours(
+            RecvLimits::new(n as usize, Duration::from_secs(20)).idle(Duration::from_millis(700)),
+        )
+    });
+    let sent = tx
+        .send(
+            &frames,
+            SendLimits::new(n, Duration::from_secs(15)).rate(rate),
+        )
+        .expect("send");
+    assert_eq!(sent.sent, n, "the sender was bounded by time, not count");
+    let got = collector.join().expect("collector").expect("receive");
+    let mut seen = std::collections::HashSet::new();
+    for f in &got.frames {
+        let seq = traffic::verify_frame(f).expect("payload intact");
+        assert!(seen.insert(seq), "frame {seq} arrived twice");
+    }
+    seen.len()
+}
+
+/// CPU time (clock ticks) the worker thread of queue 0 has used so far.
+fn worker_ticks(pid: u32) -> u64 {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks") {
+        let stat =
+            std::fs::read_to_string(task.expect("task").path().join("stat")).unwrap_or_default();
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        if !stat[..close].ends_with("(xskfwd-q0") {
+            continue;
+        }
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        // utime and stime are fields 14 and 15; fields[0] is field 3.
+        let t = |i: usize| fields[i - 3].parse::<u64>().expect("ticks");
+        return t(14) + t(15);
+    }
+    panic!("no xskfwd-q0 thread in {pid}");
+}
+
+/// `tx_packets` of one interface, summed over its queues.
+fn port_tx(summary: &serde_json::Value, ifname: &str) -> u64 {
+    summary["ports"]
+        .as_array()
+        .expect("ports")
+        .iter()
+        .filter(|p| p["ifname"] == ifname)
+        .map(|p| p["tx_packets"].as_u64().expect("tx"))
+        .sum()
+}
+
+fn drops(summary: &serde_json::Value, reason: &str) -> u64 {
+    summary["drops"][reason].as_u64().expect("drop counter")
+}
+
+/// Waits (bounded) until `ifname` in `ns` carries xskfwd's program.
+fn wait_attached_again(ns: &str, ifname: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while xdp_prog(ns, ifname).as_deref() != Some("xskfwd_xdp") {
+        assert!(Instant::now() < deadline, "xskfwd did not rebind {ifname}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_down_port_costs_no_extra_cpu_drops_as_port_down_and_comes_back() {
+    if !root_or_skip("a_down_port_costs_no_extra_cpu_drops_as_port_down_and_comes_back") {
+        return;
+    }
+    let lab = lab("lcdown");
+    let info = lab.info().clone();
+    let fwd = Running::start(&l2_args(&info, &[]), info.dut_ns(), "dut0");
+    // The worker's normal load, forwarding; then the same offered load
+    // with dut1 down. Same run, same rate, same worker.
+    const N: u64 = 200_000;
+    const RATE: u64 = 200_000;
+    let t0 = worker_ticks(fwd.pid());
+    let normal = send_through(&info, N, 128, RATE);
+    let t1 = worker_ticks(fwd.pid());
+    assert!(normal as u64 > N * 9 / 10, "{normal} of {N} forwarded");
+
+    ip(info.dut_ns(), &["link", "set", "dut1", "down"]);
+    thread::sleep(Duration::from_millis(300));
+    let t2 = worker_ticks(fwd.pid());
+    let while_down = send_through(&info, N, 128, RATE);
+    let t3 = worker_ticks(fwd.pid());
+    assert_eq!(while_down, 0, "nothing crosses a down link");
+    let (busy_normal, busy_down) = (t1 - t0, t3 - t2);
+    eprintln!(
+        "worker CPU: {busy_normal} ticks forwarding {N} frames, {busy_down} ticks with dut1 down"
+    );
+    // Generous: a syscall per batch or a spin shows as several times more.
+    assert!(
+        busy_down <= busy_normal * 3 / 2 + 10,
+        "a down port costs more CPU ({busy_down} ticks) than forwarding ({busy_normal})"
+    );
+
+    ip(info.dut_ns(), &["link", "set", "dut1", "up"]);
+    // Carrier comes back through linkwatch (up to ~1 s).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ip(info.dut_ns(), &["link", "show", "dut1"]).contains("LOWER_UP") {
+        assert!(Instant::now() < deadline, "dut1 has no carrier");
+        thread::sleep(Duration::from_millis(50));
+    }
+    thread::sleep(Duration::from_millis(300));
+    let after = send_through(&info, 5_000, 256, 20_000);
+    assert_eq!(after, 5_000, "forwarding resumed by itself");
+
+    let out = fwd.signal_and_wait(libc::SIGTERM);
+    assert!(
+        out.status.success(),
+        "{:?}\n{}\n{}",
+        out.status,
+        out.stderr,
+        out.stdout
+    );
+    let s = last_json(&out.stdout, "summary");
+    assert_eq!(s["frames"]["conserved"], true, "{s}");
+    assert!(drops(&s, "port_down") > N / 2, "{s}");
+    assert_eq!(drops(&s, "tx_ring_full"), 0, "no ring-full drops: {s}");
+    // tx counts what the kernel took: exactly what dst0 received.
+    assert_eq!(port_tx(&s, "dut1"), normal as u64 + after as u64, "{s}");
+    let down_rows = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains(r#""type":"interval""#) && l.contains(r#""link":"down""#))
+        .count();
+    assert!(down_rows > 0, "the JSON intervals show dut1 down");
+    for line in ["port dut1: link down", "port dut1: link up"] {
+        assert_eq!(
+            out.stderr.matches(line).count(),
+            1,
+            "one log line '{line}':\n{}",
+            out.stderr
+        );
+    }
+    assert_dut_clean(info.dut_ns());
+}
+
+#[test]
+fn a_deleted_port_gives_its_frames_back_and_is_rebound_when_it_returns() {
+    if !root_or_skip("a_deleted_port_gives_its_frames_back_and_is_rebound_when_it_returns") {
+        return;
+    }
+    let lab = lab("lcdel");
+    let info = lab.info().clone();
+    let fwd = Running::start(&l2_args(&info, &[]), info.dut_ns(), "dut0");
+    assert_eq!(send_through(&info, 2_000, 200, 20_000), 2_000);
+    // Deleting dut1 deletes its peer dst0 too.
+    ip(info.dut_ns(), &["link", "del", "dut1"]);
+    thread::sleep(Duration::from_millis(300));
+    // Traffic towards the gone port: dropped, counted, nothing stuck.
+    let frames = traffic::build_frames(&info.udp_spec(false, 200), 3_000).expect("frames");
+    Sender::new(info.src_ns(), "src0")
+        .expect("sender")
+        .send(
+            &frames,
+            SendLimits::new(3_000, Duration::from_secs(10)).rate(30_000),
+        )
+        .expect("send");
+    replug_dut1(&info);
+    wait_attached_again(info.dut_ns(), "dut1");
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        send_through(&info, 2_000, 300, 20_000),
+        2_000,
+        "forwarding through the new dut1"
+    );
+    let out = fwd.signal_and_wait(libc::SIGTERM);
+    assert!(out.status.success(), "{}\n{}", out.stderr, out.stdout);
+    let summaries: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "summary")
+        .collect();
+    assert_eq!(
+        summaries.len(),
+        2,
+        "one datapath before, one after:\n{}",
+        out.stdout
+    );
+    let before = &summaries[0];
+    assert_eq!(before["frames"]["conserved"], true, "{before}");
+    assert!(
+        before["frames"]["reclaimed"].as_u64().expect("reclaimed") > 0,
+        "the gone port's frames came back: {before}"
+    );
+    assert!(drops(before, "port_down") > 0, "{before}");
+    let dut1_link: Vec<&str> = before["ports"]
+        .as_array()
+        .expect("ports")
+        .iter()
+        .filter(|p| p["ifname"] == "dut1")
+        .map(|p| p["link"].as_str().expect("link"))
+        .collect();
+    assert_eq!(dut1_link, ["gone"]);
+    assert_eq!(summaries[1]["frames"]["conserved"], true);
+    // What dut1 sent (dut0 also passes on what dst0 says coming up).
+    assert_eq!(port_tx(&summaries[1], "dut1"), 2_000);
+    for line in ["port dut1: interface deleted", "port dut1: back (ifindex"] {
+        assert_eq!(
+            out.stderr.matches(line).count(),
+            1,
+            "{line}:\n{}",
+            out.stderr
+        );
+    }
+    assert_dut_clean(info.dut_ns());
+}
+
+#[test]
+fn with_on_port_loss_exit_a_deleted_port_ends_the_run_non_zero() {
+    if !root_or_skip("with_on_port_loss_exit_a_deleted_port_ends_the_run_non_zero") {
+        return;
+    }
+    let lab = lab("lcexit");
+    let info = lab.info().clone();
+    let fwd = Running::start(
+        &l2_args(&info, &["--on-port-loss", "exit"]),
+        info.dut_ns(),
+        "dut0",
+    );
+    assert_eq!(send_through(&info, 1_000, 200, 20_000), 1_000);
+    ip(info.dut_ns(), &["link", "del", "dut1"]);
+    let out = fwd.wait(Duration::from_secs(10));
+    assert!(!out.timed_out, "xskfwd kept running:\n{}", out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("error: port dut1 disappeared (--on-port-loss exit)"),
+        "{}",
+        out.stderr
+    );
+    let s = last_json(&out.stdout, "summary");
+    assert_eq!(s["frames"]["conserved"], true, "{s}");
+    assert_eq!(
+        xdp_prog(info.dut_ns(), "dut0"),
+        None,
+        "nothing left attached"
+    );
+}
+
+#[test]
+fn an_mtu_change_is_followed_both_ways() {
+    if !root_or_skip("an_mtu_change_is_followed_both_ways") {
+        return;
+    }
+    let lab = lab("lcmtu");
+    let info = lab.info().clone();
+    let fwd = Running::start(&l2_args(&info, &[]), info.dut_ns(), "dut0");
+    assert_eq!(send_through(&info, 500, 1200, 10_000), 500);
+    for ns_if in [(info.dut_ns(), "dut1"), (info.dst_ns(), "dst0")] {
+        ip(ns_if.0, &["link", "set", ns_if.1, "mtu", "1000"]);
+    }
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        send_through(&info, 500, 1200, 10_000),
+        0,
+        "too big for dut1 now"
+    );
+    assert_eq!(
+        send_through(&info, 500, 900, 10_000),
+        500,
+        "small ones pass"
+    );
+    for ns_if in [(info.dut_ns(), "dut1"), (info.dst_ns(), "dst0")] {
+        ip(ns_if.0, &["link", "set", ns_if.1, "mtu", "1500"]);
+    }
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(send_through(&info, 500, 1200, 10_000), 500, "and back up");
+    let out = fwd.signal_and_wait(libc::SIGTERM);
+    assert!(
+        out.status.success(),
+        "{:?}\n{}\n{}",
+        out.status,
+        out.stderr,
+        out.stdout
+    );
+    let s = last_json(&out.stdout, "summary");
+    assert_eq!(s["frames"]["conserved"], true, "{s}");
+    assert_eq!(drops(&s, "too_big"), 500, "{s}");
+    for line in ["port dut1: mtu 1500 -> 1000", "port dut1: mtu 1000 -> 1500"] {
+        assert!(out.stderr.contains(line), "{line}:\n{}", out.stderr);
+    }
+}
