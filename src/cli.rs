@@ -45,6 +45,9 @@ pub enum Command {
     /// Benchmark xskfwd against the kernel and in-kernel XDP in the lab
     /// [runs xskfwd-lab bench].
     Bench(LabTool),
+    /// Soak and overload xskfwd in the lab, sampling RSS, fds, CPU and
+    /// drops; fails on growth or lost accounting [runs xskfwd-lab soak].
+    Soak(LabTool),
 }
 
 /// The arguments of a lab tool, handed to `xskfwd-lab` unchanged (see
@@ -66,6 +69,7 @@ impl Command {
             Command::Gen(t) => Some(("gen", &t.args)),
             Command::Sink(t) => Some(("sink", &t.args)),
             Command::Bench(t) => Some(("bench", &t.args)),
+            Command::Soak(t) => Some(("soak", &t.args)),
             Command::Run(_) | Command::Routes(_) => None,
         }
     }

@@ -34,4 +34,8 @@ pub enum Command {
     /// Benchmark xskfwd against the kernel and in-kernel XDP in the lab:
     /// interleaved trials, medians, RFC 2544 search, table/JSON/CSV/SVG.
     Bench(crate::bench::BenchArgs),
+    /// Soak and overload xskfwd in the lab: a steady IMIX rate with ~1 %
+    /// malformed frames, sampling RSS, fds, CPU and drops; then overload
+    /// and a lossless recovery; fails on growth or lost accounting.
+    Soak(crate::soak::SoakArgs),
 }

@@ -2,7 +2,8 @@
 //! lab ([`lab`]), an AF_PACKET sender/receiver that checks every byte
 //! ([`traffic`]), an in-kernel live-frames generator and an AF_XDP/XDP
 //! sink ([`gen`], [`sink`], with their XDP programs in [`bpf_tools`]), the
-//! benchmark ([`bench`](mod@bench)) and the demo ([`demo`]).
+//! benchmark ([`bench`](mod@bench)), the soak ([`soak`]) and the demo
+//! ([`demo`]).
 //!
 //! The forwarder (`xskfwd`, `xskfwd-core`) never depends on this crate;
 //! this crate drives the forwarder as a child process (`xskfwd run`) and
@@ -27,5 +28,6 @@ pub mod gen;
 pub mod harness;
 pub mod lab;
 pub mod sink;
+pub mod soak;
 #[allow(unsafe_code)]
 pub mod traffic;

@@ -1,4 +1,4 @@
-//! The `xskfwd-lab` binary: the lab tools (`xskfwd lab|demo|gen|sink|bench`
+//! The `xskfwd-lab` binary: the lab tools (`xskfwd lab|demo|gen|sink|bench|soak`
 //! runs it). Errors are one line with what to do.
 
 #![forbid(unsafe_code)]
@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::Gen(args) => args.run(),
         Command::Sink(args) => args.run(),
         Command::Bench(args) => xskfwd_lab::bench::run(&args),
+        Command::Soak(args) => xskfwd_lab::soak::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
