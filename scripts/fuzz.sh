@@ -38,7 +38,7 @@ export CARGO_TARGET_DIR="$PWD/target/fuzz"
 # the lot with these flags is what cargo-fuzz does too.
 # An explicit --target keeps RUSTFLAGS off build scripts (as cargo-fuzz does).
 host=$(rustc -vV | sed -n 's/^host: //p')
-cargo build --manifest-path fuzz/Cargo.toml --release --bins --target "$host" >&2
+cargo build --locked --manifest-path fuzz/Cargo.toml --release --bins --target "$host" >&2
 bin="$CARGO_TARGET_DIR/$host/release"
 
 fail=0

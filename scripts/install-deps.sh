@@ -2,13 +2,16 @@
 # Installs what building and testing xskfwd needs on Debian/Ubuntu:
 # clang/llvm and headers for the XDP program, libelf/zlib for libbpf,
 # ethtool/iproute2/bpftool/ping/tcpdump for the lab and the tests;
-# libpcap-dev because libxdp-sys builds xdp-tools, whose configure needs it. Idempotent: when every
-# package is already installed it changes nothing and touches no network.
+# libpcap-dev because libxdp-sys builds xdp-tools, whose configure needs it;
+# g++ for libFuzzer (fuzz/); systemd for `systemd-analyze verify` of the
+# unit; util-linux for setpriv (the least-privilege tests). Idempotent: when
+# every package is already installed it changes nothing and touches no
+# network.
 set -euo pipefail
 
 PACKAGES=(
-    clang llvm libelf-dev zlib1g-dev libpcap-dev pkg-config m4 make gcc
-    libc6-dev bpftool ethtool iproute2 iputils-ping tcpdump
+    clang llvm libelf-dev zlib1g-dev libpcap-dev pkg-config m4 make gcc g++
+    libc6-dev bpftool ethtool iproute2 iputils-ping tcpdump systemd util-linux
 )
 
 die() {
