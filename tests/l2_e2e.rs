@@ -269,6 +269,14 @@ fn bad_input_fails_clearly_and_leaves_nothing_attached() {
             "too small",
         ),
         (
+            base(&["dut0", "dut1"], &["--cpus", "0,99999"]),
+            "--cpus: CPU 99999 is not one this process may run on",
+        ),
+        (
+            base(&["dut0", "dut1"], &["--user", "no-such-user-xf"]),
+            "no user no-such-user-xf",
+        ),
+        (
             vec![
                 "run".into(),
                 "--netns".into(),
