@@ -384,6 +384,97 @@ pub fn try_load_bpf() -> io::Result<()> {
     Ok(())
 }
 
+/// System calls a worker thread makes once it forwards: the ring kicks
+/// (`sendto`, `recvfrom`), the idle sleep (`poll`/`ppoll`), closing a gone
+/// port's socket (`getsockopt`, `close`, `munmap`), the frame accounting at the end
+/// (memory allocation), the drain's short sleeps, thread exit, and what a
+/// panic needs to report itself and abort.
+const WORKER_SYSCALLS: &[libc::c_long] = &[
+    libc::SYS_sendto,
+    libc::SYS_recvfrom,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_poll,
+    libc::SYS_ppoll,
+    libc::SYS_close,
+    libc::SYS_getsockopt,
+    libc::SYS_munmap,
+    libc::SYS_mmap,
+    libc::SYS_mprotect,
+    libc::SYS_madvise,
+    libc::SYS_mremap,
+    libc::SYS_brk,
+    libc::SYS_futex,
+    libc::SYS_sched_yield,
+    libc::SYS_nanosleep,
+    libc::SYS_clock_nanosleep,
+    libc::SYS_clock_gettime,
+    libc::SYS_write,
+    libc::SYS_writev,
+    libc::SYS_sigaltstack,
+    libc::SYS_rt_sigprocmask,
+    libc::SYS_rt_sigreturn,
+    libc::SYS_getpid,
+    libc::SYS_gettid,
+    libc::SYS_tgkill,
+    libc::SYS_exit,
+    libc::SYS_exit_group,
+];
+
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xC000_003E;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xC000_00B7;
+
+/// Confines the calling thread (a worker) to [`WORKER_SYSCALLS`] with a
+/// seccomp filter: any other system call kills the process (whose
+/// bpf_links then detach, leaving forwarding to the kernel). Needs
+/// `PR_SET_NO_NEW_PRIVS`, which [`drop_to`] set.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub fn confine_worker() -> io::Result<()> {
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const ALLOW: u32 = 0x7fff_0000; // SECCOMP_RET_ALLOW
+    const KILL: u32 = 0x8000_0000; // SECCOMP_RET_KILL_PROCESS
+    let ins = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
+    let mut prog = vec![
+        ins(LD_W_ABS, 0, 0, 4), // seccomp_data.arch
+        ins(JEQ_K, 1, 0, AUDIT_ARCH),
+        ins(RET_K, 0, 0, KILL),
+        ins(LD_W_ABS, 0, 0, 0), // seccomp_data.nr
+    ];
+    for &nr in WORKER_SYSCALLS {
+        prog.push(ins(JEQ_K, 0, 1, nr as u32));
+        prog.push(ins(RET_K, 0, 0, ALLOW));
+    }
+    prog.push(ins(RET_K, 0, 0, KILL));
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_mut_ptr(),
+    };
+    // SAFETY: fprog points to `prog`, alive for the call; the kernel
+    // copies the filter.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER as libc::c_ulong,
+            &fprog as *const libc::sock_fprog,
+            0,
+            0,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Other architectures: no filter (their system call numbers differ).
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub fn confine_worker() -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
 /// The names of the capabilities in `mask` (those this crate names; the
 /// rest as numbers).
 pub fn names(mask: u64) -> String {
@@ -465,6 +556,51 @@ mod tests {
             "CAP_NET_ADMIN,CAP_BPF"
         );
         assert_eq!(names(0), "none");
+    }
+
+    #[test]
+    fn a_confined_thread_keeps_its_syscalls() {
+        std::thread::spawn(|| {
+            // SAFETY: integer-only prctl (seccomp needs no_new_privs).
+            let r = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+            assert_eq!(r, 0);
+            confine_worker().expect("install the filter");
+            // What a worker does: sleep, allocate, write, close.
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            let v: Vec<u8> = vec![7; 1 << 20];
+            assert_eq!(v[12345], 7);
+            eprintln!("a confined thread can still report");
+            drop(v);
+        })
+        .join()
+        .expect("the confined thread ends normally");
+    }
+
+    /// In a child process (this test binary again): a confined thread
+    /// that opens a file is killed with the whole process (SIGSYS).
+    #[test]
+    fn a_confined_thread_that_opens_a_file_kills_the_process() {
+        const CHILD: &str = "XSKFWD_SECCOMP_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            let _ = std::thread::spawn(|| {
+                // SAFETY: integer-only prctl.
+                unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+                confine_worker().expect("install the filter");
+                let _ = std::fs::File::open("/proc/self/status");
+            })
+            .join();
+            std::process::exit(0);
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "privileges::tests::a_confined_thread_that_opens_a_file_kills_the_process",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(libc::SIGSYS), "{:?}", out.status);
     }
 
     #[test]

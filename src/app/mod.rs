@@ -565,6 +565,11 @@ impl<'c> Datapath<'c> {
                             );
                         }
                     }
+                    // From here on a worker needs a handful of system
+                    // calls; anything else kills the process.
+                    if let Err(e) = privileges::confine_worker() {
+                        eprintln!("xskfwd: worker {i}: no seccomp filter: {e}");
+                    }
                     w.run(&stop, &mine);
                     let acc = w.drain(|f| f.index(frame_size));
                     Some((w, acc))

@@ -961,7 +961,7 @@ mod tests {
     #[test]
     fn bad_input_is_an_error_or_none_never_a_panic() {
         assert!(build_frame(&v4(59), 0).is_err());
-        assert!(build_frame(&v4(1515), 0).is_err());
+        assert!(build_frame(&v4(MAX_FRAME_LEN + 1), 0).is_err());
         assert!(build_frame(&v6(73), 0).is_err());
         let mixed = FrameSpec {
             dst_ip: Ipv6Addr::LOCALHOST.into(),
