@@ -425,7 +425,7 @@ const AUDIT_ARCH: u32 = 0xC000_003E;
 #[cfg(target_arch = "aarch64")]
 const AUDIT_ARCH: u32 = 0xC000_00B7;
 
-/// Confines the calling thread (a worker) to [`WORKER_SYSCALLS`] with a
+/// Confines the calling thread (a worker) to `WORKER_SYSCALLS` with a
 /// seccomp filter: any other system call kills the process (whose
 /// bpf_links then detach, leaving forwarding to the kernel). Needs
 /// `PR_SET_NO_NEW_PRIVS`, which [`drop_to`] set.
