@@ -158,14 +158,7 @@ fn a_down_port_costs_no_extra_cpu_drops_as_port_down_and_comes_back() {
     let after = send_through(&info, 5_000, 256, 20_000);
     assert_eq!(after, 5_000, "forwarding resumed by itself");
 
-    let out = fwd.signal_and_wait(libc::SIGTERM);
-    assert!(
-        out.status.success(),
-        "{:?}\n{}\n{}",
-        out.status,
-        out.stderr,
-        out.stdout
-    );
+    let out = stop_clean(fwd);
     let s = last_json(&out.stdout, "summary");
     assert_eq!(s["frames"]["conserved"], true, "{s}");
     assert!(drops(&s, "port_down") > N / 2, "{s}");
@@ -178,14 +171,7 @@ fn a_down_port_costs_no_extra_cpu_drops_as_port_down_and_comes_back() {
         .filter(|l| l.contains(r#""type":"interval""#) && l.contains(r#""link":"down""#))
         .count();
     assert!(down_rows > 0, "the JSON intervals show dut1 down");
-    for line in ["port dut1: link down", "port dut1: link up"] {
-        assert_eq!(
-            out.stderr.matches(line).count(),
-            1,
-            "one log line '{line}':\n{}",
-            out.stderr
-        );
-    }
+    assert_logged_once(&out.stderr, &["port dut1: link down", "port dut1: link up"]);
     assert_dut_clean(info.dut_ns());
 }
 
@@ -218,8 +204,7 @@ fn a_deleted_port_gives_its_frames_back_and_is_rebound_when_it_returns() {
         2_000,
         "forwarding through the new dut1"
     );
-    let out = fwd.signal_and_wait(libc::SIGTERM);
-    assert!(out.status.success(), "{}\n{}", out.stderr, out.stdout);
+    let out = stop_clean(fwd);
     let summaries: Vec<serde_json::Value> = out
         .stdout
         .lines()
@@ -249,14 +234,10 @@ fn a_deleted_port_gives_its_frames_back_and_is_rebound_when_it_returns() {
     assert_eq!(summaries[1]["frames"]["conserved"], true);
     // What dut1 sent (dut0 also passes on what dst0 says coming up).
     assert_eq!(port_tx(&summaries[1], "dut1"), 2_000);
-    for line in ["port dut1: interface deleted", "port dut1: back (ifindex"] {
-        assert_eq!(
-            out.stderr.matches(line).count(),
-            1,
-            "{line}:\n{}",
-            out.stderr
-        );
-    }
+    assert_logged_once(
+        &out.stderr,
+        &["port dut1: interface deleted", "port dut1: back (ifindex"],
+    );
     assert_dut_clean(info.dut_ns());
 }
 
@@ -320,14 +301,7 @@ fn an_mtu_change_is_followed_both_ways() {
     }
     thread::sleep(Duration::from_millis(300));
     assert_eq!(send_through(&info, 500, 1200, 10_000), 500, "and back up");
-    let out = fwd.signal_and_wait(libc::SIGTERM);
-    assert!(
-        out.status.success(),
-        "{:?}\n{}\n{}",
-        out.status,
-        out.stderr,
-        out.stdout
-    );
+    let out = stop_clean(fwd);
     let s = last_json(&out.stdout, "summary");
     assert_eq!(s["frames"]["conserved"], true, "{s}");
     assert_eq!(drops(&s, "too_big"), 500, "{s}");

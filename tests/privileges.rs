@@ -109,8 +109,7 @@ fn forwarding_threads_keep_only_what_they_use_and_cannot_load_bpf() {
         );
     }
     assert_eq!(flow.join().expect("flow"), 4_000, "traffic flows meanwhile");
-    let out = fwd.signal_and_wait(libc::SIGTERM);
-    assert!(out.status.success(), "{}", out.stderr);
+    let out = stop_clean(fwd);
     assert!(
         out.stderr.contains(
             "privileges: effective CAP_NET_ADMIN, permitted CAP_NET_ADMIN, user nobody, no_new_privs; \

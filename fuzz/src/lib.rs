@@ -14,13 +14,13 @@
 //! - `netlink`, `routes_file`: parsing any bytes never panics, and what
 //!   parses also resolves or fails with an error.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
 use xskfwd_core::l2::{L2Forwarder, L2Mode, L2Port};
 use xskfwd_core::l3::{L3Forwarder, META_MAGIC};
 use xskfwd_core::rings::{Meta, META_LEN};
-use xskfwd_core::route::{Action, KernelOnly, L3Port, NeighSet, Prefix, RouteSet};
+use xskfwd_core::testing::router::{self, HOST, NEXT_HOP, PORT0 as MAC_A, PORT1 as MAC_B};
 use xskfwd_core::tables::{tables, TablesReader, TablesWriter};
 use xskfwd_core::verdict::{Forwarder, Verdict};
 use xskfwd_core::wire::ethernet::{self, Mac};
@@ -31,10 +31,6 @@ const FRAME: usize = 2048;
 const HEADROOM: usize = 256;
 const GUARD: u8 = 0xA5;
 
-const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
-const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0b];
-const NEXT_HOP: [u8; 6] = [0x02, 0, 0, 0, 0, 0x99];
-const HOST: [u8; 6] = [0x02, 0, 0, 0, 0, 0x77];
 
 /// Wire views over arbitrary bytes.
 pub fn wire(data: &[u8]) {
@@ -196,65 +192,17 @@ pub fn l2(data: &[u8]) {
     }
 }
 
-/// A small router: two ports, connected, gatewayed, MTU-limited, kernel-only
-/// and unresolved routes, IPv4 and IPv6.
+/// The core's test router (`xskfwd_core::testing::router`), built once.
 struct World {
     reader: TablesReader,
     _writer: TablesWriter,
 }
 
-fn pfx(s: &str) -> Prefix {
-    let (a, l) = s.split_once('/').expect("prefix");
-    Prefix::new(a.parse().expect("address"), l.parse().expect("length")).expect("prefix")
-}
-
-fn fwd(port: u8, gw: Option<&str>, mtu: Option<u32>) -> Action {
-    Action::Forward {
-        port,
-        gateway: gw.map(|g| g.parse().expect("gateway")),
-        mtu,
-    }
-}
-
 fn world() -> &'static std::sync::Mutex<World> {
     static WORLD: OnceLock<std::sync::Mutex<World>> = OnceLock::new();
     WORLD.get_or_init(|| {
-        let mut r = RouteSet::new();
-        for l in [
-            "198.18.0.254/32",
-            "198.18.1.254/32",
-            "198.18.1.255/32",
-            "fd00:0:0:1::254/128",
-            "fd00:0:0:2::254/128",
-        ] {
-            r.local_add(pfx(l));
-        }
-        r.kernel_add(pfx("198.18.0.0/24"), 0, fwd(0, None, None));
-        r.kernel_add(pfx("198.18.1.0/24"), 0, fwd(1, None, None));
-        r.kernel_add(pfx("198.18.5.0/24"), 0, fwd(1, Some("198.18.1.1"), None));
-        r.kernel_add(pfx("198.18.6.0/24"), 0, Action::Kernel(KernelOnly::Reject));
-        r.kernel_add(pfx("198.18.7.0/24"), 0, fwd(1, Some("198.18.1.1"), Some(1000)));
-        r.kernel_add(pfx("198.18.8.0/24"), 0, fwd(0, Some("198.18.0.1"), None));
-        r.kernel_add(pfx("198.18.9.0/24"), 0, fwd(1, Some("198.18.1.99"), None));
-        r.kernel_add(pfx("0.0.0.0/8"), 0, fwd(1, Some("198.18.1.1"), None));
-        r.kernel_add(pfx("240.0.0.0/4"), 0, fwd(1, Some("198.18.1.1"), None));
-        r.kernel_add(pfx("fd00:0:0:1::/64"), 256, fwd(0, None, None));
-        r.kernel_add(pfx("fd00:0:0:2::/64"), 256, fwd(1, None, None));
-        r.kernel_add(pfx("fd00:0:0:5::/64"), 1024, fwd(1, Some("fd00:0:0:2::1"), None));
-        r.kernel_add(
-            pfx("fd00:0:0:7::/64"),
-            1024,
-            fwd(1, Some("fd00:0:0:2::1"), Some(1280)),
-        );
-        let mut n = NeighSet::new();
-        let ip = |s: &str| -> IpAddr { s.parse().expect("address") };
-        n.kernel_set(1, ip("198.18.1.1"), Some(NEXT_HOP));
-        n.kernel_set(1, ip("198.18.1.2"), Some(HOST));
-        n.kernel_set(0, ip("198.18.0.1"), Some(HOST));
-        n.kernel_set(1, ip("fd00:0:0:2::1"), Some(NEXT_HOP));
-        n.kernel_set(1, ip("fd00:0:0:2::2"), Some(HOST));
-        let fib = r.build().expect("routes build");
-        let neigh = n.build().resolved_for(&fib);
+        let fib = router::routes().build().expect("routes build");
+        let neigh = router::neighbours().build().resolved_for(&fib);
         let (writer, reader) = tables(fib, neigh);
         std::sync::Mutex::new(World {
             reader,
@@ -301,16 +249,7 @@ pub fn l3(data: &[u8]) {
         }
     }
     let before = buf.clone();
-    let ports = [
-        L3Port {
-            mac: MAC_A,
-            mtu: 1500,
-        },
-        L3Port {
-            mac: MAC_B,
-            mtu: 1500,
-        },
-    ];
+    let ports = router::ports();
     let w = world().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut fwd = L3Forwarder::new(&ports, w.reader.clone());
     let mut verdict = [Verdict::Drop(xskfwd_core::verdict::DropReason::NoEgress)];
@@ -334,7 +273,10 @@ pub fn l3(data: &[u8]) {
         assert_eq!((dst, src), (&hop.dst[..], &hop.src[..]));
     } else {
         assert_eq!(src, &ports[port].mac[..], "source MAC is not the egress port's");
-        assert!(dst == NEXT_HOP || dst == HOST, "destination MAC is not a neighbour's");
+        assert!(
+            dst == NEXT_HOP || dst == HOST || dst == router::SRC,
+            "destination MAC is not a neighbour's"
+        );
     }
     assert_eq!(&f[12..14], &orig[12..14], "ethertype changed");
     let l3 = &f[ethernet::HEADER_LEN..];

@@ -177,6 +177,26 @@ pub fn sysctls(ns: &str, settings: &[&str]) {
 /// Stops xskfwd with SIGTERM and returns its JSON summary, asserting a
 /// clean exit with every UMEM frame accounted for.
 pub fn stop_and_summary(fwd: Running) -> serde_json::Value {
+    let out = stop_clean(fwd);
+    let summary = last_json(&out.stdout, "summary");
+    assert_eq!(summary["frames"]["conserved"], true, "{summary}");
+    summary
+}
+
+/// Asserts that every line of `lines` appears exactly once in `log`.
+pub fn assert_logged_once(log: &str, lines: &[&str]) {
+    for line in lines {
+        assert_eq!(
+            log.matches(line).count(),
+            1,
+            "one log line '{line}':\n{log}"
+        );
+    }
+}
+
+/// Stops xskfwd with SIGTERM and returns its output, asserting that it
+/// exited by itself, successfully.
+pub fn stop_clean(fwd: Running) -> Finished {
     let out = fwd.signal_and_wait(libc::SIGTERM);
     assert!(
         !out.timed_out,
@@ -190,9 +210,7 @@ pub fn stop_and_summary(fwd: Running) -> serde_json::Value {
         out.stderr,
         out.stdout
     );
-    let summary = last_json(&out.stdout, "summary");
-    assert_eq!(summary["frames"]["conserved"], true, "{summary}");
-    summary
+    out
 }
 
 /// One XDP counter summed over every port of a summary.

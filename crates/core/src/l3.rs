@@ -670,11 +670,7 @@ mod tests {
     use etherparse::{IpNumber, Ipv4Header, Ipv6Header, PacketBuilder};
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-    const A: [u8; 6] = [2, 0, 0, 0, 0, 0xa]; // port 0
-    const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb]; // port 1
-    const SRC: [u8; 6] = [2, 0, 0, 0, 1, 0xa]; // host behind port 0
-    const NH: [u8; 6] = [2, 0, 0, 0, 1, 0xb]; // next hop behind port 1
-    const HOST: [u8; 6] = [2, 0, 0, 0, 1, 0xc]; // a connected host behind port 1
+    use crate::testing::router::{HOST, NEXT_HOP as NH, PORT0 as A, PORT1 as B, SRC};
 
     fn p(s: &str) -> Prefix {
         s.parse().unwrap()
@@ -702,55 +698,10 @@ mod tests {
     }
 
     fn world() -> World {
-        let mut r = RouteSet::new();
-        for l in [
-            "198.18.0.254/32",
-            "198.18.1.254/32",
-            "198.18.1.255/32",
-            "fd00:0:0:1::254/128",
-            "fd00:0:0:2::254/128",
-        ] {
-            r.local_add(p(l));
-        }
-        r.kernel_add(p("198.18.0.0/24"), 0, fwd(0, None, None));
-        r.kernel_add(p("198.18.1.0/24"), 0, fwd(1, None, None));
-        r.kernel_add(p("198.18.5.0/24"), 0, fwd(1, Some("198.18.1.1"), None));
-        r.kernel_add(p("198.18.6.0/24"), 0, Action::Kernel(KernelOnly::Reject));
-        r.kernel_add(
-            p("198.18.7.0/24"),
-            0,
-            fwd(1, Some("198.18.1.1"), Some(1000)),
-        );
-        r.kernel_add(p("198.18.8.0/24"), 0, fwd(0, Some("198.18.0.1"), None));
-        r.kernel_add(p("198.18.9.0/24"), 0, fwd(1, Some("198.18.1.99"), None));
-        r.kernel_add(
-            p("198.18.10.0/24"),
-            0,
-            Action::Kernel(KernelOnly::Multipath),
-        );
-        r.kernel_add(p("0.0.0.0/8"), 0, fwd(1, Some("198.18.1.1"), None));
-        r.kernel_add(p("240.0.0.0/4"), 0, fwd(1, Some("198.18.1.1"), None));
-        r.kernel_add(p("fd00:0:0:1::/64"), 256, fwd(0, None, None));
-        r.kernel_add(p("fd00:0:0:2::/64"), 256, fwd(1, None, None));
-        r.kernel_add(
-            p("fd00:0:0:5::/64"),
-            1024,
-            fwd(1, Some("fd00:0:0:2::1"), None),
-        );
-        r.kernel_add(
-            p("fd00:0:0:7::/64"),
-            1024,
-            fwd(1, Some("fd00:0:0:2::1"), Some(1280)),
-        );
-        let mut n = NeighSet::new();
-        n.kernel_set(1, ip("198.18.1.1"), Some(NH));
-        n.kernel_set(1, ip("198.18.1.2"), Some(HOST));
-        n.kernel_set(0, ip("198.18.0.1"), Some(SRC));
-        n.kernel_set(1, ip("fd00:0:0:2::1"), Some(NH));
-        n.kernel_set(1, ip("fd00:0:0:2::2"), Some(HOST));
-        let fib = r.build().unwrap();
+        let fib = crate::testing::router::routes().build().unwrap();
+        let n = crate::testing::router::neighbours();
         World {
-            ports: [L3Port { mac: A, mtu: 1500 }, L3Port { mac: B, mtu: 1500 }],
+            ports: crate::testing::router::ports(),
             neigh: n.build().resolved_for(&fib),
             unresolved: n.build(),
             fib,

@@ -238,7 +238,7 @@ struct PathGuard {
     output: Option<thread::JoinHandle<String>>,
 }
 
-fn ip(ns: &str, args: &[&str]) -> Result<()> {
+pub(crate) fn ip(ns: &str, args: &[&str]) -> Result<()> {
     let st = Command::new("ip")
         .arg("-n")
         .arg(ns)
@@ -976,6 +976,20 @@ fn rfc2544(
     ))
 }
 
+/// The generator's and the forwarder's CPUs exist, and we are root (a
+/// lab tool creates namespaces and attaches XDP programs); `what` names
+/// the tool in the error.
+pub(crate) fn lab_run_ok(what: &str, gen_cpu: usize, fwd_cpu: usize) -> Result<()> {
+    let ncpu = thread::available_parallelism().map_or(1, |n| n.get());
+    ensure!(
+        gen_cpu < ncpu && fwd_cpu < ncpu,
+        "--gen-cpu/--fwd-cpu must be below {ncpu}"
+    );
+    xskfwd::privileges::require_root(&format!(
+        "{what} (it creates network namespaces and attaches XDP programs)"
+    ))
+}
+
 fn progress(msg: &str) {
     eprint!("\r\x1b[2K{msg}");
 }
@@ -994,14 +1008,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "--sizes: {s} is not within 60..=1514"
         );
     }
-    let ncpu = thread::available_parallelism().map_or(1, |n| n.get());
-    ensure!(
-        args.gen_cpu < ncpu && args.fwd_cpu < ncpu,
-        "--gen-cpu/--fwd-cpu must be below {ncpu}"
-    );
-    xskfwd::privileges::require_root(
-        "the benchmark (it creates network namespaces and attaches XDP programs)",
-    )?;
+    lab_run_ok("the benchmark", args.gen_cpu, args.fwd_cpu)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out))?;
     let prefix = lab::unique_prefix("bench");
     eprintln!(

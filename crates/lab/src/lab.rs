@@ -498,23 +498,7 @@ fn build(spec: &LabSpec, names: &[String; 3], partial: &mut Partial) -> Result<(
         (dst, DST0, DUT1_V4.into(), DUT1_V6.into(), dut1),
     ];
     for (ns, ifname, v4, v6, lladdr) in neighbours {
-        let lladdr = Mac(lladdr).to_string();
-        for addr in [v4, v6] {
-            ip_in(
-                ns,
-                &[
-                    "neigh",
-                    "replace",
-                    &addr.to_string(),
-                    "lladdr",
-                    &lladdr,
-                    "dev",
-                    ifname,
-                    "nud",
-                    "permanent",
-                ],
-            )?;
-        }
+        permanent_neighbours(ns, ifname, &[v4, v6], &Mac(lladdr).to_string())?;
     }
 
     if let Some(attach) = &spec.attach_peer_xdp {
@@ -532,6 +516,29 @@ fn build(spec: &LabSpec, names: &[String; 3], partial: &mut Partial) -> Result<(
         wait_running(ns, ifname)?;
     }
     std::thread::sleep(SETTLE);
+    Ok(())
+}
+
+/// `ip neigh replace ADDR lladdr MAC dev IFNAME nud permanent` in `ns`
+/// for every address.
+fn permanent_neighbours(ns: &str, ifname: &str, addrs: &[IpAddr], mac: &str) -> Result<()> {
+    for addr in addrs {
+        let addr = addr.to_string();
+        ip_in(
+            ns,
+            &[
+                "neigh",
+                "replace",
+                &addr,
+                "lladdr",
+                mac,
+                "dev",
+                ifname,
+                "nud",
+                "permanent",
+            ],
+        )?;
+    }
     Ok(())
 }
 
@@ -694,22 +701,7 @@ pub fn replug_dut1(info: &LabInfo, attach: Option<&AttachPeerXdp>) -> Result<()>
         (dut, DUT1, DST0_V4, DST0_V6, &dst0_mac),
         (dst, DST0, DUT1_V4, DUT1_V6, &dut1_mac),
     ] {
-        for addr in [IpAddr::from(v4), IpAddr::from(v6)] {
-            ip_in(
-                ns,
-                &[
-                    "neigh",
-                    "replace",
-                    &addr.to_string(),
-                    "lladdr",
-                    mac,
-                    "dev",
-                    ifname,
-                    "nud",
-                    "permanent",
-                ],
-            )?;
-        }
+        permanent_neighbours(ns, ifname, &[v4.into(), v6.into()], mac)?;
     }
     if let Some(attach) = attach {
         attach(dst, DST0).context("attaching the peer XDP program to dst0 again")?;

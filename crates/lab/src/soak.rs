@@ -417,14 +417,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
         (0.0..=50.0).contains(&args.malformed_pct),
         "--malformed-pct must be 0..=50"
     );
-    let ncpu = thread::available_parallelism().map_or(1, |n| n.get());
-    ensure!(
-        args.gen_cpu < ncpu && args.fwd_cpu < ncpu,
-        "--gen-cpu/--fwd-cpu must be below {ncpu}"
-    );
-    xskfwd::privileges::require_root(
-        "the soak (it creates network namespaces and attaches XDP programs)",
-    )?;
+    crate::bench::lab_run_ok("the soak", args.gen_cpu, args.fwd_cpu)?;
     let prefix = lab::unique_prefix("soak");
     eprintln!(
         "soak: lab {prefix}, generator on cpu{}, xskfwd on cpu{}",
@@ -433,19 +426,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
     let lab = Lab::up(demo::lab_spec(&prefix, 1))?;
     let info = lab.info().clone();
     // The counting sink replaces the lab's pass program on dst0.
-    let st = Command::new("ip")
-        .args([
-            "-n",
-            info.dst_ns(),
-            "link",
-            "set",
-            "dev",
-            "dst0",
-            "xdp",
-            "off",
-        ])
-        .status()?;
-    ensure!(st.success(), "detaching the pass program from dst0");
+    crate::bench::ip(info.dst_ns(), &["link", "set", "dev", "dst0", "xdp", "off"])?;
     let total = args.duration + args.overload + args.recovery + Duration::from_secs(120);
     let mut sink_cfg = SinkConfig::new("dst0", SinkMode::Count);
     sink_cfg.netns = Some(info.dst_ns().to_string());

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 
 use crate::rings::{Batch, Completed, Rings};
 
+pub mod router;
 pub mod synth;
 
 /// A frame of the in-memory port: an id (for conservation checks) and its
