@@ -33,7 +33,7 @@ export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module \
  -Cllvm-args=-sanitizer-coverage-pc-table \
  -Cllvm-args=-sanitizer-coverage-trace-compares \
  -Cdebug-assertions -Coverflow-checks"
-export CARGO_TARGET_DIR="$PWD/target/fuzz"
+export CARGO_TARGET_DIR="${XSKFWD_FUZZ_TARGET_DIR:-$PWD/target/fuzz}"
 # Only the forwarder's own crates are instrumented meaningfully; building
 # the lot with these flags is what cargo-fuzz does too.
 # An explicit --target keeps RUSTFLAGS off build scripts (as cargo-fuzz does).

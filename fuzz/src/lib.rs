@@ -269,7 +269,12 @@ pub fn l3(data: &[u8]) {
     let f = &buf[HEADROOM..HEADROOM + len];
     let orig = &before[HEADROOM..HEADROOM + n];
     let (dst, src) = (&f[..6], &f[6..12]);
-    if let Some(hop) = xskfwd_core::l3::KernelHop::from_meta(&meta) {
+    // The kernel's decision is executed when it names another port of
+    // ours; otherwise the worker decides with its mirror.
+    let kernel = xskfwd_core::l3::KernelHop::from_meta(&meta)
+        .filter(|h| usize::from(h.port) < ports.len() && usize::from(h.port) != ingress);
+    if let Some(hop) = kernel {
+        assert_eq!(port, usize::from(hop.port), "the kernel's egress");
         assert_eq!((dst, src), (&hop.dst[..], &hop.src[..]));
     } else {
         assert_eq!(src, &ports[port].mac[..], "source MAC is not the egress port's");
