@@ -19,4 +19,4 @@ fi
 cargo test --locked --workspace --benches "$@"
 cargo test --locked --workspace --lib --bins --tests "$@"
 scripts/check-unit.sh
-scripts/fuzz.sh --time "${XSKFWD_FUZZ_SECONDS:-15}"
+scripts/fuzz.sh --time "${XSKFWD_FUZZ_SECONDS:-20}"

@@ -180,14 +180,37 @@ fn a_deleted_port_gives_its_frames_back_and_is_rebound_when_it_returns() {
     if !root_or_skip("a_deleted_port_gives_its_frames_back_and_is_rebound_when_it_returns") {
         return;
     }
-    let lab = lab("lcdel");
+    deleted_and_back(false);
+}
+
+#[test]
+fn l3_a_deleted_port_is_rebound_and_routed_through_when_it_returns() {
+    if !root_or_skip("l3_a_deleted_port_is_rebound_and_routed_through_when_it_returns") {
+        return;
+    }
+    deleted_and_back(true);
+}
+
+/// dut1 is deleted under traffic and created again: its frames come back,
+/// the others forward on (L2: the frames for it are dropped as
+/// port_down; L3: its routes go with it and the kernel answers), and the
+/// new dut1 is bound and forwards every frame.
+fn deleted_and_back(l3: bool) {
+    let lab = lab(if l3 { "lcdel3" } else { "lcdel" });
     let info = lab.info().clone();
-    let fwd = Running::start(&l2_args(&info, &[]), info.dut_ns(), "dut0");
+    let args = if l3 {
+        let mut v = xskfwd_lab::demo::l3_run_args(&info);
+        v.extend(["--stats", "json"].map(String::from));
+        v
+    } else {
+        l2_args(&info, &[])
+    };
+    let fwd = Running::start(&args, info.dut_ns(), "dut0");
     assert_eq!(send_through(&info, 2_000, 200, 20_000), 2_000);
     // Deleting dut1 deletes its peer dst0 too.
     ip(info.dut_ns(), &["link", "del", "dut1"]);
     thread::sleep(Duration::from_millis(300));
-    // Traffic towards the gone port: dropped, counted, nothing stuck.
+    // Traffic towards the gone port: dropped and counted, or the kernel's.
     let frames = traffic::build_frames(&info.udp_spec(false, 200), 3_000).expect("frames");
     Sender::new(info.src_ns(), "src0")
         .expect("sender")
@@ -222,7 +245,11 @@ fn a_deleted_port_gives_its_frames_back_and_is_rebound_when_it_returns() {
     let reclaimed = before["frames"]["reclaimed"].as_u64().expect("reclaimed");
     eprintln!("frames reclaimed from the deleted dut1's rings: {reclaimed}");
     assert!(reclaimed > 0, "the gone port's frames came back: {before}");
-    assert!(drops(before, "port_down") > 0, "{before}");
+    if l3 {
+        assert_eq!(drops(before, "kernel_only") + drops(before, "no_route"), 0);
+    } else {
+        assert!(drops(before, "port_down") > 0, "{before}");
+    }
     let dut1_link: Vec<&str> = before["ports"]
         .as_array()
         .expect("ports")
@@ -232,7 +259,7 @@ fn a_deleted_port_gives_its_frames_back_and_is_rebound_when_it_returns() {
         .collect();
     assert_eq!(dut1_link, ["gone"]);
     assert_eq!(summaries[1]["frames"]["conserved"], true);
-    // What dut1 sent (dut0 also passes on what dst0 says coming up).
+    // What dut1 sent (in L2, dut0 also passes on what dst0 says coming up).
     assert_eq!(port_tx(&summaries[1], "dut1"), 2_000);
     assert_logged_once(
         &out.stderr,
