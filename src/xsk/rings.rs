@@ -1,12 +1,13 @@
 //! One worker's rings: its queue's socket on every port, as the core's
 //! [`Rings`] trait.
 //!
-//! The rings also know where each of the worker's frames is: with the
-//! worker, or on a given port's fill/rx or tx/completion rings (one byte
-//! per UMEM frame, written as frames enter and leave the rings). So when
-//! a port's interface disappears, [`Rings::close`] closes its socket and
-//! hands back exactly the frames its rings held: the kernel will never
-//! return them, and nothing else can tell which they are.
+//! The rings also know which port's rings each of the worker's frames
+//! was last given to, and the length it was sent with: one `u32` per UMEM
+//! frame, written when a frame goes onto a fill or tx ring (read back at
+//! completion for `tx_bytes`). So when a port's interface disappears,
+//! [`Rings::close`] closes its socket and hands back exactly the frames
+//! its rings held (the marked ones not in the worker's pool): the kernel
+//! will never return them, and nothing else can tell which they are.
 
 use xsk_rs::FrameDesc;
 use xskfwd_core::limits::MAX_BATCH;
@@ -16,16 +17,21 @@ use super::umem::as_descs;
 use super::{SharedUmem, XskFrame, XskSocket};
 
 /// Where a frame is: with the worker (or in no ring of these).
-const WITH_WORKER: u8 = 0;
+const WITH_WORKER: u32 = 0;
 
-/// Location byte of `port`'s fill/rx rings.
-fn in_fill(port: usize) -> u8 {
-    1 + 2 * port as u8
+/// Location of `port`'s fill/rx rings (the high half of a frame's mark).
+fn in_fill(port: usize) -> u32 {
+    (1 + 2 * port as u32) << 16
 }
 
-/// Location byte of `port`'s tx/completion rings.
-fn in_tx(port: usize) -> u8 {
-    2 + 2 * port as u8
+/// Location of `port`'s tx/completion rings, with the length sent.
+fn in_tx(port: usize, len: u32) -> u32 {
+    ((2 + 2 * port as u32) << 16) | (len & 0xffff)
+}
+
+/// The location part of a mark.
+fn location(mark: u32) -> u32 {
+    mark & 0xffff_0000
 }
 
 /// One worker's rings: the sockets of its queue on every port.
@@ -37,10 +43,9 @@ pub struct XskRings {
     scratch: Box<[FrameDesc; MAX_BATCH]>,
     pollfds: Vec<libc::pollfd>,
     need_wakeup: bool,
-    /// Per UMEM frame: where it is (see the module docs).
-    loc: Box<[u8]>,
-    /// Per UMEM frame: the length it was put on a tx ring with.
-    sent_len: Box<[u16]>,
+    /// Per UMEM frame: the rings it was last given to (high half) and the
+    /// length it was sent with (low half); see the module docs.
+    marks: Box<[u32]>,
     /// log2 of the frame size: a descriptor's frame is `addr >> shift`.
     shift: u32,
 }
@@ -65,8 +70,7 @@ impl XskRings {
             scratch: Box::new([FrameDesc::default(); MAX_BATCH]),
             pollfds,
             need_wakeup,
-            loc: vec![WITH_WORKER; frames].into_boxed_slice(),
-            sent_len: vec![0; frames].into_boxed_slice(),
+            marks: vec![WITH_WORKER; frames].into_boxed_slice(),
         }
     }
 
@@ -78,17 +82,6 @@ impl XskRings {
     /// The open sockets.
     pub fn sockets(&self) -> impl Iterator<Item = &XskSocket> + Clone {
         self.socks.iter().flatten()
-    }
-
-    /// Marks the frames of `descs` as being at `loc`.
-    #[inline]
-    fn mark(&mut self, descs_from_scratch: usize, loc: u8) {
-        for i in 0..descs_from_scratch {
-            let idx = self.scratch[i].addr() >> self.shift;
-            if let Some(l) = self.loc.get_mut(idx) {
-                *l = loc;
-            }
-        }
     }
 }
 
@@ -108,7 +101,6 @@ impl Rings for XskRings {
         // SAFETY: the descriptors written into `scratch` are frames the
         // kernel hands back to us; each becomes exactly one XskFrame below.
         let n = unsafe { s.rx.consume(&mut self.scratch[..max]) };
-        self.mark(n, WITH_WORKER);
         for d in &self.scratch[..n] {
             out.push(XskFrame(*d));
         }
@@ -185,12 +177,9 @@ impl Rings for XskRings {
         // removed from it right below, so they are not touched again until
         // the completion ring returns them.
         let n = unsafe { s.tx.produce(&as_descs(batch)[..k]) };
-        let loc = in_tx(port);
         for f in batch.drain(..n) {
-            let idx = f.0.addr() >> self.shift;
-            if let (Some(l), Some(len)) = (self.loc.get_mut(idx), self.sent_len.get_mut(idx)) {
-                *l = loc;
-                *len = f.0.lengths().data() as u16;
+            if let Some(m) = self.marks.get_mut(f.0.addr() >> self.shift) {
+                *m = in_tx(port, f.0.lengths().data() as u32);
             }
         }
         n
@@ -222,10 +211,8 @@ impl Rings for XskRings {
             // with; each becomes exactly one XskFrame.
             let n = unsafe { s.cq.consume(&mut self.scratch[..room]) };
             for d in &self.scratch[..n] {
-                let idx = d.addr() >> self.shift;
-                if let (Some(l), Some(len)) = (self.loc.get_mut(idx), self.sent_len.get(idx)) {
-                    *l = WITH_WORKER;
-                    done.bytes += u64::from(*len);
+                if let Some(m) = self.marks.get(d.addr() >> self.shift) {
+                    done.bytes += u64::from(*m & 0xffff);
                 }
                 pool.push(XskFrame(*d));
             }
@@ -246,11 +233,20 @@ impl Rings for XskRings {
         // Closes the fd (its rings are unmapped): the kernel uses none of
         // those frames any more.
         drop(sock);
-        let (fill, tx) = (in_fill(port), in_tx(port));
+        // Frames the worker holds keep the mark of the rings they came
+        // from: clear those first (the worker calls this between passes,
+        // so all it holds is in `pool`).
+        for f in pool.iter() {
+            if let Some(m) = self.marks.get_mut(f.0.addr() >> self.shift) {
+                *m = WITH_WORKER;
+            }
+        }
+        let (fill, tx) = (in_fill(port), location(in_tx(port, 0)));
         let before = pool.len();
-        for (idx, l) in self.loc.iter_mut().enumerate() {
-            if *l == fill || *l == tx {
-                *l = WITH_WORKER;
+        for (idx, m) in self.marks.iter_mut().enumerate() {
+            let at = location(*m);
+            if at == fill || at == tx {
+                *m = WITH_WORKER;
                 if pool.len() < pool.capacity() {
                     pool.push(self.umem.frame_at(idx));
                 }
@@ -273,11 +269,10 @@ impl Rings for XskRings {
         // SAFETY: the frames are owned by `pool`; the accepted ones are
         // removed from it right below.
         let n = unsafe { s.fq.produce(as_descs(&pool[start..])) };
-        let loc = in_fill(port);
+        let at = in_fill(port);
         for f in pool.drain(start..start + n) {
-            let idx = f.0.addr() >> self.shift;
-            if let Some(l) = self.loc.get_mut(idx) {
-                *l = loc;
+            if let Some(m) = self.marks.get_mut(f.0.addr() >> self.shift) {
+                *m = at;
             }
         }
         n
