@@ -990,6 +990,20 @@ pub(crate) fn lab_run_ok(what: &str, gen_cpu: usize, fwd_cpu: usize) -> Result<(
     ))
 }
 
+/// A fresh lab for a measuring tool (`tag`: bench, soak) whose dst0 is
+/// ready for a counting sink: the sink replaces the lab's pass program
+/// (it is an XDP program too, so veth redirects into dst0 keep working).
+pub(crate) fn sink_lab(tag: &str, gen_cpu: usize, fwd_cpu: usize) -> Result<(Lab, LabInfo)> {
+    let prefix = lab::unique_prefix(tag);
+    eprintln!(
+        "{tag}: lab {prefix} (src ── dut ── dst), generator on cpu{gen_cpu}, xskfwd on cpu{fwd_cpu}"
+    );
+    let lab = Lab::up(demo::lab_spec(&prefix, 1))?;
+    let info = lab.info().clone();
+    ip(info.dst_ns(), &["link", "set", "dev", "dst0", "xdp", "off"])?;
+    Ok((lab, info))
+}
+
 fn progress(msg: &str) {
     eprint!("\r\x1b[2K{msg}");
 }
@@ -1010,16 +1024,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     lab_run_ok("the benchmark", args.gen_cpu, args.fwd_cpu)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out))?;
-    let prefix = lab::unique_prefix("bench");
-    eprintln!(
-        "bench: lab {prefix} (src ── dut ── dst), generator on cpu{}, xskfwd on cpu{}",
-        args.gen_cpu, args.fwd_cpu
-    );
-    let lab = Lab::up(demo::lab_spec(&prefix, 1))?;
-    let info = lab.info().clone();
-    // The sink replaces the lab's pass program on dst0 (it is an XDP
-    // program too, so veth redirects into dst0 keep working).
-    ip(info.dst_ns(), &["link", "set", "dev", "dst0", "xdp", "off"])?;
+    let (lab, info) = sink_lab("bench", args.gen_cpu, args.fwd_cpu)?;
     sysctl(info.dut_ns(), "net.ipv6.conf.all.forwarding=1")?;
     // A veth takes frames its peer transmits with XDP (the generator's
     // XDP_TX) only into NAPI, which needs an XDP program or GRO on it:
@@ -1088,7 +1093,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let dir = std::path::Path::new(&args.out);
     let doc = json!({
         "type": "bench",
-        "lab": prefix,
+        "lab": info.prefix,
         "duration_s": args.duration,
         "reps": args.reps,
         "gen_cpu": args.gen_cpu,

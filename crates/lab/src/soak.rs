@@ -33,7 +33,7 @@ use serde_json::json;
 
 use crate::demo::{self, ChildGuard};
 use crate::gen::{self, Engine, FrameSize, GenConfig};
-use crate::lab::{self, Lab, LabInfo};
+use crate::lab::LabInfo;
 use crate::sink::{Sink, SinkConfig, SinkMode};
 use crate::traffic::{self, SendLimits, Sender};
 
@@ -418,15 +418,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
         "--malformed-pct must be 0..=50"
     );
     crate::bench::lab_run_ok("the soak", args.gen_cpu, args.fwd_cpu)?;
-    let prefix = lab::unique_prefix("soak");
-    eprintln!(
-        "soak: lab {prefix}, generator on cpu{}, xskfwd on cpu{}",
-        args.gen_cpu, args.fwd_cpu
-    );
-    let lab = Lab::up(demo::lab_spec(&prefix, 1))?;
-    let info = lab.info().clone();
-    // The counting sink replaces the lab's pass program on dst0.
-    crate::bench::ip(info.dst_ns(), &["link", "set", "dev", "dst0", "xdp", "off"])?;
+    let (lab, info) = crate::bench::sink_lab("soak", args.gen_cpu, args.fwd_cpu)?;
     let total = args.duration + args.overload + args.recovery + Duration::from_secs(120);
     let mut sink_cfg = SinkConfig::new("dst0", SinkMode::Count);
     sink_cfg.netns = Some(info.dst_ns().to_string());
