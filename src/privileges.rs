@@ -42,6 +42,15 @@ pub enum Cap {
 }
 
 impl Cap {
+    /// Every capability this crate names.
+    pub const ALL: [Cap; 5] = [
+        Cap::NetAdmin,
+        Cap::NetRaw,
+        Cap::IpcLock,
+        Cap::SysAdmin,
+        Cap::Bpf,
+    ];
+
     /// The name as `capabilities(7)` spells it.
     pub fn name(self) -> &'static str {
         match self {
@@ -478,19 +487,12 @@ pub fn confine_worker() -> io::Result<()> {
 /// The names of the capabilities in `mask` (those this crate names; the
 /// rest as numbers).
 pub fn names(mask: u64) -> String {
-    let known = [
-        Cap::NetAdmin,
-        Cap::NetRaw,
-        Cap::IpcLock,
-        Cap::SysAdmin,
-        Cap::Bpf,
-    ];
     let mut out: Vec<String> = Vec::new();
     for bit in 0..64u32 {
         if mask & (1u64 << bit) == 0 {
             continue;
         }
-        match known.iter().find(|c| **c as u32 == bit) {
+        match Cap::ALL.iter().find(|c| **c as u32 == bit) {
             Some(c) => out.push(c.name().to_string()),
             None => out.push(format!("cap{bit}")),
         }

@@ -83,7 +83,7 @@ impl PortWatch {
                     ifname: p.ifname.clone(),
                     ifindex: p.ifindex,
                     state: LinkState::Up,
-                    mtu: p.max_len - L2_OVERHEAD,
+                    mtu: p.l3().mtu,
                 })
                 .collect(),
             links,
@@ -135,20 +135,26 @@ impl PortWatch {
         };
         for i in 0..self.ports.len() {
             let p = &self.ports[i];
-            if p.state == LinkState::Gone {
-                if let Some(l) = snap.links.iter().find(|l| l.name == p.ifname) {
-                    let l = l.clone();
-                    if let Some(e) = self.link(&l) {
-                        return Some(e);
+            // A lost port is looked for by name, the others by index.
+            let gone = p.state == LinkState::Gone;
+            let found = snap
+                .links
+                .iter()
+                .find(|l| {
+                    if gone {
+                        l.name == p.ifname
+                    } else {
+                        l.ifindex == p.ifindex
                     }
-                }
-            } else if let Some(l) = snap.links.iter().find(|l| l.ifindex == p.ifindex) {
-                let l = l.clone();
-                if let Some(e) = self.link(&l) {
-                    return Some(e);
-                }
-            } else if let Some(e) = self.deleted(p.ifindex) {
-                return Some(e);
+                })
+                .cloned();
+            let ending = match found {
+                Some(l) => self.link(&l),
+                None if !gone => self.deleted(p.ifindex),
+                None => None,
+            };
+            if ending.is_some() {
+                return ending;
             }
         }
         None
@@ -165,13 +171,7 @@ impl PortWatch {
             let p = &mut self.ports[i];
             if p.state == LinkState::Gone {
                 // The same index again: a new interface only if named so.
-                return (p.ifname == l.name).then(|| {
-                    eprintln!(
-                        "xskfwd: port {}: back (ifindex {}): building the datapath again to bind it",
-                        l.name, l.ifindex
-                    );
-                    Ending::PortBack(l.name.clone())
-                });
+                return (p.ifname == l.name).then(|| back(l));
             }
             if p.mtu != l.mtu {
                 let frame = l.mtu.saturating_add(L2_OVERHEAD);
@@ -206,20 +206,21 @@ impl PortWatch {
                 );
                 p.state = state;
             }
-            let max_len = p.mtu.saturating_add(L2_OVERHEAD).min(self.frame_max);
+            let mtu = p.mtu;
+            let max_len = self.max_len(mtu);
             self.links.set(i, PortLink { state, max_len });
             return None;
         }
         // An interface of a lost port's name is back.
-        let i = self
-            .ports
+        self.ports
             .iter()
-            .position(|p| p.state == LinkState::Gone && p.ifname == l.name)?;
-        eprintln!(
-            "xskfwd: port {}: back (ifindex {}): building the datapath again to bind it",
-            l.name, l.ifindex
-        );
-        Some(Ending::PortBack(self.ports[i].ifname.clone()))
+            .any(|p| p.state == LinkState::Gone && p.ifname == l.name)
+            .then(|| back(l))
+    }
+
+    /// The largest frame a port of MTU `mtu` sends, within a UMEM frame.
+    fn max_len(&self, mtu: u32) -> u32 {
+        mtu.saturating_add(L2_OVERHEAD).min(self.frame_max)
     }
 
     /// A link is gone.
@@ -228,9 +229,9 @@ impl PortWatch {
             .ports
             .iter()
             .position(|p| p.ifindex == ifindex && p.state != LinkState::Gone)?;
+        let max_len = self.max_len(self.ports[i].mtu);
         let p = &mut self.ports[i];
         p.state = LinkState::Gone;
-        let max_len = p.mtu.saturating_add(L2_OVERHEAD).min(self.frame_max);
         self.links.set(
             i,
             PortLink {
@@ -256,4 +257,14 @@ impl PortWatch {
             }
         }
     }
+}
+
+/// A lost port's interface is back as `l`: says so, and ends the run so
+/// that the datapath is built again around it.
+fn back(l: &KernelLink) -> Ending {
+    eprintln!(
+        "xskfwd: port {}: back (ifindex {}): building the datapath again to bind it",
+        l.name, l.ifindex
+    );
+    Ending::PortBack(l.name.clone())
 }

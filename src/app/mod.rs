@@ -50,7 +50,7 @@ use crate::control::{Control, ControlStats, MapSteering, PortRef};
 use crate::netlink::Monitor;
 use crate::netns;
 use crate::privileges::{self, Cap, User};
-use crate::xsk::{self, SharedUmem, SocketOptions, XskFrame, XskRings, XskSocket};
+use crate::xsk::{SharedUmem, SocketOptions, XskFrame, XskRings, XskSocket};
 use xskfwd_core::limits::STEER_ENTRIES;
 
 pub use lifecycle::Ending;
@@ -694,32 +694,20 @@ impl<'c> Datapath<'c> {
                 Err(_) => eprintln!("xskfwd: the link thread panicked"),
             }
         }
-        let links = self.links.as_deref();
-        let gone = |p: usize| {
-            links
-                .and_then(|l| l.get(p))
-                .is_some_and(|l| l.state == LinkState::Gone)
-        };
         s.links = (0..self.ports.len())
             .map(|p| {
-                links
+                self.links
+                    .as_deref()
                     .and_then(|l| l.get(p))
                     .map_or(LinkState::Up, |l| l.state)
             })
             .collect();
-        // A gone port's socket is closed: its fd number may be another's.
         s.xsk = self
             .workers
             .sock_fds
             .iter()
-            .flat_map(|fds| fds.iter().enumerate())
-            .map(|(p, &fd)| {
-                if gone(p) {
-                    crate::stats::XskStats::default()
-                } else {
-                    xsk::socket_stats(fd).unwrap_or_default()
-                }
-            })
+            .flat_map(|fds| fds.iter().zip(&s.links))
+            .map(|(&fd, &link)| report::port_socket_stats(fd, link))
             .collect();
         drop(finished); // the sockets
         if self.umem.is_some() {

@@ -84,6 +84,16 @@ fn prog_json(s: &XdpProgStats) -> serde_json::Value {
         .into()
 }
 
+/// The kernel's statistics of a port's socket `fd`, zero for a port that
+/// is gone: its socket is closed, and the fd number may be another's now.
+pub(super) fn port_socket_stats(fd: std::os::fd::RawFd, link: LinkState) -> XskStats {
+    if link == LinkState::Gone {
+        XskStats::default()
+    } else {
+        xsk::socket_stats(fd).unwrap_or_default()
+    }
+}
+
 /// Prints interval lines until `stop` or a signal, the configured
 /// duration, or a worker that ended on its own (an error).
 pub(super) fn stats_loop(
@@ -142,13 +152,7 @@ pub(super) fn stats_loop(
                     .enumerate()
                     .flat_map(|(w, snap)| snap.iter().enumerate().map(move |(p, c)| (w, p, c)))
                     .map(|(w, p, c)| {
-                        // A gone port's socket is closed (its fd number
-                        // may be someone else's now).
-                        let x = if state(p) == LinkState::Gone {
-                            XskStats::default()
-                        } else {
-                            xsk::socket_stats(running.sock_fds[w][p]).unwrap_or_default()
-                        };
+                        let x = port_socket_stats(running.sock_fds[w][p], state(p));
                         (w, p, c, c.delta(&last[w][p]), x)
                     })
                     .collect()

@@ -34,6 +34,11 @@ fn location(mark: u32) -> u32 {
     mark & 0xffff_0000
 }
 
+/// The length part of a mark (what the frame was sent with).
+fn sent_len(mark: u32) -> u32 {
+    mark & 0xffff
+}
+
 /// One worker's rings: the sockets of its queue on every port.
 #[derive(Debug)]
 pub struct XskRings {
@@ -212,7 +217,7 @@ impl Rings for XskRings {
             let n = unsafe { s.cq.consume(&mut self.scratch[..room]) };
             for d in &self.scratch[..n] {
                 if let Some(m) = self.marks.get(d.addr() >> self.shift) {
-                    done.bytes += u64::from(*m & 0xffff);
+                    done.bytes += u64::from(sent_len(*m));
                 }
                 pool.push(XskFrame(*d));
             }
