@@ -80,10 +80,30 @@ const FIELDS: usize = 6 + DROP_REASONS;
 #[repr(align(128))]
 struct SharedPort([AtomicU64; FIELDS]);
 
+/// What one worker publishes about itself (not per port): where its
+/// frames are and how busy it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkerGauges {
+    /// Frames in its free pool.
+    pub free: u64,
+    /// Frames in fill and rx rings (the kernel's until received).
+    pub in_fill: u64,
+    /// Frames on tx rings, not completed yet.
+    pub in_flight: u64,
+    /// Frames taken back from deleted ports' rings (a counter).
+    pub reclaimed: u64,
+    /// Nanoseconds spent in passes that found work (a counter; see
+    /// [`crate::worker`]).
+    pub busy_ns: u64,
+    /// Passes over its ports (a counter).
+    pub passes: u64,
+}
+
 /// The counters one worker publishes; read by the stats thread.
 #[derive(Debug)]
 pub struct SharedCounters {
     ports: Vec<SharedPort>,
+    worker: SharedPort,
 }
 
 impl SharedCounters {
@@ -92,6 +112,32 @@ impl SharedCounters {
         assert!(ports <= MAX_PORTS);
         SharedCounters {
             ports: (0..ports).map(|_| SharedPort::default()).collect(),
+            worker: SharedPort::default(),
+        }
+    }
+
+    /// Publishes the worker's own gauges (owner only).
+    #[inline]
+    pub fn publish_worker(&self, g: &WorkerGauges) {
+        let a = &self.worker.0;
+        a[0].store(g.free, Relaxed);
+        a[1].store(g.in_fill, Relaxed);
+        a[2].store(g.in_flight, Relaxed);
+        a[3].store(g.reclaimed, Relaxed);
+        a[4].store(g.busy_ns, Relaxed);
+        a[5].store(g.passes, Relaxed);
+    }
+
+    /// Reads the worker's last published gauges.
+    pub fn worker(&self) -> WorkerGauges {
+        let a = &self.worker.0;
+        WorkerGauges {
+            free: a[0].load(Relaxed),
+            in_fill: a[1].load(Relaxed),
+            in_flight: a[2].load(Relaxed),
+            reclaimed: a[3].load(Relaxed),
+            busy_ns: a[4].load(Relaxed),
+            passes: a[5].load(Relaxed),
         }
     }
 

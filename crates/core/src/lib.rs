@@ -34,6 +34,7 @@ pub mod lpm;
 pub mod rings;
 pub mod route;
 pub mod tables;
+pub mod trace;
 pub mod verdict;
 pub mod wire;
 pub mod worker;

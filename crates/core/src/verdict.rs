@@ -57,6 +57,46 @@ pub enum PassReason {
     NoNeighbour,
 }
 
+impl PassReason {
+    /// Every reason.
+    pub const ALL: &'static [PassReason] = &[
+        PassReason::NonIp,
+        PassReason::Vlan,
+        PassReason::L2Multicast,
+        PassReason::Options,
+        PassReason::Ttl,
+        PassReason::Multicast,
+        PassReason::LinkLocal,
+        PassReason::Local,
+        PassReason::Special,
+        PassReason::Reject,
+        PassReason::KernelRoute,
+        PassReason::SameInterface,
+        PassReason::Mtu,
+        PassReason::NoNeighbour,
+    ];
+
+    /// Stable snake_case name (traces, JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            PassReason::NonIp => "non_ip",
+            PassReason::Vlan => "vlan",
+            PassReason::L2Multicast => "l2_multicast",
+            PassReason::Options => "options",
+            PassReason::Ttl => "ttl",
+            PassReason::Multicast => "multicast",
+            PassReason::LinkLocal => "link_local",
+            PassReason::Local => "local",
+            PassReason::Special => "special",
+            PassReason::Reject => "reject",
+            PassReason::KernelRoute => "kernel_route",
+            PassReason::SameInterface => "same_interface",
+            PassReason::Mtu => "mtu",
+            PassReason::NoNeighbour => "no_neighbour",
+        }
+    }
+}
+
 /// Decides the fate of whole rx batches. The worker calls it once per
 /// batch it took from one port's rx ring; the forwarder keeps no state
 /// about a batch between calls.
@@ -163,6 +203,11 @@ mod tests {
         for (i, r) in DropReason::ALL.iter().enumerate() {
             assert_eq!(*r as usize, i);
             assert!(DropReason::ALL[..i].iter().all(|o| o.name() != r.name()));
+        }
+        for (i, r) in PassReason::ALL.iter().enumerate() {
+            assert!(PassReason::ALL[..i]
+                .iter()
+                .all(|o| o != r && o.name() != r.name()));
         }
     }
 }

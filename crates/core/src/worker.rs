@@ -23,13 +23,15 @@
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::Instant;
 
 use arrayvec::ArrayVec;
 
-use crate::counters::{PortCounters, SharedCounters};
+use crate::counters::{PortCounters, SharedCounters, WorkerGauges};
 use crate::limits::{MAX_BATCH, MAX_PORTS};
 use crate::links::{LinkState, Links};
 use crate::rings::{Batch, Meta, Rings, META_LEN};
+use crate::trace::{Outcome, Tracer};
 use crate::verdict::{DropReason, Forwarder, Verdict};
 
 /// The metadata of a batch for a forwarder that does not read any.
@@ -41,6 +43,8 @@ pub const TX_RETRIES: u32 = 4;
 const SPIN_BEFORE_SLEEP: u32 = 256;
 /// Longest sleep, so the stop flag is seen promptly.
 const SLEEP_MS: i32 = 10;
+/// Busy passes between two publications of a worker's gauges.
+pub const GAUGE_PASSES: u64 = 1024;
 /// Rounds of completion draining at shutdown.
 const DRAIN_ROUNDS: u32 = 200;
 
@@ -124,6 +128,8 @@ pub struct Worker<R: Rings, F: Forwarder> {
     open: u32,
     /// Frames taken back from closed ports' rings.
     reclaimed: u64,
+    /// The packet trace, if one may be armed, and this worker's queue id.
+    trace: Option<(Arc<Tracer>, u32)>,
 }
 
 impl<R: Rings, F: Forwarder> Worker<R, F> {
@@ -153,7 +159,15 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
             up: all_ports(ports),
             open: all_ports(ports),
             reclaimed: 0,
+            trace: None,
         }
+    }
+
+    /// Copies decided frames into `tracer` while a client has it armed
+    /// (`queue`: this worker's queue id, recorded with each frame).
+    pub fn with_trace(mut self, tracer: Arc<Tracer>, queue: u32) -> Self {
+        self.trace = Some((tracer, queue));
+        self
     }
 
     /// Follows the ports' link state published in `links` (port `i` of
@@ -305,8 +319,11 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
                 local,
                 pool,
                 up,
+                trace,
                 ..
             } = self;
+            // Disarmed: one relaxed load per batch.
+            let tracing = trace.as_ref().filter(|(t, _)| t.armed());
             // Prefetch every frame of the batch first (the kernel wrote
             // them on another core) so their cache misses overlap, then
             // one decision for the whole batch.
@@ -335,6 +352,13 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
                 local[p].rx_packets += frames.len() as u64;
                 fwd.decide_batch(p, &mut frames, meta, verdicts);
             }
+            // What happened to a frame, for an armed trace: its final
+            // outcome, with the bytes as sent (tx) or as they arrived.
+            let traced = |rings: &R, f: &mut R::Frame, o: Outcome| {
+                if let Some((t, q)) = tracing {
+                    t.capture(p, *q, o, rings.data(f));
+                }
+            };
             for (mut f, v) in rxb.drain(..).zip(verdicts.iter()) {
                 match *v {
                     Verdict::Tx { port, len } => {
@@ -342,14 +366,17 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
                         rings.set_len(&mut f, len);
                         // txq[e] holds at most one rx batch: flushed below.
                         let Some(q) = txq.get_mut(e) else {
+                            traced(rings, &mut f, Outcome::Drop(DropReason::NoEgress));
                             unreachable_port(&mut local[p], pool, f);
                             continue;
                         };
                         if *up & (1 << e) == 0 {
+                            traced(rings, &mut f, Outcome::Drop(DropReason::PortDown));
                             local[p].drop(DropReason::PortDown);
                             pool.push(f);
                             continue;
                         }
+                        traced(rings, &mut f, Outcome::Tx { egress: port });
                         match q.try_push(f) {
                             Ok(()) => dirty |= 1 << e,
                             Err(err) => {
@@ -359,10 +386,12 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
                         }
                     }
                     Verdict::Drop(reason) => {
+                        traced(rings, &mut f, Outcome::Drop(reason));
                         local[p].drop(reason);
                         pool.push(f);
                     }
-                    Verdict::Pass(_) => {
+                    Verdict::Pass(why) => {
+                        traced(rings, &mut f, Outcome::Pass(why));
                         local[p].drop(DropReason::KernelOnly);
                         pool.push(f);
                     }
@@ -389,25 +418,55 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
     }
 
     /// Runs until `stop` is set, publishing counters into `shared`.
+    ///
+    /// Busy time: one clock read (vDSO, no syscall) per pass; a pass that
+    /// found work counts as busy. The worker's gauges are published every
+    /// [`GAUGE_PASSES`] passes and when it goes idle.
     pub fn run(&mut self, stop: &AtomicBool, shared: &SharedCounters) {
         self.prime();
         let mut idle_loops = 0u32;
+        let mut g = WorkerGauges::default();
+        let mut last = Instant::now();
         while !stop.load(Relaxed) {
             let work = self.poll_once();
+            let now = Instant::now();
+            g.passes += 1;
             if work > 0 {
+                g.busy_ns += now.duration_since(last).as_nanos() as u64;
                 idle_loops = 0;
                 shared.publish(&self.local);
+                if g.passes % GAUGE_PASSES == 0 {
+                    shared.publish_worker(&self.gauges(&g));
+                }
             } else {
                 idle_loops = idle_loops.saturating_add(1);
                 if idle_loops == SPIN_BEFORE_SLEEP {
                     shared.publish(&self.local);
+                    shared.publish_worker(&self.gauges(&g));
                 }
                 if self.params.idle == Idle::Poll && idle_loops >= SPIN_BEFORE_SLEEP {
                     self.rings.wait(SLEEP_MS);
+                    // The sleep is idle time: start the next pass's clock
+                    // after it.
+                    last = Instant::now();
+                    continue;
                 }
             }
+            last = now;
         }
         shared.publish(&self.local);
+        shared.publish_worker(&self.gauges(&g));
+    }
+
+    /// The gauges to publish, with the frame counts as they are now.
+    fn gauges(&self, g: &WorkerGauges) -> WorkerGauges {
+        WorkerGauges {
+            free: self.pool.len() as u64,
+            in_fill: self.in_fill.iter().sum(),
+            in_flight: self.in_tx.iter().sum(),
+            reclaimed: self.reclaimed,
+            ..*g
+        }
     }
 
     /// Stops forwarding: waits (bounded) for outstanding tx frames to
@@ -536,6 +595,56 @@ mod tests {
         // The rings' own view agrees: what they hold plus the pool is all.
         let held = w.rings_mut().held_ids().len() as u64;
         assert_eq!(held + acc.in_pool, 256);
+    }
+
+    #[test]
+    fn an_armed_trace_copies_matching_frames_with_their_outcome() {
+        use crate::trace::{Filter, Record, Tracer, VerdictKind};
+        use std::time::Duration;
+        let tracer = Arc::new(Tracer::new());
+        let mut w = worker(64, 256, 32).with_trace(Arc::clone(&tracer), 7);
+        // Disarmed: nothing is copied.
+        w.rings_mut().inject(0, &packet(0, 100));
+        w.rings_mut().deliver();
+        while w.poll_once() > 0 {}
+        let bufs = (0..4).map(|_| Record::with_capacity(2048)).collect();
+        let drops = Filter {
+            verdict: Some(VerdictKind::Drop),
+            reason: None,
+        };
+        let session = tracer.arm(drops, 3, bufs).unwrap();
+        let mut runts = Vec::new();
+        for i in 1..=10u32 {
+            // Every other frame is a runt (dropped), the rest forwarded.
+            let pkt = if i % 2 == 0 {
+                vec![i as u8; 10]
+            } else {
+                packet(i, 60 + i as usize)
+            };
+            if i % 2 == 0 {
+                runts.push(pkt.clone());
+            }
+            w.rings_mut().inject(0, &pkt);
+        }
+        w.rings_mut().deliver();
+        while w.poll_once() > 0 {}
+        assert!(!tracer.armed(), "the count was reached");
+        let mut got = Vec::new();
+        while let Some(r) = session.next(Duration::from_millis(1)) {
+            assert_eq!(r.outcome, Outcome::Drop(DropReason::Runt));
+            assert_eq!((r.ingress, r.queue), (0, 7));
+            got.push(r.data.clone());
+            session.recycle(r);
+        }
+        assert_eq!(got, runts[..3], "the first three drops, byte for byte");
+        assert_eq!(
+            w.rings_mut().take_sent(1).len(),
+            6,
+            "tracing forwards as usual"
+        );
+        drop(session);
+        let acc = account(&mut w);
+        assert!(acc.conserved(), "{acc:?}");
     }
 
     #[test]
