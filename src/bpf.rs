@@ -558,8 +558,9 @@ pub fn claim(ifname: &str, ifindex: u32) -> Result<(), BpfError> {
             hint: "",
         });
     }
-    eprintln!(
-        "xskfwd: {ifname}: removed a stale xskfwd XDP program (id {}) left by an earlier run",
+    crate::info!(
+        "start",
+        "{ifname}: removed a stale xskfwd XDP program (id {}) left by an earlier run",
         p.id
     );
     Ok(())
@@ -590,8 +591,9 @@ impl PortProgram {
         })?;
         let attached = link.attached();
         if attached == Attached::Skb && mode == XdpMode::Auto {
-            eprintln!(
-                "xskfwd: {}: the driver has no native XDP, using generic (skb) mode",
+            crate::info!(
+                "start",
+                "{}: the driver has no native XDP, using generic (skb) mode",
                 self.ifname
             );
         }
@@ -618,8 +620,9 @@ impl PortProgram {
     /// Stops steering `queue` (frames go to the kernel again).
     pub fn unregister(&self, queue: u32) {
         if let Err(e) = self.skel.maps.xsks.delete(&queue.to_ne_bytes()) {
-            eprintln!(
-                "xskfwd: {}: removing queue {queue} from the XSKMAP: {e}",
+            crate::warn!(
+                "shutdown",
+                "{}: removing queue {queue} from the XSKMAP: {e}",
                 self.ifname
             );
         }

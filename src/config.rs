@@ -424,6 +424,30 @@ pub enum StatsFormat {
     None,
 }
 
+/// How log lines are written (`--log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `xskfwd: message`, one event per line.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The most verbose log level written (`--log-level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum)]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Errors and warnings.
+    Warn,
+    /// Start-up, port events, table changes, privileges, shutdown.
+    #[default]
+    Info,
+    /// Everything.
+    Debug,
+}
+
 /// Sizes of the UMEM and the rings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RingConfig {

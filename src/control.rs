@@ -119,6 +119,14 @@ pub struct ControlStats {
     pub huge_marked_bytes: usize,
     /// `NTF_USE` notes sent for neighbours xskfwd forwarded to.
     pub neigh_uses: u64,
+    /// IPv4 routes in the published table.
+    pub routes_v4: usize,
+    /// IPv6 routes in the published table.
+    pub routes_v6: usize,
+    /// Neighbours in the published table.
+    pub neighbours: usize,
+    /// Bytes of the published table's lookup structures.
+    pub table_bytes: usize,
 }
 
 /// The control plane of one L3 run.
@@ -147,6 +155,8 @@ pub struct Control {
     monitor: Option<Monitor>,
     other_tables: usize,
     stats: ControlStats,
+    /// Log table changes (from [`Control::run`] on; not the first build).
+    log_changes: bool,
 }
 
 impl std::fmt::Debug for Control {
@@ -191,14 +201,16 @@ impl Control {
             monitor,
             other_tables: 0,
             stats: ControlStats::default(),
+            log_changes: false,
         };
         c.add_statics();
         c.static_cover = StaticCover::new(c.routes.static_prefixes());
         c.resync()?;
         if c.l3.kernel && c.other_tables > 0 {
             {
-                eprintln!(
-                    "xskfwd: note: {} route(s) live in tables other than main/local; xskfwd mirrors \
+                crate::info!(
+                    "tables",
+                    "note: {} route(s) live in tables other than main/local; xskfwd mirrors \
                      only main and local (the XDP program asks the kernel's FIB, policy rules \
                      included, before anything reaches xskfwd)",
                     c.other_tables
@@ -480,6 +492,29 @@ impl Control {
             self.stats.fib_builds += 1;
             self.steer.sync(&entries, limits)?;
         }
+        if fib || neigh {
+            let fib_now = self.tables.fib();
+            let v6 = fib_now.routes().iter().filter(|r| r.prefix.is_v6()).count();
+            let s = &mut self.stats;
+            s.routes_v4 = fib_now.routes().len() - v6;
+            s.routes_v6 = v6;
+            s.neighbours = self.tables.neigh().len();
+            s.table_bytes = fib_now.memory_bytes();
+            if self.log_changes {
+                crate::info!(
+                    "tables",
+                    "tables: {} IPv4 + {} IPv6 route(s), {} neighbour(s){}",
+                    s.routes_v4,
+                    s.routes_v6,
+                    s.neighbours,
+                    if fib {
+                        format!("; routes rebuilt in {} us", s.last_build.as_micros())
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
         // Free retired snapshots no worker holds any more.
         self.tables.reclaim();
         Ok(())
@@ -490,10 +525,10 @@ impl Control {
         if self.next_liveness <= Instant::now() {
             self.next_liveness = Instant::now() + LIVENESS_INTERVAL;
             if let Err(e) = self.keep_neighbours_alive() {
-                eprintln!("xskfwd: neighbour liveness: {e:#}");
+                crate::warn!("tables", "neighbour liveness: {e:#}");
             }
             if let Err(e) = self.follow_sysctls() {
-                eprintln!("xskfwd: following rp_filter: {e:#}");
+                crate::warn!("tables", "following rp_filter: {e:#}");
             }
         }
         let Some(monitor) = self.monitor.as_mut() else {
@@ -556,14 +591,22 @@ impl Control {
 
     /// Runs until `stop` is set. Errors are reported and retried (with a
     /// re-dump), never fatal to forwarding.
-    pub fn run(&mut self, stop: &AtomicBool) {
+    /// `each` sees the control plane after every poll (to publish its
+    /// counters).
+    pub fn run(&mut self, stop: &AtomicBool, mut each: impl FnMut(&Control)) {
         let mut failing = false;
+        self.log_changes = true;
         while !stop.load(Ordering::Relaxed) {
-            match self.poll(POLL) {
+            let polled = self.poll(POLL);
+            each(self);
+            match polled {
                 Ok(()) => failing = false,
                 Err(e) => {
                     if !failing {
-                        eprintln!("xskfwd: route mirror: {e:#}; re-reading the kernel's tables");
+                        crate::warn!(
+                            "tables",
+                            "route mirror: {e:#}; re-reading the kernel's tables"
+                        );
                     }
                     failing = true;
                     // Back off: a persistent error (e.g. a full steering
@@ -582,63 +625,66 @@ impl Control {
 
     /// The effective tables as text (`xskfwd routes`).
     pub fn dump_text(&self) -> String {
-        let fib = self.tables.fib();
-        let neigh = self.tables.neigh();
-        let name = |p: PortId| {
-            self.ports
-                .get(p as usize)
-                .map_or("?", |p| p.ifname.as_str())
-                .to_string()
+        let names: Vec<String> = self.ports.iter().map(|p| p.ifname.clone()).collect();
+        format_tables(&self.tables.fib(), &self.tables.neigh(), &names)
+    }
+}
+
+/// Routing and neighbour tables as text (`xskfwd routes`, and the
+/// control socket's `routes`): `names[p]` is port `p`'s interface.
+pub fn format_tables(fib: &Fib, neigh: &Neighbours, names: &[String]) -> String {
+    let name = |p: PortId| {
+        names
+            .get(p as usize)
+            .map_or("?", |n| n.as_str())
+            .to_string()
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<43} {:<44} {:<7} METRIC",
+        "PREFIX", "ACTION", "SOURCE"
+    );
+    for r in fib.routes() {
+        let action = match r.action {
+            Action::Forward { port, gateway, mtu } => {
+                let mut a = String::new();
+                if let Some(g) = gateway {
+                    let _ = write!(a, "via {g} ");
+                }
+                let _ = write!(a, "dev {}", name(port));
+                if let Some(m) = mtu {
+                    let _ = write!(a, " mtu {m}");
+                }
+                a
+            }
+            Action::Local => "local (to the kernel)".into(),
+            Action::Kernel(KernelOnly::Reject) => "reject (to the kernel)".into(),
+            Action::Kernel(KernelOnly::Multipath) => "multipath (to the kernel)".into(),
+            Action::Kernel(KernelOnly::ForeignPort) => "not an xskfwd port (to the kernel)".into(),
+            Action::Kernel(KernelOnly::Other) => "other type (to the kernel)".into(),
         };
-        let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<43} {:<44} {:<7} METRIC",
-            "PREFIX", "ACTION", "SOURCE"
+            "{:<43} {:<44} {:<7} {}",
+            r.prefix.to_string(),
+            action,
+            r.source.name(),
+            r.metric
         );
-        for r in fib.routes() {
-            let action = match r.action {
-                Action::Forward { port, gateway, mtu } => {
-                    let mut a = String::new();
-                    if let Some(g) = gateway {
-                        let _ = write!(a, "via {g} ");
-                    }
-                    let _ = write!(a, "dev {}", name(port));
-                    if let Some(m) = mtu {
-                        let _ = write!(a, " mtu {m}");
-                    }
-                    a
-                }
-                Action::Local => "local (to the kernel)".into(),
-                Action::Kernel(KernelOnly::Reject) => "reject (to the kernel)".into(),
-                Action::Kernel(KernelOnly::Multipath) => "multipath (to the kernel)".into(),
-                Action::Kernel(KernelOnly::ForeignPort) => {
-                    "not an xskfwd port (to the kernel)".into()
-                }
-                Action::Kernel(KernelOnly::Other) => "other type (to the kernel)".into(),
-            };
-            let _ = writeln!(
-                out,
-                "{:<43} {:<44} {:<7} {}",
-                r.prefix.to_string(),
-                action,
-                r.source.name(),
-                r.metric
-            );
-        }
-        let _ = writeln!(out, "\n{:<43} {:<18} DEV", "NEIGHBOUR", "MAC");
-        for (port, ip, mac) in neigh.entries() {
-            let _ = writeln!(out, "{:<43} {:<18} {}", ip, Mac(mac), name(port));
-        }
-        let _ = write!(
-            out,
-            "\n{} route(s), {} neighbour(s); lookup structures {} KiB",
-            fib.routes().len(),
-            neigh.len(),
-            fib.memory_bytes() / 1024
-        );
-        out
     }
+    let _ = writeln!(out, "\n{:<43} {:<18} DEV", "NEIGHBOUR", "MAC");
+    for (port, ip, mac) in neigh.entries() {
+        let _ = writeln!(out, "{:<43} {:<18} {}", ip, Mac(mac), name(port));
+    }
+    let _ = write!(
+        out,
+        "\n{} route(s), {} neighbour(s); lookup structures {} KiB",
+        fib.routes().len(),
+        neigh.len(),
+        fib.memory_bytes() / 1024
+    );
+    out
 }
 
 /// The static prefixes (fixed for a run), to tell whether a route lies

@@ -30,10 +30,12 @@ pub mod bpf;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod log;
 #[allow(unsafe_code)]
 pub mod netlink;
 #[allow(unsafe_code)]
 pub mod netns;
+pub mod ops;
 #[allow(unsafe_code)]
 pub mod privileges;
 pub mod stats;

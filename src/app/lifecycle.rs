@@ -102,7 +102,7 @@ impl PortWatch {
         while ending.is_none() && !stop.load(Ordering::Relaxed) {
             events.clear();
             if let Err(e) = self.monitor.recv(Duration::from_millis(100), &mut events) {
-                eprintln!("xskfwd: link monitor: {e}; retrying");
+                crate::warn!("port", "link monitor: {e}; retrying");
                 std::thread::sleep(Duration::from_millis(100));
                 continue;
             }
@@ -129,7 +129,7 @@ impl PortWatch {
         let snap = match netlink::dump() {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("xskfwd: link monitor: dumping links: {e}");
+                crate::warn!("port", "link monitor: dumping links: {e}");
                 return None;
             }
         };
@@ -175,8 +175,9 @@ impl PortWatch {
             }
             if p.mtu != l.mtu {
                 let frame = l.mtu.saturating_add(L2_OVERHEAD);
-                eprintln!(
-                    "xskfwd: port {}: mtu {} -> {}{}",
+                crate::info!(
+                    "port",
+                    "port {}: mtu {} -> {}{}",
                     p.ifname,
                     p.mtu,
                     l.mtu,
@@ -192,8 +193,9 @@ impl PortWatch {
                 p.mtu = l.mtu;
             }
             if p.state != state {
-                eprintln!(
-                    "xskfwd: port {}: link {}{}",
+                crate::info!(
+                    "port",
+                    "port {}: link {}{}",
                     p.ifname,
                     state.name(),
                     match (state, l.up) {
@@ -241,15 +243,16 @@ impl PortWatch {
         );
         match self.policy {
             OnPortLoss::Exit => {
-                eprintln!(
-                    "xskfwd: port {}: interface deleted: stopping (--on-port-loss exit)",
+                crate::warn!(
+                    "port",
+                    "port {}: interface deleted: stopping (--on-port-loss exit)",
                     p.ifname
                 );
                 Some(Ending::PortLost(p.ifname.clone()))
             }
             OnPortLoss::Wait => {
-                eprintln!(
-                    "xskfwd: port {}: interface deleted: its sockets are closed and their frames reclaimed; \
+                crate::warn!("port", 
+                    "port {}: interface deleted: its sockets are closed and their frames reclaimed; \
                      the other ports keep forwarding; waiting for {} to come back (--on-port-loss wait)",
                     p.ifname, p.ifname
                 );
@@ -262,9 +265,11 @@ impl PortWatch {
 /// A lost port's interface is back as `l`: says so, and ends the run so
 /// that the datapath is built again around it.
 fn back(l: &KernelLink) -> Ending {
-    eprintln!(
-        "xskfwd: port {}: back (ifindex {}): building the datapath again to bind it",
-        l.name, l.ifindex
+    crate::info!(
+        "port",
+        "port {}: back (ifindex {}): building the datapath again to bind it",
+        l.name,
+        l.ifindex
     );
     Ending::PortBack(l.name.clone())
 }

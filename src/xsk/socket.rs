@@ -103,8 +103,8 @@ impl XskSocket {
                         });
                     }
                     if i > 0 && !zc {
-                        eprintln!(
-                            "xskfwd: {ifname} queue {queue}: zero-copy is not supported by this driver, using copy mode"
+                        crate::warn!("socket", 
+                            "{ifname} queue {queue}: zero-copy is not supported by this driver, using copy mode"
                         );
                     }
                     // Copy mode transmits at most 32 frames per sendto()
