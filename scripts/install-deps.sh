@@ -4,7 +4,12 @@
 # ethtool/iproute2/bpftool/ping/tcpdump for the lab and the tests;
 # libpcap-dev because libxdp-sys builds xdp-tools, whose configure needs it;
 # g++ for libFuzzer (fuzz/); systemd for `systemd-analyze verify` of the
-# unit; util-linux for setpriv (the least-privilege tests). Idempotent: when
+# unit; util-linux for setpriv (the least-privilege tests); prometheus
+# (server and promtool: the metrics tests scrape xskfwd with the real thing)
+# and tshark (reads the trace pcapng files back). Package scripts are not
+# allowed to start services (a policy-rc.d for the duration of the install):
+# the tests start their own Prometheus, on loopback inside a namespace.
+# Idempotent: when
 # every package is already installed it changes nothing and touches no
 # network.
 set -euo pipefail
@@ -12,6 +17,7 @@ set -euo pipefail
 PACKAGES=(
     clang llvm libelf-dev zlib1g-dev libpcap-dev pkg-config m4 make gcc g++
     libc6-dev bpftool ethtool iproute2 iputils-ping tcpdump systemd util-linux
+    prometheus tshark
 )
 
 die() {
@@ -41,7 +47,20 @@ if ((${#missing[@]} == 0)); then
 else
     echo "install-deps: installing ${missing[*]}"
     apt-get update
+    # No service of these packages may start (exit 101 = "action forbidden").
+    policy=/usr/sbin/policy-rc.d
+    own_policy=""
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        own_policy=1
+        trap 'rm -f "$policy"' EXIT
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+    if [[ -n $own_policy ]]; then
+        rm -f "$policy"
+        trap - EXIT
+    fi
 fi
 
 # cargo usually lives in the invoking user's ~/.cargo/bin, which sudo's

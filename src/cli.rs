@@ -25,6 +25,10 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would only add noise"
+)]
 pub enum Command {
     /// Forward frames between interfaces (runs until SIGINT/SIGTERM or --duration).
     Run(RunArgs),
@@ -48,6 +52,13 @@ pub enum Command {
     /// Soak and overload xskfwd in the lab, sampling RSS, fds, CPU and
     /// drops; fails on growth or lost accounting [runs xskfwd-lab soak].
     Soak(LabTool),
+    /// Ask a running instance how it is doing: ports, rates, drops by
+    /// reason, queues and CPUs, frames, tables, privileges (control socket).
+    Status(crate::ops::client::StatusArgs),
+    /// Copy the next frames a running instance decides on (optionally only
+    /// drops, or one reason) into a pcapng file, each with a comment
+    /// saying what xskfwd did with it.
+    Trace(crate::ops::client::TraceArgs),
 }
 
 /// The arguments of a lab tool, handed to `xskfwd-lab` unchanged (see
@@ -70,7 +81,7 @@ impl Command {
             Command::Sink(t) => Some(("sink", &t.args)),
             Command::Bench(t) => Some(("bench", &t.args)),
             Command::Soak(t) => Some(("soak", &t.args)),
-            Command::Run(_) | Command::Routes(_) => None,
+            Command::Run(_) | Command::Routes(_) | Command::Status(_) | Command::Trace(_) => None,
         }
     }
 }
@@ -124,7 +135,7 @@ impl RouteSourceArgs {
     }
 
     /// Whether any option was given.
-    fn any(&self) -> bool {
+    pub fn any(&self) -> bool {
         !self.routes.is_empty()
             || !self.neighs.is_empty()
             || self.no_kernel_routes
@@ -135,9 +146,11 @@ impl RouteSourceArgs {
 /// `xskfwd routes`
 #[derive(Debug, Args)]
 pub struct RoutesArgs {
-    /// Ports (interfaces xskfwd would forward between); default: every
-    /// interface but lo.
-    #[arg(value_name = "IFACE")]
+    /// The name of a running instance (`--name` of `xskfwd run`): print
+    /// the tables it forwards with now (through its control socket).
+    /// Otherwise: ports (interfaces xskfwd would forward between) to build
+    /// the tables for; default: every interface but lo.
+    #[arg(value_name = "NAME|IFACE")]
     pub ports: Vec<String>,
     /// Route sources.
     #[command(flatten)]
@@ -225,6 +238,52 @@ pub struct RunArgs {
     /// L3 route sources.
     #[command(flatten)]
     pub source: RouteSourceArgs,
+    /// The operator's surface.
+    #[command(flatten)]
+    pub ops: OpsArgs,
+}
+
+/// `xskfwd run`'s operator's surface: name, control socket, metrics, logs.
+#[derive(Debug, Args, Clone)]
+pub struct OpsArgs {
+    /// Instance name: the control socket is /run/xskfwd/NAME.sock.
+    #[arg(long, default_value = crate::ops::client::DEFAULT_NAME)]
+    pub name: String,
+    /// The control socket's path (default /run/xskfwd/NAME.sock).
+    #[arg(long, value_name = "PATH")]
+    pub control_socket: Option<std::path::PathBuf>,
+    /// No control socket (no `xskfwd status`, `routes NAME`, `trace`).
+    #[arg(long, conflicts_with = "control_socket")]
+    pub no_control_socket: bool,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (in the
+    /// namespace xskfwd runs in).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Log lines as text or JSON objects.
+    #[arg(long, value_enum, default_value_t = crate::config::LogFormat::Text)]
+    pub log_format: crate::config::LogFormat,
+    /// The most verbose level logged.
+    #[arg(long, value_enum, default_value_t = crate::config::LogLevel::Info)]
+    pub log_level: crate::config::LogLevel,
+}
+
+impl OpsArgs {
+    /// The endpoints a run offers.
+    pub fn endpoints(&self) -> crate::ops::Endpoints {
+        crate::ops::Endpoints {
+            name: self.name.clone(),
+            control_socket: if self.no_control_socket {
+                None
+            } else {
+                Some(
+                    self.control_socket
+                        .clone()
+                        .unwrap_or_else(|| crate::ops::client::socket_path(&self.name)),
+                )
+            },
+            metrics: self.metrics,
+        }
+    }
 }
 
 /// Forwarding modes on the command line.

@@ -14,19 +14,24 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => match args.to_config() {
-            Ok(config) => xskfwd::app::run(&config, args.netns.as_deref()).map(|s| {
-                if s.conserved() {
-                    ExitCode::SUCCESS
-                } else {
-                    eprintln!(
-                        "xskfwd: error: frame accounting failed (a bug): see the summary above"
-                    );
-                    ExitCode::from(3)
-                }
-            }),
+            Ok(config) => {
+                xskfwd::log::init(args.ops.log_format, args.ops.log_level);
+                xskfwd::app::run(&config, args.netns.as_deref(), &args.ops.endpoints()).map(|s| {
+                    if s.conserved() {
+                        ExitCode::SUCCESS
+                    } else {
+                        eprintln!(
+                            "xskfwd: error: frame accounting failed (a bug): see the summary above"
+                        );
+                        ExitCode::from(3)
+                    }
+                })
+            }
             Err(e) => Err(anyhow::Error::new(e)),
         },
         Command::Routes(args) => xskfwd::app::routes(&args).map(|()| ExitCode::SUCCESS),
+        Command::Status(args) => xskfwd::ops::client::status(&args).map(|()| ExitCode::SUCCESS),
+        Command::Trace(args) => xskfwd::ops::client::trace(&args).map(|()| ExitCode::SUCCESS),
         ref tool => {
             let (name, args) = tool.lab_tool().expect("every other command is a lab tool");
             run_lab_tool(name, args)

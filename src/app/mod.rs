@@ -41,6 +41,7 @@ use xskfwd_core::l2::{L2Forwarder, L2Mode};
 use xskfwd_core::l3::L3Forwarder;
 use xskfwd_core::links::{LinkState, Links};
 use xskfwd_core::rings::Meta;
+use xskfwd_core::tables::TablesReader;
 use xskfwd_core::verdict::{Forwarder, Verdict};
 use xskfwd_core::worker::{FrameAccount, Worker, WorkerParams};
 
@@ -49,6 +50,9 @@ use crate::config::{Config, Mode, OnPortLoss, MAX_L3_PORTS};
 use crate::control::{Control, ControlStats, MapSteering, PortRef};
 use crate::netlink::Monitor;
 use crate::netns;
+use crate::ops::metrics::{MetricsListener, MetricsServer};
+use crate::ops::server::{ControlListener, ControlSocket};
+use crate::ops::{Endpoints, Live, Shape};
 use crate::privileges::{self, Cap, User};
 use crate::xsk::{SharedUmem, SocketOptions, XskFrame, XskRings, XskSocket};
 use xskfwd_core::limits::STEER_ENTRIES;
@@ -104,19 +108,44 @@ impl Stage {
 /// and returns the summary. With `--on-port-loss wait`, a port that
 /// disappears and comes back makes it build the datapath again (each
 /// datapath prints its own summary; the last one is returned).
-pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
-    let mut netns_name = netns_name;
+///
+/// The operator's endpoints (`ops`) live for the whole run, across
+/// datapaths: bound before the first set-up (in the run's namespace,
+/// with set-up's privileges), served only once the first datapath has
+/// dropped them, so their threads hold none.
+pub fn run(config: &Config, netns_name: Option<&str>, ops: &Endpoints) -> Result<Summary> {
+    privileges::require("xskfwd run", &privileges::setup_caps(netns_name.is_some()))?;
+    if let Some(ns) = netns_name {
+        netns::enter_netns(ns).with_context(|| format!("entering network namespace {ns}"))?;
+    }
+    let live = Live::new(&ops.name);
+    let mut control = ops
+        .control_socket
+        .as_deref()
+        .map(ControlListener::bind)
+        .transpose()?;
+    let mut metrics = ops.metrics.map(MetricsListener::bind).transpose()?;
+    let mut serving: (Option<ControlSocket>, Option<MetricsServer>) = (None, None);
     loop {
-        let (summary, result) = run_staged(config, netns_name, |_| Ok(()));
+        let (summary, result) = run_staged_with(config, None, Some(Arc::clone(&live)), |stage| {
+            if stage == Stage::Unprivileged {
+                if let Some(c) = control.take() {
+                    serving.0 = Some(c.serve(Arc::clone(&live))?);
+                }
+                if let Some(m) = metrics.take() {
+                    serving.1 = Some(m.serve(Arc::clone(&live))?);
+                }
+            }
+            Ok(())
+        });
         match result? {
             Ending::Stopped => return Ok(summary),
             Ending::PortLost(name) => {
                 anyhow::bail!("port {name} disappeared (--on-port-loss exit)")
             }
             Ending::PortBack(_) => {
-                // Already inside the namespace; set-up needs its
-                // capabilities again (kept permitted for this).
-                netns_name = None;
+                // Set-up needs its capabilities again (kept permitted
+                // for this).
                 let missing = privileges::raise(&privileges::setup_caps(false))
                     .context("raising capabilities to rebind")?;
                 if !missing.is_empty() {
@@ -134,9 +163,21 @@ pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
 pub fn run_staged(
     config: &Config,
     netns_name: Option<&str>,
+    after: impl FnMut(Stage) -> Result<()>,
+) -> (Summary, Result<Ending>) {
+    run_staged_with(config, netns_name, None, after)
+}
+
+/// [`run_staged`], publishing into `live` (the operator's surface) if
+/// given.
+pub fn run_staged_with(
+    config: &Config,
+    netns_name: Option<&str>,
+    live: Option<Arc<Live>>,
     mut after: impl FnMut(Stage) -> Result<()>,
 ) -> (Summary, Result<Ending>) {
     let mut dp = Datapath::new(config);
+    dp.live = live;
     let mut stages = || -> Result<()> {
         dp.check(netns_name)?;
         after(Stage::Checked)?;
@@ -231,6 +272,10 @@ struct Workers {
     shared: Vec<Arc<SharedCounters>>,
     /// Socket fds per worker, per port (for `XDP_STATISTICS`).
     sock_fds: Vec<Vec<RawFd>>,
+    /// UMEM frames each worker was given.
+    frames: Vec<u64>,
+    /// Every socket is bound in zero-copy mode.
+    zero_copy: bool,
 }
 
 /// Everything a run builds, in teardown order (see the module docs).
@@ -263,6 +308,14 @@ struct Datapath<'c> {
     summary: Summary,
     ending: Ending,
     done: bool,
+    /// The operator's surface this datapath publishes into.
+    live: Option<Arc<Live>>,
+    /// The XDP attach mode the programs got.
+    xdp_attach: String,
+    /// The privileges forwarding runs with, as logged.
+    privileges: String,
+    /// L3: a reader of the published tables, for `xskfwd routes NAME`.
+    tables: Option<TablesReader>,
 }
 
 impl<'c> Datapath<'c> {
@@ -287,6 +340,10 @@ impl<'c> Datapath<'c> {
             summary: Summary::default(),
             ending: Ending::Stopped,
             done: false,
+            live: None,
+            xdp_attach: String::new(),
+            privileges: String::new(),
+            tables: None,
         }
     }
 
@@ -377,12 +434,14 @@ impl<'c> Datapath<'c> {
         // limit to the ports' MTUs as they are now and as they change
         // (the workers follow them through `Links`).
         let max_ip = self.config.rings().max_packet() - L2_OVERHEAD;
-        self.control = Some(Control::start(
+        let control = Control::start(
             refs,
             self.config.l3().clone(),
             max_ip,
             Box::new(MapSteering::new(maps)),
-        )?);
+        )?;
+        self.tables = Some(control.reader());
+        self.control = Some(control);
         Ok(())
     }
 
@@ -440,6 +499,7 @@ impl<'c> Datapath<'c> {
                 .sock_fds
                 .push(socks.iter().map(XskSocket::fd).collect());
             let pool = self.spare.split_off(self.spare.len() - per_worker);
+            self.workers.frames.push(pool.len() as u64);
             let rings = XskRings::new(umem.clone(), socks, config.need_wakeup());
             let params = WorkerParams {
                 batch: r.batch as usize,
@@ -448,6 +508,9 @@ impl<'c> Datapath<'c> {
             let mut w = Worker::new(rings, self.forwarder(), params, pool);
             if let Some(links) = &self.links {
                 w = w.with_links(Arc::clone(links));
+            }
+            if let Some(live) = &self.live {
+                w = w.with_trace(Arc::clone(&live.tracer), q);
             }
             w.prime();
             self.idle.push(w);
@@ -474,9 +537,11 @@ impl<'c> Datapath<'c> {
         let config = self.config;
         let socks = self.idle.iter().flat_map(|w| w.rings().sockets());
         let zero_copy = socks.clone().any(XskSocket::zero_copy);
+        self.workers.zero_copy = zero_copy;
         let tx_budget = socks.map(XskSocket::tx_budget).min().unwrap_or(0);
-        eprintln!(
-            "xskfwd: forwarding {} on queue(s) {:?} — {} worker(s), {} frames of {} B, xdp {} mode, {} bind, batch {}{}",
+        self.xdp_attach = attached.first().map_or("-", |a| a.name()).to_string();
+        crate::info!("start", 
+            "forwarding {} on queue(s) {:?} — {} worker(s), {} frames of {} B, xdp {} mode, {} bind, batch {}{}",
             self.ports.iter().map(|p| p.ifname.as_str()).collect::<Vec<_>>().join(" <-> "),
             config.queues(),
             config.workers(),
@@ -525,15 +590,19 @@ impl<'c> Datapath<'c> {
             ),
             Err(e) => e,
         };
-        eprintln!(
-            "xskfwd: privileges: effective {}, permitted {}{}, no_new_privs; loading a BPF program now fails: {}",
+        self.privileges = format!(
+            "effective {}, permitted {}{}, no_new_privs",
             privileges::names(now.effective),
             privileges::names(now.permitted),
             match &self.user {
                 Some(u) => format!(", user {}", u.name),
                 None => String::new(),
             },
-            load
+        );
+        crate::info!(
+            "privileges",
+            "privileges: {}; loading a BPF program now fails: {load}",
+            self.privileges
         );
         Ok(())
     }
@@ -560,15 +629,16 @@ impl<'c> Datapath<'c> {
                     if let Some(cpu) = cpu {
                         // Checked at start-up; the mask can still shrink.
                         if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
-                            eprintln!(
-                                "xskfwd: could not pin worker {i} to CPU {cpu}; running unpinned"
+                            crate::warn!(
+                                "worker",
+                                "could not pin worker {i} to CPU {cpu}; running unpinned"
                             );
                         }
                     }
                     // From here on a worker needs a handful of system
                     // calls; anything else kills the process.
                     if let Err(e) = privileges::confine_worker() {
-                        eprintln!("xskfwd: worker {i}: no seccomp filter: {e}");
+                        crate::warn!("worker", "worker {i}: no seccomp filter: {e}");
                     }
                     w.run(&stop, &mine);
                     let acc = w.drain(|f| f.index(frame_size));
@@ -578,7 +648,10 @@ impl<'c> Datapath<'c> {
                 Ok(h) => {
                     // The thread holds the receiver until it got the worker.
                     if let Err(e) = hand.send(w) {
-                        eprintln!("xskfwd: worker {i}'s thread ended before it got its worker");
+                        crate::error!(
+                            "worker",
+                            "worker {i}'s thread ended before it got its worker"
+                        );
                         self.idle.push(e.0);
                     }
                     self.workers.threads.push(h);
@@ -608,10 +681,15 @@ impl<'c> Datapath<'c> {
         }
         if let Some(mut c) = self.control.take() {
             let stop = Arc::clone(&self.stop);
+            let live = self.live.clone();
             let h = thread::Builder::new()
                 .name("xskfwd-routes".into())
                 .spawn(move || {
-                    c.run(&stop);
+                    c.run(&stop, |c| {
+                        if let Some(live) = &live {
+                            live.set_control(c.stats());
+                        }
+                    });
                     c.stats()
                 })
                 .context("spawning the route mirror thread")?;
@@ -622,14 +700,44 @@ impl<'c> Datapath<'c> {
 
     fn forward(&mut self) -> Result<()> {
         let links = self.links.clone().context("the ports are resolved first")?;
+        if let Some(live) = &self.live {
+            live.begin(self.shape(), self.tables.take());
+        }
         report::stats_loop(
             self.config,
             &self.ports,
             &self.programs,
             &self.workers,
             &links,
+            self.live.as_deref(),
             (&self.stop, &self.signal),
         )
+    }
+
+    /// What the operator's surface shows of this datapath's set-up.
+    fn shape(&self) -> Shape {
+        let config = self.config;
+        let cpus = config.cpus();
+        let zero_copy = self.workers.zero_copy;
+        Shape {
+            mode: match config.mode() {
+                Mode::CrossConnect => "l2",
+                Mode::Hairpin => "hairpin",
+                Mode::Router => "l3",
+            },
+            ports: self.ports.iter().map(|p| p.ifname.clone()).collect(),
+            ifindexes: self.ports.iter().map(|p| p.ifindex).collect(),
+            queues: config.queues().to_vec(),
+            cpus: (0..config.queues().len())
+                .map(|i| (!cpus.is_empty()).then(|| cpus[i % cpus.len()]))
+                .collect(),
+            bind: if zero_copy { "zero-copy" } else { "copy" },
+            xdp_mode: self.xdp_attach.clone(),
+            umem_frames: self.summary.umem_frames,
+            frame_size: config.rings().frame_size,
+            worker_frames: self.workers.frames.clone(),
+            privileges: self.privileges.clone(),
+        }
     }
 
     /// Tears down in the documented order and returns the summary (printed
@@ -660,6 +768,9 @@ impl<'c> Datapath<'c> {
             }
         }
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(live) = &self.live {
+            live.end();
+        }
         let s = &mut self.summary;
         let frame_size = self.config.rings().frame_size;
         let mut finished = Vec::new();
@@ -670,8 +781,8 @@ impl<'c> Datapath<'c> {
                     s.frames.push(acc);
                     finished.push(w);
                 }
-                Ok(None) => eprintln!("xskfwd: a worker thread never got its worker"),
-                Err(_) => eprintln!("xskfwd: a worker thread panicked"),
+                Ok(None) => crate::error!("worker", "a worker thread never got its worker"),
+                Err(_) => crate::error!("worker", "a worker thread panicked"),
             }
         }
         for mut w in self.idle.drain(..) {
@@ -683,7 +794,7 @@ impl<'c> Datapath<'c> {
         if let Some(h) = self.control_thread.take() {
             match h.join() {
                 Ok(cs) => s.control = Some(cs),
-                Err(_) => eprintln!("xskfwd: the route mirror thread panicked"),
+                Err(_) => crate::error!("shutdown", "the route mirror thread panicked"),
             }
         } else if let Some(c) = self.control.take() {
             s.control = Some(c.stats());
@@ -691,7 +802,7 @@ impl<'c> Datapath<'c> {
         if let Some(h) = self.link_thread.take() {
             match h.join() {
                 Ok(e) => self.ending = e,
-                Err(_) => eprintln!("xskfwd: the link thread panicked"),
+                Err(_) => crate::error!("shutdown", "the link thread panicked"),
             }
         }
         s.links = (0..self.ports.len())
@@ -779,6 +890,12 @@ fn cpu_list(cpus: &[usize]) -> String {
 
 /// `xskfwd routes`: prints the effective L3 tables.
 pub fn routes(args: &crate::cli::RoutesArgs) -> Result<()> {
+    // `xskfwd routes NAME`: a running instance's tables.
+    if let [name] = &args.ports[..] {
+        if !args.source.any() && args.netns.is_none() && crate::ops::client::exists(name) {
+            return crate::ops::client::routes(name);
+        }
+    }
     if let Some(ns) = &args.netns {
         netns::enter_netns(ns).with_context(|| format!("entering network namespace {ns}"))?;
     }

@@ -18,6 +18,7 @@ use super::Workers;
 use crate::bpf::PortProgram;
 use crate::config::{Config, StatsFormat};
 use crate::control::ControlStats;
+use crate::ops::{Live, Sample, SAMPLE_EVERY};
 use crate::stats::{self, XdpProgStats, XskStats};
 use crate::xsk;
 
@@ -102,6 +103,7 @@ pub(super) fn stats_loop(
     programs: &[PortProgram],
     running: &Workers,
     links: &Links,
+    live: Option<&Live>,
     (stop, signal): (&AtomicBool, &AtomicBool),
 ) -> Result<()> {
     let start = Instant::now();
@@ -116,11 +118,16 @@ pub(super) fn stats_loop(
     let mut header_due = 0u32;
     let out = std::io::stdout();
     let state = |p: usize| links.get(p).map_or(LinkState::Up, |l| l.state);
+    let mut next_sample = start;
     loop {
         if stop.load(Ordering::Relaxed) || signal.load(Ordering::Relaxed) {
             break;
         }
         let now = Instant::now();
+        if let Some(live) = live.filter(|_| now >= next_sample) {
+            next_sample = now + SAMPLE_EVERY;
+            live.publish(sample(ports.len(), programs, running, links));
+        }
         if let Some(end) = end {
             if now >= end {
                 break;
@@ -132,6 +139,11 @@ pub(super) fn stats_loop(
         if now < next {
             let nap = next - now;
             let nap = end.map_or(nap, |e| nap.min(e.saturating_duration_since(now)));
+            let nap = if live.is_some() {
+                nap.min(next_sample.saturating_duration_since(now))
+            } else {
+                nap
+            };
             thread::sleep(nap.min(Duration::from_millis(50)));
             continue;
         }
@@ -240,6 +252,32 @@ pub(super) fn stats_loop(
         last_prog = progs;
     }
     Ok(())
+}
+
+/// One sample of everything the operator's surface shows.
+fn sample(nports: usize, programs: &[PortProgram], running: &Workers, links: &Links) -> Sample {
+    let link = |p: usize| {
+        links
+            .get(p)
+            .map_or((LinkState::Up, 0), |l| (l.state, l.max_len))
+    };
+    Sample {
+        at: Instant::now(),
+        counters: running.shared.iter().map(|s| s.snapshot()).collect(),
+        xsk: running
+            .sock_fds
+            .iter()
+            .map(|fds| {
+                fds.iter()
+                    .enumerate()
+                    .map(|(p, &fd)| port_socket_stats(fd, link(p).0))
+                    .collect()
+            })
+            .collect(),
+        xdp: programs.iter().map(PortProgram::counters).collect(),
+        workers: running.shared.iter().map(|s| s.worker()).collect(),
+        links: (0..nports).map(link).collect(),
+    }
 }
 
 /// Prints the closing summary.
