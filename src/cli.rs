@@ -246,9 +246,10 @@ pub struct RunArgs {
 /// `xskfwd run`'s operator's surface: name, control socket, metrics, logs.
 #[derive(Debug, Args, Clone)]
 pub struct OpsArgs {
-    /// Instance name: the control socket is /run/xskfwd/NAME.sock.
-    #[arg(long, default_value = crate::ops::client::DEFAULT_NAME)]
-    pub name: String,
+    /// Instance name: the control socket is /run/xskfwd/NAME.sock
+    /// (default: the namespace and the ports, e.g. `lab-dut.dut0-dut1`).
+    #[arg(long)]
+    pub name: Option<String>,
     /// The control socket's path (default /run/xskfwd/NAME.sock).
     #[arg(long, value_name = "PATH")]
     pub control_socket: Option<std::path::PathBuf>,
@@ -272,15 +273,8 @@ impl OpsArgs {
     pub fn endpoints(&self) -> crate::ops::Endpoints {
         crate::ops::Endpoints {
             name: self.name.clone(),
-            control_socket: if self.no_control_socket {
-                None
-            } else {
-                Some(
-                    self.control_socket
-                        .clone()
-                        .unwrap_or_else(|| crate::ops::client::socket_path(&self.name)),
-                )
-            },
+            control_socket: self.control_socket.clone(),
+            no_control_socket: self.no_control_socket,
             metrics: self.metrics,
         }
     }

@@ -118,12 +118,32 @@ pub fn run(config: &Config, netns_name: Option<&str>, ops: &Endpoints) -> Result
     if let Some(ns) = netns_name {
         netns::enter_netns(ns).with_context(|| format!("entering network namespace {ns}"))?;
     }
-    let live = Live::new(&ops.name);
-    let mut control = ops
-        .control_socket
-        .as_deref()
-        .map(ControlListener::bind)
-        .transpose()?;
+    let name = ops.name.clone().unwrap_or_else(|| {
+        let ports: Vec<String> = config
+            .ports()
+            .iter()
+            .map(|p| p.ifname().to_string())
+            .collect();
+        crate::ops::default_name(crate::ops::current_netns_name().as_deref(), &ports)
+    });
+    let live = Live::new(&name);
+    let mut control = match (&ops.control_socket, ops.no_control_socket) {
+        (_, true) => None,
+        (Some(path), false) => Some(ControlListener::bind(path)?),
+        (None, false) => {
+            let path = crate::ops::client::socket_path(&name);
+            match ControlListener::bind(&path) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    crate::warn!(
+                        "start",
+                        "{e:#}: running without a control socket (`xskfwd status {name}` will not find this instance; --control-socket PATH puts it elsewhere)"
+                    );
+                    None
+                }
+            }
+        }
+    };
     let mut metrics = ops.metrics.map(MetricsListener::bind).transpose()?;
     let mut serving: (Option<ControlSocket>, Option<MetricsServer>) = (None, None);
     loop {

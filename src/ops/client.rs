@@ -15,16 +15,13 @@ use crate::stats;
 
 /// Where instances put their control sockets by default.
 pub const RUN_DIR: &str = "/run/xskfwd";
-/// The default instance name.
-pub const DEFAULT_NAME: &str = "xskfwd";
 
 /// `xskfwd status`
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Instance name (`--name` of `xskfwd run`), or the control socket's
-    /// path.
-    #[arg(default_value = DEFAULT_NAME)]
-    pub name: String,
+    /// path; default: the only instance running.
+    pub name: Option<String>,
     /// Print the status as JSON.
     #[arg(long)]
     pub json: bool,
@@ -140,7 +137,19 @@ fn read_json(r: &mut impl BufRead) -> Result<Option<Value>> {
 
 /// `xskfwd status`
 pub fn status(args: &StatusArgs) -> Result<()> {
-    let (mut r, reply) = ask(&args.name, &json!({"cmd": "status"}))?;
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => match &running()[..] {
+            [one] => one.clone(),
+            [] => bail!("no xskfwd instance runs here (no control socket in {RUN_DIR})"),
+            many => bail!(
+                "{} instances run: name one (xskfwd status NAME): {}",
+                many.len(),
+                many.join(", ")
+            ),
+        },
+    };
+    let (mut r, reply) = ask(&name, &json!({"cmd": "status"}))?;
     r.get_mut().set_read_timeout(Some(Duration::from_secs(5)))?;
     let s = &reply["status"];
     if args.json {

@@ -36,15 +36,51 @@ use crate::control::ControlStats;
 use crate::stats::{XdpProgStats, XskStats};
 
 /// Where a run offers its operator's surface (`--name`,
-/// `--control-socket`, `--metrics`).
+/// `--control-socket`, `--no-control-socket`, `--metrics`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Endpoints {
-    /// Instance name.
-    pub name: String,
-    /// The control socket's path (`None`: no control socket).
+    /// Instance name (`None`: derived from the namespace and the ports,
+    /// see [`default_name`]).
+    pub name: Option<String>,
+    /// The control socket's path, if given (else
+    /// `/run/xskfwd/NAME.sock`, best effort: a run that cannot create it
+    /// says so and goes on without).
     pub control_socket: Option<std::path::PathBuf>,
+    /// No control socket at all.
+    pub no_control_socket: bool,
     /// The metrics endpoint's address (`None`: no metrics).
     pub metrics: Option<std::net::SocketAddr>,
+}
+
+/// The name of an instance not given `--name`: its ports joined by `-`,
+/// after the name of the network namespace it runs in unless that is
+/// the host's (`lab-dut.dut0-dut1`, `eth1-eth2`). Two instances cannot
+/// share a port, so names only collide across namespaces with the same
+/// name, which cannot exist at once.
+pub fn default_name(netns: Option<&str>, ports: &[String]) -> String {
+    let ports = ports.join("-");
+    match netns {
+        Some(ns) => format!("{ns}.{ports}"),
+        None => ports,
+    }
+}
+
+/// The name of the network namespace this thread is in, as `ip netns`
+/// knows it; `None` for the host's (or an unnamed one: then
+/// `netns-INODE`).
+pub fn current_netns_name() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mine = std::fs::metadata("/proc/thread-self/ns/net").ok()?.ino();
+    if std::fs::metadata("/proc/1/ns/net").is_ok_and(|m| m.ino() == mine) {
+        return None;
+    }
+    let named = std::fs::read_dir("/run/netns").ok().and_then(|d| {
+        d.filter_map(Result::ok).find_map(|e| {
+            let ino = std::fs::metadata(e.path()).ok()?.ino();
+            (ino == mine).then(|| e.file_name().to_string_lossy().into_owned())
+        })
+    });
+    Some(named.unwrap_or_else(|| format!("netns-{mine}")))
 }
 
 /// What does not change during one datapath's life.
@@ -244,5 +280,17 @@ impl View {
             (Some(n), Some(t)) => n.at.duration_since(t.at).as_secs_f64(),
             _ => 0.0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_names_say_where_and_what() {
+        let ports = ["dut0".to_string(), "dut1".to_string()];
+        assert_eq!(default_name(Some("lab-dut"), &ports), "lab-dut.dut0-dut1");
+        assert_eq!(default_name(None, &ports[..1]), "dut0");
     }
 }
