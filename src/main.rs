@@ -3,18 +3,18 @@
 
 #![forbid(unsafe_code)]
 
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Command as Process, ExitCode};
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
-use xskfwd::cli::{Cli, Command};
+use xskfwd::cli::{Cli, Command, ConfigCommand};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_with_sources();
     let result = match cli.command {
         Command::Run(args) => match args.to_config() {
-            Ok(config) => xskfwd::app::run(&config, args.netns.as_deref()).map(|s| {
+            Ok(config) => xskfwd::app::run(&config, config.netns()).map(|s| {
                 if s.conserved() {
                     ExitCode::SUCCESS
                 } else {
@@ -27,6 +27,24 @@ fn main() -> ExitCode {
             Err(e) => Err(anyhow::Error::new(e)),
         },
         Command::Routes(args) => xskfwd::app::routes(&args).map(|()| ExitCode::SUCCESS),
+        Command::Config(ConfigCommand::Check(args)) => args
+            .check()
+            .map(|toml| {
+                print!("{toml}");
+                ExitCode::SUCCESS
+            })
+            .map_err(anyhow::Error::new),
+        Command::Completions(args) => {
+            let mut script = Vec::new();
+            xskfwd::cli::completions(args.shell, &mut script);
+            print_all(&script)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            xskfwd::cli::man_page(&mut page)
+                .context("rendering the man page")
+                .and_then(|()| print_all(&page))
+        }
         ref tool => {
             let (name, args) = tool.lab_tool().expect("every other command is a lab tool");
             run_lab_tool(name, args)
@@ -38,6 +56,16 @@ fn main() -> ExitCode {
             eprintln!("xskfwd: error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Writes `bytes` to stdout; a reader that stopped early (`| head`) is
+/// not an error.
+fn print_all(bytes: &[u8]) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(ExitCode::SUCCESS),
     }
 }
 
