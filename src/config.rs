@@ -10,7 +10,7 @@
 //!
 //! Nothing in this module does I/O: interface existence, MTUs and
 //! privileges are checked by `app` against the values validated here.
-//! [`file`] reads a `--config` file into the same [`RawConfig`] and prints
+//! [`mod@file`] reads a `--config` file into the same [`RawConfig`] and prints
 //! a [`Config`] back as one.
 
 pub mod file;

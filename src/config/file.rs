@@ -6,7 +6,7 @@
 //! optional and typed); the command line lays its flags over them
 //! (`cli::RunArgs::to_config`). Every error names the file, the line and
 //! the key — a syntax error, an unknown key, a wrong type, and also a rule
-//! [`RawConfig::validate_keyed`] found broken, through
+//! [`super::RawConfig::validate_keyed`] found broken, through
 //! [`ConfigFile::explain`]. [`to_toml`] prints a [`Config`] back as a file
 //! that reads to the same `Config`.
 
@@ -451,7 +451,7 @@ pub fn to_toml(config: &Config) -> String {
     out
 }
 
-/// Which values of a merged [`RawConfig`] came from the file: its keys
+/// Which values of a merged [`super::RawConfig`] came from the file: its keys
 /// the command line did not override, and how many of the leading
 /// `next-hop`, `route` and `neigh` items are the file's.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
