@@ -10,8 +10,13 @@
 //!
 //! Nothing in this module does I/O: interface existence, MTUs and
 //! privileges are checked by `app` against the values validated here.
+//! [`mod@file`] reads a `--config` file into the same [`RawConfig`] and prints
+//! a [`Config`] back as one.
 
-use std::net::IpAddr;
+pub mod file;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use thiserror::Error;
@@ -424,30 +429,6 @@ pub enum StatsFormat {
     None,
 }
 
-/// How log lines are written (`--log-format`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum LogFormat {
-    /// `xskfwd: message`, one event per line.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// The most verbose log level written (`--log-level`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum)]
-pub enum LogLevel {
-    /// Errors only.
-    Error,
-    /// Errors and warnings.
-    Warn,
-    /// Start-up, port events, table changes, privileges, shutdown.
-    #[default]
-    Info,
-    /// Everything.
-    Debug,
-}
-
 /// Sizes of the UMEM and the rings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RingConfig {
@@ -552,6 +533,19 @@ pub struct RawConfig {
     pub on_port_loss: OnPortLoss,
     /// Switch to this user after set-up (`--user`).
     pub user: Option<String>,
+    /// Run inside this network namespace (`--netns`).
+    pub netns: Option<String>,
+    /// `ADDR:PORT` to serve metrics on (`--metrics`; `None` = off).
+    pub metrics: Option<String>,
+    /// Instance name (`--name`): names the control socket (`None`: derived
+    /// at run time from the namespace and the ports).
+    pub name: Option<String>,
+    /// The control socket (`--control-socket`, `--no-control-socket`).
+    pub control_socket: ControlSocketSpec,
+    /// Log format (`--log-format`).
+    pub log_format: LogFormat,
+    /// Least severe level logged (`--log-level`).
+    pub log_level: LogLevel,
     /// Whether an L3 source option was given (they need L3 mode), even one
     /// that left `l3` at its default (a routes file with nothing in it).
     pub l3_options_given: bool,
@@ -576,6 +570,177 @@ pub struct Config {
     l3: L3Config,
     on_port_loss: OnPortLoss,
     user: Option<String>,
+    netns: Option<String>,
+    metrics: Option<SocketAddr>,
+    name: Option<String>,
+    control_socket: ControlSocketSpec,
+    log_format: LogFormat,
+    log_level: LogLevel,
+}
+
+/// The control socket as given.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum ControlSocketSpec {
+    /// `/run/xskfwd/NAME.sock` ([`default_control_socket`]).
+    #[default]
+    Default,
+    /// `--control-socket PATH`.
+    Path(PathBuf),
+    /// `--no-control-socket`.
+    Off,
+}
+
+/// Log output format (`--log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// The name `--log-format` and the configuration file use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// How much is logged (`--log-level`), least to most verbose: a level
+/// logs itself and everything before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, clap::ValueEnum)]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Errors and warnings.
+    Warn,
+    /// Errors, warnings and what xskfwd does (start, stop, ports).
+    #[default]
+    Info,
+    /// Everything, including diagnostics.
+    Debug,
+}
+
+impl LogLevel {
+    /// The name `--log-level` and the configuration file use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+        }
+    }
+}
+
+/// Forwarding modes as `--mode` and the configuration file name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// L2 cross-connect of port pairs.
+    L2,
+    /// Single port, MACs swapped.
+    Hairpin,
+    /// L3 router (IPv4 + IPv6), routes mirrored from the kernel and/or
+    /// given with --route / --routes-file.
+    L3,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Mode {
+        match m {
+            ModeArg::L2 => Mode::CrossConnect,
+            ModeArg::Hairpin => Mode::Hairpin,
+            ModeArg::L3 => Mode::Router,
+        }
+    }
+}
+
+impl From<Mode> for ModeArg {
+    fn from(m: Mode) -> ModeArg {
+        match m {
+            Mode::CrossConnect => ModeArg::L2,
+            Mode::Hairpin => ModeArg::Hairpin,
+            Mode::Router => ModeArg::L3,
+        }
+    }
+}
+
+/// What an idle worker does, as `--idle` and the configuration file name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum IdleArg {
+    /// Spin: lowest latency, burns the core.
+    Busy,
+    /// After a short spin, sleep in `poll(2)` on the rx sockets.
+    Poll,
+}
+
+impl From<IdleArg> for Idle {
+    fn from(i: IdleArg) -> Idle {
+        match i {
+            IdleArg::Busy => Idle::Busy,
+            IdleArg::Poll => Idle::Poll,
+        }
+    }
+}
+
+impl From<Idle> for IdleArg {
+    fn from(i: Idle) -> IdleArg {
+        match i {
+            Idle::Busy => IdleArg::Busy,
+            Idle::Poll => IdleArg::Poll,
+        }
+    }
+}
+
+/// A setting a validation error is about, named as in a configuration
+/// file: a key (the flag's name without `--`), an item of a list, or a
+/// key of one table of an array of tables (`[[route]]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key {
+    /// `rx-size`
+    Top(&'static str),
+    /// `ports[1]`: the second item of `ports`.
+    Item(&'static str, usize),
+    /// `route[0].dev`: `dev` of the first `[[route]]`.
+    Field(&'static str, usize, &'static str),
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Key::Top(k) => write!(f, "{k}"),
+            Key::Item(k, i) => write!(f, "{k}[{i}]"),
+            Key::Field(k, i, field) => write!(f, "{k}[{i}].{field}"),
+        }
+    }
+}
+
+/// A validation error and the settings it is about, most specific first
+/// (a file points at the first of them it sets).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    /// Settings the error is about.
+    pub keys: Vec<Key>,
+    /// What is wrong.
+    pub error: ConfigError,
+}
+
+impl Invalid {
+    fn at(keys: &[Key], error: ConfigError) -> Invalid {
+        Invalid {
+            keys: keys.to_vec(),
+            error,
+        }
+    }
+}
+
+/// `map_err` adapter: the error is about `keys`.
+fn at(keys: &[Key]) -> impl FnOnce(ConfigError) -> Invalid + '_ {
+    move |error| Invalid::at(keys, error)
 }
 
 /// What `xskfwd run` does when a port's interface disappears.
@@ -610,110 +775,180 @@ impl RawConfig {
             l3: L3Input::default(),
             on_port_loss: OnPortLoss::Wait,
             user: None,
+            netns: None,
+            metrics: None,
+            name: None,
+            control_socket: ControlSocketSpec::Default,
+            log_format: LogFormat::Text,
+            log_level: LogLevel::Info,
             l3_options_given: false,
         }
     }
 
     /// Checks every rule that does not need the OS and types the result.
     pub fn validate(self) -> Result<Config, ConfigError> {
+        self.validate_keyed().map_err(|invalid| invalid.error)
+    }
+
+    /// [`RawConfig::validate`], saying which setting an error is about (so
+    /// a configuration file can point at the line of its key).
+    pub fn validate_keyed(self) -> Result<Config, Invalid> {
+        use Key::{Field, Item, Top};
         let r = &self.rings;
-        pow2("frame-size", r.frame_size, 2048, 65536)?;
-        pow2("rx-size", r.rx_size, 64, 1 << 16)?;
-        pow2("tx-size", r.tx_size, 64, 1 << 16)?;
-        pow2("fill-size", r.fill_size, 64, 1 << 17)?;
-        pow2("comp-size", r.comp_size, 64, 1 << 17)?;
+        pow2("frame-size", r.frame_size, 2048, 65536).map_err(at(&[Top("frame-size")]))?;
+        pow2("rx-size", r.rx_size, 64, 1 << 16).map_err(at(&[Top("rx-size")]))?;
+        pow2("tx-size", r.tx_size, 64, 1 << 16).map_err(at(&[Top("tx-size")]))?;
+        pow2("fill-size", r.fill_size, 64, 1 << 17).map_err(at(&[Top("fill-size")]))?;
+        pow2("comp-size", r.comp_size, 64, 1 << 17).map_err(at(&[Top("comp-size")]))?;
         if r.batch == 0
             || r.batch as usize > MAX_BATCH
             || r.batch > r.rx_size
             || r.batch > r.tx_size
         {
-            return Err(ConfigError::BadBatch {
-                batch: r.batch,
-                max: MAX_BATCH,
-                rx: r.rx_size,
-                tx: r.tx_size,
-            });
+            return Err(Invalid::at(
+                &[Top("batch")],
+                ConfigError::BadBatch {
+                    batch: r.batch,
+                    max: MAX_BATCH,
+                    rx: r.rx_size,
+                    tx: r.tx_size,
+                },
+            ));
         }
         if self.mode != Mode::Router && (self.l3_options_given || self.l3 != L3Input::default()) {
-            return Err(ConfigError::Route(
-                "--route, --neigh, --routes-file and --no-kernel-routes need --mode l3".into(),
+            return Err(Invalid::at(
+                &[
+                    Item("route", 0),
+                    Item("neigh", 0),
+                    Top("kernel"),
+                    Top("routes-file"),
+                    Top("mode"),
+                ],
+                ConfigError::Route(
+                    "--route, --neigh, --routes-file and --no-kernel-routes need --mode l3".into(),
+                ),
             ));
         }
         let n = self.ports.len();
+        let count = &[Top("ports"), Top("mode")];
         match self.mode {
-            Mode::CrossConnect if n < 2 || n % 2 != 0 => {
-                return Err(ConfigError::Ports(format!(
-                    "cross-connect mode needs ports in pairs (A B [C D ...]); got {n}"
-                )));
+            _ if n == 0 => {
+                return Err(Invalid::at(
+                    count,
+                    ConfigError::Ports(
+                        "no ports: name the interfaces (xskfwd run IFACE…) or set `ports = [...]` \
+                         in the --config file"
+                            .into(),
+                    ),
+                ));
             }
-            Mode::Router if n == 0 || n > MAX_L3_PORTS => {
-                return Err(ConfigError::Ports(format!(
-                    "L3 mode takes 1 to {MAX_L3_PORTS} ports; got {n}"
-                )));
+            Mode::CrossConnect if n < 2 || n % 2 != 0 => {
+                return Err(Invalid::at(
+                    count,
+                    ConfigError::Ports(format!(
+                        "cross-connect mode needs ports in pairs (A B [C D ...]); got {n}"
+                    )),
+                ));
+            }
+            Mode::Router if n > MAX_L3_PORTS => {
+                return Err(Invalid::at(
+                    count,
+                    ConfigError::Ports(format!("L3 mode takes 1 to {MAX_L3_PORTS} ports; got {n}")),
+                ));
             }
             Mode::Hairpin if n != 1 => {
-                return Err(ConfigError::Ports(format!(
-                    "hairpin mode takes exactly one port; got {n}"
-                )));
+                return Err(Invalid::at(
+                    count,
+                    ConfigError::Ports(format!("hairpin mode takes exactly one port; got {n}")),
+                ));
             }
             _ => {}
         }
         if n > MAX_PORTS {
-            return Err(ConfigError::Ports(format!(
-                "at most {MAX_PORTS} ports; got {n}"
-            )));
+            return Err(Invalid::at(
+                count,
+                ConfigError::Ports(format!("at most {MAX_PORTS} ports; got {n}")),
+            ));
         }
         let mut ports: Vec<PortConfig> = Vec::with_capacity(n);
-        for name in &self.ports {
-            check_ifname(name)?;
+        for (i, name) in self.ports.iter().enumerate() {
+            check_ifname(name).map_err(at(&[Item("ports", i)]))?;
             if ports.iter().any(|q| q.ifname == *name) {
-                return Err(ConfigError::Ports(format!(
-                    "interface {name} is given twice"
-                )));
+                return Err(Invalid::at(
+                    &[Item("ports", i)],
+                    ConfigError::Ports(format!("interface {name} is given twice")),
+                ));
             }
             ports.push(PortConfig {
                 ifname: name.clone(),
                 next_hop: None,
             });
         }
-        for nh in &self.next_hops {
+        for (i, nh) in self.next_hops.iter().enumerate() {
+            let key = &[Item("next-hop", i)];
             let (ifname, mac) = nh.split_once('=').ok_or_else(|| {
-                ConfigError::Ports(format!("--next-hop '{nh}' must look like IFACE=MAC"))
+                Invalid::at(
+                    key,
+                    ConfigError::Ports(format!("--next-hop '{nh}' must look like IFACE=MAC")),
+                )
             })?;
-            let mac = parse_mac(mac)?;
+            let mac = parse_mac(mac).map_err(at(key))?;
             let port = ports
                 .iter_mut()
                 .find(|p| p.ifname == ifname)
                 .ok_or_else(|| {
-                    ConfigError::Ports(format!(
-                        "--next-hop names {ifname}, which is not one of the ports {:?}",
-                        self.ports
-                    ))
+                    Invalid::at(
+                        key,
+                        ConfigError::Ports(format!(
+                            "--next-hop names {ifname}, which is not one of the ports {:?}",
+                            self.ports
+                        )),
+                    )
                 })?;
             port.next_hop = Some(mac);
         }
         if !self.next_hops.is_empty() {
+            let key = &[Item("next-hop", 0), Top("mode")];
             match self.mode {
                 Mode::Hairpin => {
-                    return Err(ConfigError::Ports(
-                        "--next-hop does not apply to hairpin mode (it swaps the MACs)".into(),
+                    return Err(Invalid::at(
+                        key,
+                        ConfigError::Ports(
+                            "--next-hop does not apply to hairpin mode (it swaps the MACs)".into(),
+                        ),
                     ))
                 }
                 Mode::Router => {
-                    return Err(ConfigError::Ports(
+                    return Err(Invalid::at(key, ConfigError::Ports(
                         "--next-hop does not apply to L3 mode (next hops come from routes and neighbours)"
                             .into(),
-                    ))
+                    )))
                 }
                 Mode::CrossConnect => {}
             }
         }
         let names: Vec<&str> = self.ports.iter().map(String::as_str).collect();
         let l3 = if self.mode == Mode::Router {
-            let l3 = self.l3.resolve(&names)?;
+            let mut l3 = L3Config {
+                kernel: self.l3.kernel,
+                routes: Vec::with_capacity(self.l3.routes.len()),
+                neighs: Vec::with_capacity(self.l3.neighs.len()),
+            };
+            for (i, r) in self.l3.routes.iter().enumerate() {
+                r.check().map_err(at(&[Item("route", i)]))?;
+                l3.routes
+                    .push(r.resolve(&names).map_err(at(&[Field("route", i, "dev")]))?);
+            }
+            for (i, n) in self.l3.neighs.iter().enumerate() {
+                l3.neighs
+                    .push(n.resolve(&names).map_err(at(&[Field("neigh", i, "dev")]))?);
+            }
             if !l3.kernel && l3.routes.is_empty() {
-                return Err(ConfigError::Route(
-                    "with --no-kernel-routes there must be at least one --route".into(),
+                return Err(Invalid::at(
+                    &[Top("kernel"), Top("routes-file")],
+                    ConfigError::Route(
+                        "with --no-kernel-routes there must be at least one --route".into(),
+                    ),
                 ));
             }
             l3
@@ -721,27 +956,37 @@ impl RawConfig {
             L3Config::default()
         };
         if self.queues.is_empty() {
-            return Err(ConfigError::Queues("at least one queue is needed".into()));
+            return Err(Invalid::at(
+                &[Top("queues")],
+                ConfigError::Queues("at least one queue is needed".into()),
+            ));
         }
         for (i, q) in self.queues.iter().enumerate() {
             if *q >= MAX_QUEUES {
-                return Err(ConfigError::Queues(format!(
-                    "queue {q} is out of range (0..{MAX_QUEUES})"
-                )));
+                return Err(Invalid::at(
+                    &[Item("queues", i)],
+                    ConfigError::Queues(format!("queue {q} is out of range (0..{MAX_QUEUES})")),
+                ));
             }
             if self.queues[..i].contains(q) {
-                return Err(ConfigError::Queues(format!("queue {q} is given twice")));
+                return Err(Invalid::at(
+                    &[Item("queues", i)],
+                    ConfigError::Queues(format!("queue {q} is given twice")),
+                ));
             }
         }
         let workers = self.queues.len();
         let needed = u64::from(r.frames_per_worker(n)) * workers as u64;
         if r.frames != 0 && u64::from(r.frames) < needed {
-            return Err(ConfigError::TooFewFrames {
-                given: r.frames,
-                needed,
-                workers,
-                ports: n,
-            });
+            return Err(Invalid::at(
+                &[Top("frames")],
+                ConfigError::TooFewFrames {
+                    given: r.frames,
+                    needed,
+                    workers,
+                    ports: n,
+                },
+            ));
         }
         let total = if r.frames != 0 {
             u64::from(r.frames)
@@ -750,23 +995,64 @@ impl RawConfig {
         };
         let bytes = total * u64::from(r.frame_size);
         if bytes > u64::from(u32::MAX) {
-            return Err(ConfigError::UmemTooLarge { bytes });
+            return Err(Invalid::at(
+                &[
+                    Top("frames"),
+                    Top("frame-size"),
+                    Top("fill-size"),
+                    Top("tx-size"),
+                    Top("queues"),
+                ],
+                ConfigError::UmemTooLarge { bytes },
+            ));
         }
         let mut rings = self.rings;
         rings.frames = total as u32;
         if let Some(d) = self.duration {
             if !(d.is_finite() && d > 0.0) {
-                return Err(ConfigError::Time(format!(
-                    "--duration {d} must be a positive number of seconds"
-                )));
+                return Err(Invalid::at(
+                    &[Top("duration")],
+                    ConfigError::Time(format!(
+                        "--duration {d} must be a positive number of seconds"
+                    )),
+                ));
             }
         }
         if !(self.stats_interval.is_finite() && self.stats_interval >= 0.05) {
-            return Err(ConfigError::Time(format!(
-                "--stats-interval {} must be at least 0.05 seconds",
-                self.stats_interval
-            )));
+            return Err(Invalid::at(
+                &[Top("stats-interval")],
+                ConfigError::Time(format!(
+                    "--stats-interval {} must be at least 0.05 seconds",
+                    self.stats_interval
+                )),
+            ));
         }
+        if let Some(ns) = &self.netns {
+            crate::netns::validate_netns_name(ns)
+                .map_err(|e| bad_value("netns", format!("{e:#}")))
+                .map_err(at(&[Top("netns")]))?;
+        }
+        if let Some(user) = &self.user {
+            if user.is_empty() || user.contains(['\0', '/', ':']) {
+                return Err(Invalid::at(
+                    &[Top("user")],
+                    bad_value("user", format!("{user:?} is not a user name")),
+                ));
+            }
+        }
+        let metrics = match &self.metrics {
+            None => None,
+            Some(s) => Some(parse_metrics(s).map_err(at(&[Top("metrics")]))?),
+        };
+        if let Some(name) = &self.name {
+            check_instance_name(name).map_err(at(&[Top("name")]))?;
+        }
+        let control_socket = match self.control_socket {
+            ControlSocketSpec::Path(p) => {
+                ControlSocketSpec::Path(check_socket_path(p).map_err(at(&[Top("control-socket")]))?)
+            }
+            other => other,
+        };
         Ok(Config {
             mode: self.mode,
             ports,
@@ -783,8 +1069,76 @@ impl RawConfig {
             l3,
             on_port_loss: self.on_port_loss,
             user: self.user,
+            netns: self.netns,
+            metrics,
+            name: self.name,
+            control_socket,
+            log_format: self.log_format,
+            log_level: self.log_level,
         })
     }
+}
+
+/// The longest path a unix socket address holds (`sun_path` less its NUL).
+const SUN_PATH_MAX: usize = 107;
+
+fn bad_value(flag: &'static str, why: String) -> ConfigError {
+    ConfigError::BadValue { flag, why }
+}
+
+/// `--metrics ADDR:PORT`.
+fn parse_metrics(s: &str) -> Result<SocketAddr, ConfigError> {
+    let addr: SocketAddr = s.parse().map_err(|_| {
+        bad_value(
+            "metrics",
+            format!("'{s}' is not ADDR:PORT (e.g. 127.0.0.1:9100 or [::1]:9100)"),
+        )
+    })?;
+    if addr.port() == 0 {
+        return Err(bad_value(
+            "metrics",
+            format!("'{s}': port 0 would listen on a random port; name one"),
+        ));
+    }
+    Ok(addr)
+}
+
+/// `--name`: 1–64 of `[A-Za-z0-9_.-]`, not starting with `.` (it names
+/// files such as the control socket).
+fn check_instance_name(name: &str) -> Result<(), ConfigError> {
+    let ok = (1..=64).contains(&name.len())
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(bad_value(
+            "name",
+            format!("{name:?} must be 1 to 64 of A-Z a-z 0-9 _ . - and not start with '.'"),
+        ))
+    }
+}
+
+/// Where the control socket of instance `name` is by default.
+pub fn default_control_socket(name: &str) -> PathBuf {
+    Path::new(crate::ops::client::RUN_DIR).join(format!("{name}.sock"))
+}
+
+/// `--control-socket PATH`: fits a unix socket address.
+fn check_socket_path(p: PathBuf) -> Result<PathBuf, ConfigError> {
+    let len = p.as_os_str().len();
+    let why = if len == 0 {
+        "is empty".to_string()
+    } else if len > SUN_PATH_MAX {
+        format!("is {len} bytes, more than the {SUN_PATH_MAX} a unix socket path may have")
+    } else if p.as_os_str().as_encoded_bytes().contains(&0) {
+        "contains a NUL byte".to_string()
+    } else {
+        return Ok(p);
+    };
+    Err(bad_value("control-socket", format!("{:?} {why}", p)))
 }
 
 impl Config {
@@ -873,10 +1227,43 @@ impl Config {
     pub fn total_frames(&self) -> u32 {
         self.rings.frames
     }
+
+    /// The network namespace to run in (`None` = the current one).
+    pub fn netns(&self) -> Option<&str> {
+        self.netns.as_deref()
+    }
+
+    /// Where to serve metrics (`None` = nowhere, the default).
+    pub fn metrics(&self) -> Option<SocketAddr> {
+        self.metrics
+    }
+
+    /// Instance name (`--name`): 1–64 of `[A-Za-z0-9_.-]`, not starting
+    /// with `.`; `None`: derived at run time from the namespace and the
+    /// ports (`crate::ops::default_name`).
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The control socket: `/run/xskfwd/NAME.sock` (default), a path, or
+    /// none.
+    pub fn control_socket(&self) -> &ControlSocketSpec {
+        &self.control_socket
+    }
+
+    /// Log format.
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+
+    /// Least severe level logged.
+    pub fn log_level(&self) -> LogLevel {
+        self.log_level
+    }
 }
 
 /// What is wrong with a configuration.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
     /// Not a MAC address.
     #[error("'{0}' is not a MAC address (expected six hex bytes like 02:00:00:00:00:01)")]
@@ -935,6 +1322,27 @@ pub enum ConfigError {
     /// A static route, neighbour or routes file is wrong.
     #[error("{0}")]
     Route(String),
+    /// The value of an option is wrong.
+    #[error("--{flag}: {why}")]
+    BadValue {
+        /// Option name.
+        flag: &'static str,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A configuration file is wrong (unreadable, not TOML, an unknown
+    /// key, a value of the wrong type or one that did not validate).
+    #[error("{path}{}{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default(), key.as_ref().map(|k| format!(": key `{k}`")).unwrap_or_default())]
+    File {
+        /// The file as named.
+        path: String,
+        /// 1-based line of the key, when known.
+        line: Option<usize>,
+        /// The key, e.g. `rx-size` or `route[1].dev`, when known.
+        key: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 fn pow2(name: &'static str, value: u32, min: u32, max: u32) -> Result<(), ConfigError> {
@@ -953,6 +1361,7 @@ fn pow2(name: &'static str, value: u32, min: u32, max: u32) -> Result<(), Config
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::ValueEnum;
 
     fn sample() -> RawConfig {
         let mut c = RawConfig::new(Mode::CrossConnect, &["a", "b"]);
@@ -1148,5 +1557,102 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("need --mode l3"));
+    }
+
+    #[test]
+    fn instance_name_metrics_and_control_socket() {
+        let name = |n: &str| {
+            let mut c = sample();
+            c.name = Some(n.into());
+            c.validate()
+                .map(|c| c.name().unwrap_or_default().to_string())
+        };
+        for ok in ["xskfwd", "a", "edge-1.b_2", &"x".repeat(64)] {
+            assert_eq!(name(ok).as_deref(), Ok(ok));
+        }
+        for bad in ["", ".hidden", "a/b", "a b", "é", &"x".repeat(65)] {
+            let e = name(bad).unwrap_err();
+            assert!(e.to_string().starts_with("--name: "), "{bad}: {e}");
+        }
+        let mut c = sample();
+        c.metrics = Some("127.0.0.1:9100".into());
+        assert_eq!(
+            c.clone().validate().unwrap().metrics(),
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
+        for bad in ["127.0.0.1", "localhost:9100", "127.0.0.1:0", ""] {
+            c.metrics = Some(bad.into());
+            let e = c.clone().validate_keyed().unwrap_err();
+            assert_eq!(e.keys, [Key::Top("metrics")], "{bad}");
+            assert!(e.error.to_string().starts_with("--metrics: "), "{bad}");
+        }
+        let mut c = sample();
+        c.control_socket = ControlSocketSpec::Path(format!("/{}", "s".repeat(106)).into());
+        let ControlSocketSpec::Path(p) = c.clone().validate().unwrap().control_socket().clone()
+        else {
+            panic!("a path")
+        };
+        assert_eq!(p.as_os_str().len(), 107);
+        c.control_socket = ControlSocketSpec::Path(format!("/{}", "s".repeat(107)).into());
+        assert!(c
+            .clone()
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("more than the 107"));
+        c.control_socket = ControlSocketSpec::Path("".into());
+        assert!(c
+            .clone()
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("is empty"));
+        c.control_socket = ControlSocketSpec::Off;
+        assert_eq!(c.validate().unwrap().control_socket(), &ControlSocketSpec::Off);
+        let mut c = sample();
+        c.netns = Some("a/b".into());
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("--netns: "));
+    }
+
+    #[test]
+    fn log_levels_are_ordered_and_named_as_their_flags() {
+        assert!(LogLevel::Error < LogLevel::Warn);
+        assert!(LogLevel::Warn < LogLevel::Info);
+        assert!(LogLevel::Info < LogLevel::Debug);
+        for l in LogLevel::value_variants() {
+            assert_eq!(clap::ValueEnum::from_str(l.name(), false), Ok(*l));
+        }
+        for f in LogFormat::value_variants() {
+            assert_eq!(clap::ValueEnum::from_str(f.name(), false), Ok(*f));
+        }
+        assert_eq!(
+            (LogLevel::default(), LogFormat::default()),
+            (LogLevel::Info, LogFormat::Text)
+        );
+    }
+
+    #[test]
+    fn errors_say_which_setting_they_are_about() {
+        let keys = |f: fn(&mut RawConfig)| {
+            let mut c = sample();
+            f(&mut c);
+            c.validate_keyed().unwrap_err().keys[0]
+        };
+        assert_eq!(keys(|c| c.rings.tx_size = 3), Key::Top("tx-size"));
+        assert_eq!(keys(|c| c.rings.batch = 0), Key::Top("batch"));
+        assert_eq!(keys(|c| c.ports[1] = "a".into()), Key::Item("ports", 1));
+        assert_eq!(
+            keys(|c| c.next_hops.push("a=zz".into())),
+            Key::Item("next-hop", 1)
+        );
+        assert_eq!(keys(|c| c.queues = vec![0, 0]), Key::Item("queues", 1));
+        assert_eq!(keys(|c| c.rings.frames = 1), Key::Top("frames"));
+        assert_eq!(keys(|c| c.stats_interval = 0.0), Key::Top("stats-interval"));
+        assert_eq!(keys(|c| c.duration = Some(-1.0)), Key::Top("duration"));
+        assert_eq!(keys(|c| c.ports.clear()), Key::Top("ports"));
     }
 }

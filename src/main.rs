@@ -3,25 +3,26 @@
 
 #![forbid(unsafe_code)]
 
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Command as Process, ExitCode};
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
-use xskfwd::cli::{Cli, Command};
+use xskfwd::cli::{Cli, Command, ConfigCommand};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_with_sources();
     let result = match cli.command {
         Command::Run(args) => match args.to_config() {
             Ok(config) => {
-                xskfwd::log::init(args.ops.log_format, args.ops.log_level);
-                xskfwd::app::run(&config, args.netns.as_deref(), &args.ops.endpoints()).map(|s| {
+                xskfwd::log::init(config.log_format(), config.log_level());
+                xskfwd::app::run(&config, config.netns()).map(|s| {
                     if s.conserved() {
                         ExitCode::SUCCESS
                     } else {
-                        eprintln!(
-                            "xskfwd: error: frame accounting failed (a bug): see the summary above"
+                        xskfwd::error!(
+                            "summary",
+                            "frame accounting failed (a bug): see the summary above"
                         );
                         ExitCode::from(3)
                     }
@@ -32,6 +33,24 @@ fn main() -> ExitCode {
         Command::Routes(args) => xskfwd::app::routes(&args).map(|()| ExitCode::SUCCESS),
         Command::Status(args) => xskfwd::ops::client::status(&args).map(|()| ExitCode::SUCCESS),
         Command::Trace(args) => xskfwd::ops::client::trace(&args).map(|()| ExitCode::SUCCESS),
+        Command::Config(ConfigCommand::Check(args)) => args
+            .check()
+            .map(|toml| {
+                print!("{toml}");
+                ExitCode::SUCCESS
+            })
+            .map_err(anyhow::Error::new),
+        Command::Completions(args) => {
+            let mut script = Vec::new();
+            xskfwd::cli::completions(args.shell, &mut script);
+            print_all(&script)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            xskfwd::cli::man_page(&mut page)
+                .context("rendering the man page")
+                .and_then(|()| print_all(&page))
+        }
         ref tool => {
             let (name, args) = tool.lab_tool().expect("every other command is a lab tool");
             run_lab_tool(name, args)
@@ -40,9 +59,20 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("xskfwd: error: {e:#}");
+            // In the format the run asked for (text until then).
+            xskfwd::error!("exit", "{e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Writes `bytes` to stdout; a reader that stopped early (`| head`) is
+/// not an error.
+fn print_all(bytes: &[u8]) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(ExitCode::SUCCESS),
     }
 }
 

@@ -46,13 +46,13 @@ use xskfwd_core::verdict::{Forwarder, Verdict};
 use xskfwd_core::worker::{FrameAccount, Worker, WorkerParams};
 
 use crate::bpf::{self, PortProgram};
-use crate::config::{Config, Mode, OnPortLoss, MAX_L3_PORTS};
+use crate::config::{Config, ControlSocketSpec, Mode, OnPortLoss, MAX_L3_PORTS};
 use crate::control::{Control, ControlStats, MapSteering, PortRef};
 use crate::netlink::Monitor;
 use crate::netns;
 use crate::ops::metrics::{MetricsListener, MetricsServer};
 use crate::ops::server::{ControlListener, ControlSocket};
-use crate::ops::{Endpoints, Live, Shape};
+use crate::ops::{Live, Shape};
 use crate::privileges::{self, Cap, User};
 use crate::xsk::{SharedUmem, SocketOptions, XskFrame, XskRings, XskSocket};
 use xskfwd_core::limits::STEER_ENTRIES;
@@ -109,16 +109,16 @@ impl Stage {
 /// disappears and comes back makes it build the datapath again (each
 /// datapath prints its own summary; the last one is returned).
 ///
-/// The operator's endpoints (`ops`) live for the whole run, across
-/// datapaths: bound before the first set-up (in the run's namespace,
+/// The operator's endpoints (control socket, metrics) live for the
+/// whole run, across datapaths: bound before the first set-up (in the run's namespace,
 /// with set-up's privileges), served only once the first datapath has
 /// dropped them, so their threads hold none.
-pub fn run(config: &Config, netns_name: Option<&str>, ops: &Endpoints) -> Result<Summary> {
+pub fn run(config: &Config, netns_name: Option<&str>) -> Result<Summary> {
     privileges::require("xskfwd run", &privileges::setup_caps(netns_name.is_some()))?;
     if let Some(ns) = netns_name {
         netns::enter_netns(ns).with_context(|| format!("entering network namespace {ns}"))?;
     }
-    let name = ops.name.clone().unwrap_or_else(|| {
+    let name = config.name().map(str::to_string).unwrap_or_else(|| {
         let ports: Vec<String> = config
             .ports()
             .iter()
@@ -127,10 +127,10 @@ pub fn run(config: &Config, netns_name: Option<&str>, ops: &Endpoints) -> Result
         crate::ops::default_name(crate::ops::current_netns_name().as_deref(), &ports)
     });
     let live = Live::new(&name);
-    let mut control = match (&ops.control_socket, ops.no_control_socket) {
-        (_, true) => None,
-        (Some(path), false) => Some(ControlListener::bind(path)?),
-        (None, false) => {
+    let mut control = match config.control_socket() {
+        ControlSocketSpec::Off => None,
+        ControlSocketSpec::Path(path) => Some(ControlListener::bind(path)?),
+        ControlSocketSpec::Default => {
             let path = crate::ops::client::socket_path(&name);
             match ControlListener::bind(&path) {
                 Ok(c) => Some(c),
@@ -144,7 +144,7 @@ pub fn run(config: &Config, netns_name: Option<&str>, ops: &Endpoints) -> Result
             }
         }
     };
-    let mut metrics = ops.metrics.map(MetricsListener::bind).transpose()?;
+    let mut metrics = config.metrics().map(MetricsListener::bind).transpose()?;
     let mut serving: (Option<ControlSocket>, Option<MetricsServer>) = (None, None);
     loop {
         let (summary, result) = run_staged_with(config, None, Some(Arc::clone(&live)), |stage| {

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -56,7 +56,7 @@ pub fn socket_path(name: &str) -> PathBuf {
     if name.contains('/') {
         PathBuf::from(name)
     } else {
-        Path::new(RUN_DIR).join(format!("{name}.sock"))
+        crate::config::default_control_socket(name)
     }
 }
 
@@ -450,6 +450,7 @@ fn trace_to_file(args: &TraceArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn names_and_paths() {

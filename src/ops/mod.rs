@@ -35,23 +35,6 @@ use xskfwd_core::trace::Tracer;
 use crate::control::ControlStats;
 use crate::stats::{XdpProgStats, XskStats};
 
-/// Where a run offers its operator's surface (`--name`,
-/// `--control-socket`, `--no-control-socket`, `--metrics`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Endpoints {
-    /// Instance name (`None`: derived from the namespace and the ports,
-    /// see [`default_name`]).
-    pub name: Option<String>,
-    /// The control socket's path, if given (else
-    /// `/run/xskfwd/NAME.sock`, best effort: a run that cannot create it
-    /// says so and goes on without).
-    pub control_socket: Option<std::path::PathBuf>,
-    /// No control socket at all.
-    pub no_control_socket: bool,
-    /// The metrics endpoint's address (`None`: no metrics).
-    pub metrics: Option<std::net::SocketAddr>,
-}
-
 /// The name of an instance not given `--name`: its ports joined by `-`,
 /// after the name of the network namespace it runs in unless that is
 /// the host's (`lab-dut.dut0-dut1`, `eth1-eth2`). Two instances cannot
