@@ -1608,7 +1608,10 @@ mod tests {
             .to_string()
             .contains("is empty"));
         c.control_socket = ControlSocketSpec::Off;
-        assert_eq!(c.validate().unwrap().control_socket(), &ControlSocketSpec::Off);
+        assert_eq!(
+            c.validate().unwrap().control_socket(),
+            &ControlSocketSpec::Off
+        );
         let mut c = sample();
         c.netns = Some("a/b".into());
         assert!(c

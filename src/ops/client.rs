@@ -352,8 +352,11 @@ pub fn comment(head: &Value, ports: &[String]) -> String {
 
 /// `xskfwd trace`
 pub fn trace(args: &TraceArgs) -> Result<()> {
+    // Only a file this trace creates may be removed again (never an
+    // existing file, and never a device such as /dev/null).
+    let created = args.write != "-" && std::fs::symlink_metadata(&args.write).is_err();
     let result = trace_to_file(args);
-    if result.is_err() && args.write != "-" {
+    if result.is_err() && created {
         // No half-written capture left behind.
         let _ = std::fs::remove_file(&args.write);
     }
@@ -458,6 +461,31 @@ mod tests {
         assert_eq!(socket_path("/tmp/x.sock"), Path::new("/tmp/x.sock"));
         let e = ask("no-such-instance-xyz", &json!({"cmd": "status"})).unwrap_err();
         assert!(e.to_string().contains("no xskfwd instance named"), "{e}");
+    }
+
+    #[test]
+    fn a_failed_trace_removes_only_a_file_it_created() {
+        let dir = std::env::temp_dir().join(format!("xskfwd-trace-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let args = |w: &Path| TraceArgs {
+            name: "no-such-instance-xyz".into(),
+            count: 1,
+            verdict: None,
+            reason: None,
+            timeout: 1.0,
+            write: w.display().to_string(),
+        };
+        let existing = dir.join("kept.pcapng");
+        std::fs::write(&existing, b"keep me").unwrap();
+        assert!(trace(&args(&existing)).is_err());
+        assert!(existing.exists(), "an existing file is never removed");
+        let fresh = dir.join("fresh.pcapng");
+        assert!(trace(&args(&fresh)).is_err());
+        assert!(
+            !fresh.exists(),
+            "a capture it created is not left half-written"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
