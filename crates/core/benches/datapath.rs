@@ -9,6 +9,10 @@ use xskfwd_core::wire::ethernet::Mac;
 use xskfwd_core::worker::{Idle, Worker, WorkerParams};
 
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use xskfwd_core::trace::{Filter, Record, Tracer, VerdictKind};
 
 use etherparse::PacketBuilder;
 use xskfwd_core::l3;
@@ -42,33 +46,87 @@ fn bench_process(c: &mut Criterion) {
     g.finish();
 }
 
+/// A worker with 64 frames of 64 bytes waiting on port 0, with `tracer`
+/// attached if given.
+fn loaded_worker(tracer: Option<&Arc<Tracer>>) -> Worker<MemRings, L2Forwarder> {
+    let (rings, pool) = MemRings::new(2, 256, 1024, 2048);
+    let mut w = Worker::new(
+        rings,
+        forwarder(),
+        WorkerParams {
+            batch: 64,
+            idle: Idle::Busy,
+        },
+        pool,
+    );
+    if let Some(t) = tracer {
+        w = w.with_trace(Arc::clone(t), 0);
+    }
+    w.prime();
+    for _ in 0..64 {
+        w.rings_mut().inject(0, &[0u8; 64]);
+    }
+    w.rings_mut().deliver();
+    w
+}
+
+/// The whole worker loop, and what a packet trace costs it: no tracer,
+/// a tracer nobody armed, one armed for frames this traffic never
+/// matches (drops), and one copying every frame (tx).
 fn bench_worker(c: &mut Criterion) {
     let mut g = c.benchmark_group("worker_mem");
     g.throughput(Throughput::Elements(64));
     g.bench_function("poll_once_64x64B", |b| {
         b.iter_batched_ref(
-            || {
-                let (rings, pool) = MemRings::new(2, 256, 1024, 2048);
-                let mut w = Worker::new(
-                    rings,
-                    forwarder(),
-                    WorkerParams {
-                        batch: 64,
-                        idle: Idle::Busy,
-                    },
-                    pool,
-                );
-                w.prime();
-                for _ in 0..64 {
-                    w.rings_mut().inject(0, &[0u8; 64]);
-                }
-                w.rings_mut().deliver();
-                w
-            },
+            || loaded_worker(None),
             |w| black_box(w.poll_once()),
             BatchSize::SmallInput,
         )
     });
+    let tracer = Arc::new(Tracer::new());
+    g.bench_function("poll_once_64x64B_trace_disarmed", |b| {
+        b.iter_batched_ref(
+            || loaded_worker(Some(&tracer)),
+            |w| black_box(w.poll_once()),
+            BatchSize::SmallInput,
+        )
+    });
+    let buffers = |n: usize| (0..n).map(|_| Record::with_capacity(2048)).collect();
+    {
+        let drops = Filter {
+            verdict: Some(VerdictKind::Drop),
+            reason: None,
+        };
+        let _armed = tracer.arm(drops, u64::MAX, buffers(64)).unwrap();
+        g.bench_function("poll_once_64x64B_trace_armed_no_match", |b| {
+            b.iter_batched_ref(
+                || loaded_worker(Some(&tracer)),
+                |w| black_box(w.poll_once()),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    {
+        let all_tx = Filter {
+            verdict: Some(VerdictKind::Tx),
+            reason: None,
+        };
+        let session = tracer.arm(all_tx, u64::MAX, buffers(64)).unwrap();
+        g.bench_function("poll_once_64x64B_trace_copying_all", |b| {
+            b.iter_batched_ref(
+                || {
+                    // Give the buffers back (untimed), as a client does.
+                    while let Some(r) = session.next(Duration::ZERO) {
+                        session.recycle(r);
+                    }
+                    loaded_worker(Some(&tracer))
+                },
+                |w| black_box(w.poll_once()),
+                BatchSize::SmallInput,
+            )
+        });
+        assert_eq!(session.stats().missed, 0, "every frame was copied");
+    }
     g.finish();
 }
 
