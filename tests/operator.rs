@@ -511,3 +511,101 @@ fn a_trace_captures_drops_and_transmits_frame_by_frame() {
     );
     assert_eq!(summary["frames"]["conserved"], true);
 }
+
+#[test]
+fn an_l3_instance_from_a_config_file_shows_its_running_tables() {
+    if !root_or_skip("an_l3_instance_from_a_config_file_shows_its_running_tables") {
+        return;
+    }
+    let lab = lab("opl3");
+    let info = lab.info().clone();
+    let name = unique_name("l3");
+    let dir = Scratch::new("l3conf");
+    let file = dir.0.join("xskfwd.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "# An L3 router in the lab's dut, configured by file only.\n\
+             ports = [\"dut0\", \"dut1\"]\nmode = \"l3\"\nnetns = \"{}\"\nname = \"{name}\"\n\
+             stats = \"json\"\nstats-interval = 0.5\n\n\
+             [[route]]\nprefix = \"198.18.99.0/24\"\nvia = \"198.18.1.1\"\ndev = \"dut1\"\n",
+            info.dut_ns()
+        ),
+    )
+    .unwrap();
+    let file_arg = file.display().to_string();
+    // The file checks, and the effective configuration names the route.
+    let out = cli(&["config", "check", &file_arg]);
+    assert!(out.status.success(), "{out:?}");
+    let effective = String::from_utf8_lossy(&out.stdout);
+    assert!(effective.contains("198.18.99.0/24"), "{effective}");
+    assert!(
+        effective.contains(&format!("name = \"{name}\"")),
+        "{effective}"
+    );
+    let fwd = Running::start(
+        &["run".to_string(), "--config".to_string(), file_arg],
+        info.dut_ns(),
+        "dut0",
+    );
+    assert!(ping(info.src_ns(), &info.dst0.ipv4.to_string()), "routed");
+    // The running tables: the static route, then a kernel route added
+    // while it runs.
+    let routes = |name: &str| {
+        let out = cli(&["routes", name]);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let t = routes(&name);
+    let line = t
+        .lines()
+        .find(|l| l.starts_with("198.18.99.0/24"))
+        .unwrap_or_else(|| panic!("no static route in\n{t}"));
+    assert!(
+        line.contains("via 198.18.1.1 dev dut1") && line.contains("static"),
+        "{line}"
+    );
+    ip(
+        info.dut_ns(),
+        &[
+            "route",
+            "add",
+            "198.18.77.0/24",
+            "via",
+            "198.18.1.1",
+            "dev",
+            "dut1",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = routes(&name);
+        if let Some(l) = t.lines().find(|l| l.starts_with("198.18.77.0/24")) {
+            assert!(
+                l.contains("via 198.18.1.1 dev dut1") && l.contains("kernel"),
+                "{l}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new route never showed:\n{t}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    let out = cli(&["status", &name, "--json"]);
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status");
+    assert_eq!(s["mode"], "l3");
+    assert!(
+        s["tables"]["routes_v4"].as_u64().unwrap() >= 3,
+        "{}",
+        s["tables"]
+    );
+    assert!(
+        s["tables"]["route_builds"].as_u64().unwrap() >= 2,
+        "{}",
+        s["tables"]
+    );
+    let summary = stop_and_summary(fwd);
+    assert_eq!(summary["frames"]["conserved"], true);
+}
