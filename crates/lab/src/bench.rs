@@ -189,6 +189,47 @@ fn split(before: &[CpuTimes], after: &[CpuTimes]) -> Vec<CpuSplit> {
         .collect()
 }
 
+/// A process's CPU time over a trial, percent of one core.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct ProcCpu {
+    /// In its own code.
+    pub user: f64,
+    /// In the kernel on its behalf (its syscalls: in copy mode, the
+    /// transmit's copy and skb).
+    pub system: f64,
+}
+
+impl ProcCpu {
+    /// From two (user, system) tick readings `secs` apart.
+    fn between(a: (u64, u64), b: (u64, u64), secs: f64) -> ProcCpu {
+        let pct = |t: u64| 100.0 * t as f64 / clock_ticks() / secs.max(1e-9);
+        ProcCpu {
+            user: pct(b.0.saturating_sub(a.0)),
+            system: pct(b.1.saturating_sub(a.1)),
+        }
+    }
+}
+
+/// Clock ticks per second of /proc's CPU times.
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// (user, system) ticks of process `pid`, all threads.
+fn proc_ticks(pid: u32) -> Option<(u64, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which may hold spaces: state is
+    // field 3, utime 14, stime 15.
+    let f: Vec<&str> = s[s.rfind(')')? + 2..].split_whitespace().collect();
+    Some((f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?))
+}
+
 /// One trial's outcome.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Trial {
@@ -214,6 +255,8 @@ pub struct Trial {
     pub syscalls_per_pkt: Option<f64>,
     /// xskfwd's own account of the trial.
     pub xskfwd: Option<XskfwdEnd>,
+    /// xskfwd's own CPU time over the trial (its process, all threads).
+    pub xskfwd_cpu: Option<ProcCpu>,
     /// Offered rate limit of this trial (pps), if any.
     pub rate_limit: Option<u64>,
     /// A trial of the RFC 2544 search (not one of the table's
@@ -377,6 +420,12 @@ pub struct XskfwdEnd {
     /// Frames the kernel could not put into xskfwd's rx rings (ring full,
     /// no fill-ring frame): the worker did not keep up.
     pub rx_lost: u64,
+    /// Of `rx_lost`, those counted as `rx_ring_full` (the rest as
+    /// `rx_dropped`).
+    pub rx_ring_full: u64,
+    /// The summary's frame account closed (`conserved: yes`): every UMEM
+    /// frame is free, in a kernel ring or in flight, none twice.
+    pub conserved: bool,
 }
 
 /// Parses the summary line of `xskfwd run --stats json`.
@@ -391,10 +440,8 @@ fn parse_end(out: &str) -> Option<XskfwdEnd> {
     let sum = |f: &dyn Fn(&serde_json::Value) -> u64| ports.iter().map(f).sum::<u64>();
     let calls =
         sum(&|p| p["tx_kicks"].as_u64().unwrap_or(0) + p["fill_kicks"].as_u64().unwrap_or(0));
-    let rx_lost = sum(&|p| {
-        p["xsk"]["rx_dropped"].as_u64().unwrap_or(0)
-            + p["xsk"]["rx_ring_full"].as_u64().unwrap_or(0)
-    });
+    let rx_ring_full = sum(&|p| p["xsk"]["rx_ring_full"].as_u64().unwrap_or(0));
+    let rx_lost = rx_ring_full + sum(&|p| p["xsk"]["rx_dropped"].as_u64().unwrap_or(0));
     Some(XskfwdEnd {
         syscalls_per_pkt: if tx > 0 {
             calls as f64 / tx as f64
@@ -404,6 +451,8 @@ fn parse_end(out: &str) -> Option<XskfwdEnd> {
         tx_packets: tx,
         dropped: summary["dropped"].as_u64().unwrap_or(0),
         rx_lost,
+        rx_ring_full,
+        conserved: summary["frames"]["conserved"] == true,
     })
 }
 
@@ -432,11 +481,22 @@ fn trial(
     rep: u32,
     rate: Option<u64>,
 ) -> Result<Trial> {
-    let size = if path.v6() {
-        size.max(82)
-    } else {
-        size.max(62)
-    };
+    trial_family(args, info, path, path.v6(), size, rep, rate)
+}
+
+/// One trial of `path` with IPv6 (`v6`) or IPv4 frames of `size` bytes
+/// (at least 82 / 62, what a stamped frame needs), offered at `rate`
+/// (`None`: as fast as the generator goes) for `args.duration`.
+pub(crate) fn trial_family(
+    args: &BenchArgs,
+    info: &LabInfo,
+    path: Path,
+    v6: bool,
+    size: usize,
+    rep: u32,
+    rate: Option<u64>,
+) -> Result<Trial> {
+    let size = if v6 { size.max(82) } else { size.max(62) };
     let guard = start_path(args, info, path)?;
     let dur = Duration::from_secs_f64(args.duration);
     let mut sink_cfg = SinkConfig::new("dst0", SinkMode::Count);
@@ -447,7 +507,7 @@ fn trial(
         pin_napi(info.dst_ns(), "dst0", cpu)?;
     }
     let before_prog = guard.prog.as_ref().and_then(|p| p.counters().ok());
-    let mut cfg = GenConfig::new("src0", info.udp_spec(path.v6(), size));
+    let mut cfg = GenConfig::new("src0", info.udp_spec(v6, size));
     cfg.netns = Some(info.src_ns().to_string());
     cfg.size = FrameSize::Fixed(size);
     cfg.flows = args.flows.max(1);
@@ -455,9 +515,12 @@ fn trial(
     cfg.rate_pps = rate;
     cfg.engine = Engine::Live;
     cfg.cpu = Some(args.gen_cpu);
+    let pid = guard.child.as_ref().map(|c| c.0.id());
+    let p0 = pid.and_then(proc_ticks);
     let t0 = cpu_times();
     let report = gen::run_until(&cfg, &AtomicBool::new(false))?;
     let t1 = cpu_times();
+    let p1 = pid.and_then(proc_ticks);
     thread::sleep(Duration::from_millis(300));
     let delivered = if path == Path::Ceiling {
         let now = guard.prog.as_ref().and_then(|p| p.counters().ok());
@@ -492,6 +555,10 @@ fn trial(
         cpu: split(&t0, &t1),
         syscalls_per_pkt: end.map(|e| e.syscalls_per_pkt).filter(|&s| s > 0.0),
         xskfwd: end,
+        xskfwd_cpu: match (p0, p1) {
+            (Some(a), Some(b)) => Some(ProcCpu::between(a, b, secs)),
+            _ => None,
+        },
         rate_limit: rate,
         rfc2544: false,
     })
@@ -564,7 +631,7 @@ pub struct LossSplit {
     pub before: f64,
 }
 
-fn loss_split(ts: &[&Trial]) -> Option<LossSplit> {
+pub(crate) fn loss_split(ts: &[&Trial]) -> Option<LossSplit> {
     let ends: Vec<(&Trial, XskfwdEnd)> = ts.iter().filter_map(|t| Some((*t, t.xskfwd?))).collect();
     if ends.is_empty() {
         return None;
@@ -1151,6 +1218,7 @@ mod tests {
             cpu: vec![CpuSplit::default(); 2],
             syscalls_per_pkt: None,
             xskfwd: None,
+            xskfwd_cpu: None,
             rate_limit: None,
             rfc2544: false,
         }
@@ -1207,6 +1275,8 @@ mod tests {
             tx_packets,
             dropped,
             rx_lost,
+            rx_ring_full: rx_lost,
+            conserved: true,
         };
         // sent 100, delivered 90: 10 lost; 6 never entered xskfwd, 2 it
         // dropped, 1 after its transmit, 1 unaccounted (before it).
@@ -1385,5 +1455,11 @@ mod tests {
         let s = split(&b, &a);
         assert_eq!((s[0].user, s[0].system, s[0].softirq), (50.0, 20.0, 10.0));
         assert!(!cpu_times().is_empty(), "/proc/stat has per-CPU lines");
+        let (u, sy) = proc_ticks(std::process::id()).expect("our own /proc/PID/stat");
+        let c = ProcCpu::between((0, 0), (u, sy), 1e9);
+        assert!(c.user >= 0.0 && c.system >= 0.0);
+        let c = ProcCpu::between((10, 20), (10 + 50, 20 + 25), 1.0);
+        let hz = clock_ticks();
+        assert_eq!((c.user, c.system), (5000.0 / hz, 2500.0 / hz));
     }
 }
