@@ -81,6 +81,6 @@ else
     done
 fi
 if [[ -z $cargo_found ]]; then
-    die "cargo not found: install Rust (>= 1.80) with rustup (https://rustup.rs), then rerun"
+    die "cargo not found: install Rust (>= 1.85) with rustup (https://rustup.rs), then rerun"
 fi
 echo "install-deps: cargo: $cargo_found ($("$cargo_found" --version))"

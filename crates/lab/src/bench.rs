@@ -40,6 +40,7 @@ use crate::bpf_tools::{Tool, ToolProg, XdpLink};
 use crate::demo::{self, ChildGuard};
 use crate::gen::{self, Engine, FrameSize, GenConfig};
 use crate::lab::{self, Lab, LabInfo};
+use crate::progress::Progress;
 use crate::sink::{Sink, SinkConfig, SinkMode};
 use xskfwd::config::XdpMode;
 use xskfwd::netns;
@@ -188,6 +189,47 @@ fn split(before: &[CpuTimes], after: &[CpuTimes]) -> Vec<CpuSplit> {
         .collect()
 }
 
+/// A process's CPU time over a trial, percent of one core.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct ProcCpu {
+    /// In its own code.
+    pub user: f64,
+    /// In the kernel on its behalf (its syscalls: in copy mode, the
+    /// transmit's copy and skb).
+    pub system: f64,
+}
+
+impl ProcCpu {
+    /// From two (user, system) tick readings `secs` apart.
+    fn between(a: (u64, u64), b: (u64, u64), secs: f64) -> ProcCpu {
+        let pct = |t: u64| 100.0 * t as f64 / clock_ticks() / secs.max(1e-9);
+        ProcCpu {
+            user: pct(b.0.saturating_sub(a.0)),
+            system: pct(b.1.saturating_sub(a.1)),
+        }
+    }
+}
+
+/// Clock ticks per second of /proc's CPU times.
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// (user, system) ticks of process `pid`, all threads.
+fn proc_ticks(pid: u32) -> Option<(u64, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which may hold spaces: state is
+    // field 3, utime 14, stime 15.
+    let f: Vec<&str> = s[s.rfind(')')? + 2..].split_whitespace().collect();
+    Some((f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?))
+}
+
 /// One trial's outcome.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Trial {
@@ -213,6 +255,8 @@ pub struct Trial {
     pub syscalls_per_pkt: Option<f64>,
     /// xskfwd's own account of the trial.
     pub xskfwd: Option<XskfwdEnd>,
+    /// xskfwd's own CPU time over the trial (its process, all threads).
+    pub xskfwd_cpu: Option<ProcCpu>,
     /// Offered rate limit of this trial (pps), if any.
     pub rate_limit: Option<u64>,
     /// A trial of the RFC 2544 search (not one of the table's
@@ -376,6 +420,12 @@ pub struct XskfwdEnd {
     /// Frames the kernel could not put into xskfwd's rx rings (ring full,
     /// no fill-ring frame): the worker did not keep up.
     pub rx_lost: u64,
+    /// Of `rx_lost`, those counted as `rx_ring_full` (the rest as
+    /// `rx_dropped`).
+    pub rx_ring_full: u64,
+    /// The summary's frame account closed (`conserved: yes`): every UMEM
+    /// frame is free, in a kernel ring or in flight, none twice.
+    pub conserved: bool,
 }
 
 /// Parses the summary line of `xskfwd run --stats json`.
@@ -390,10 +440,8 @@ fn parse_end(out: &str) -> Option<XskfwdEnd> {
     let sum = |f: &dyn Fn(&serde_json::Value) -> u64| ports.iter().map(f).sum::<u64>();
     let calls =
         sum(&|p| p["tx_kicks"].as_u64().unwrap_or(0) + p["fill_kicks"].as_u64().unwrap_or(0));
-    let rx_lost = sum(&|p| {
-        p["xsk"]["rx_dropped"].as_u64().unwrap_or(0)
-            + p["xsk"]["rx_ring_full"].as_u64().unwrap_or(0)
-    });
+    let rx_ring_full = sum(&|p| p["xsk"]["rx_ring_full"].as_u64().unwrap_or(0));
+    let rx_lost = rx_ring_full + sum(&|p| p["xsk"]["rx_dropped"].as_u64().unwrap_or(0));
     Some(XskfwdEnd {
         syscalls_per_pkt: if tx > 0 {
             calls as f64 / tx as f64
@@ -403,6 +451,8 @@ fn parse_end(out: &str) -> Option<XskfwdEnd> {
         tx_packets: tx,
         dropped: summary["dropped"].as_u64().unwrap_or(0),
         rx_lost,
+        rx_ring_full,
+        conserved: summary["frames"]["conserved"] == true,
     })
 }
 
@@ -431,11 +481,22 @@ fn trial(
     rep: u32,
     rate: Option<u64>,
 ) -> Result<Trial> {
-    let size = if path.v6() {
-        size.max(82)
-    } else {
-        size.max(62)
-    };
+    trial_family(args, info, path, path.v6(), size, rep, rate)
+}
+
+/// One trial of `path` with IPv6 (`v6`) or IPv4 frames of `size` bytes
+/// (at least 82 / 62, what a stamped frame needs), offered at `rate`
+/// (`None`: as fast as the generator goes) for `args.duration`.
+pub(crate) fn trial_family(
+    args: &BenchArgs,
+    info: &LabInfo,
+    path: Path,
+    v6: bool,
+    size: usize,
+    rep: u32,
+    rate: Option<u64>,
+) -> Result<Trial> {
+    let size = if v6 { size.max(82) } else { size.max(62) };
     let guard = start_path(args, info, path)?;
     let dur = Duration::from_secs_f64(args.duration);
     let mut sink_cfg = SinkConfig::new("dst0", SinkMode::Count);
@@ -446,7 +507,7 @@ fn trial(
         pin_napi(info.dst_ns(), "dst0", cpu)?;
     }
     let before_prog = guard.prog.as_ref().and_then(|p| p.counters().ok());
-    let mut cfg = GenConfig::new("src0", info.udp_spec(path.v6(), size));
+    let mut cfg = GenConfig::new("src0", info.udp_spec(v6, size));
     cfg.netns = Some(info.src_ns().to_string());
     cfg.size = FrameSize::Fixed(size);
     cfg.flows = args.flows.max(1);
@@ -454,9 +515,12 @@ fn trial(
     cfg.rate_pps = rate;
     cfg.engine = Engine::Live;
     cfg.cpu = Some(args.gen_cpu);
+    let pid = guard.child.as_ref().map(|c| c.0.id());
+    let p0 = pid.and_then(proc_ticks);
     let t0 = cpu_times();
     let report = gen::run_until(&cfg, &AtomicBool::new(false))?;
     let t1 = cpu_times();
+    let p1 = pid.and_then(proc_ticks);
     thread::sleep(Duration::from_millis(300));
     let delivered = if path == Path::Ceiling {
         let now = guard.prog.as_ref().and_then(|p| p.counters().ok());
@@ -491,6 +555,10 @@ fn trial(
         cpu: split(&t0, &t1),
         syscalls_per_pkt: end.map(|e| e.syscalls_per_pkt).filter(|&s| s > 0.0),
         xskfwd: end,
+        xskfwd_cpu: match (p0, p1) {
+            (Some(a), Some(b)) => Some(ProcCpu::between(a, b, secs)),
+            _ => None,
+        },
         rate_limit: rate,
         rfc2544: false,
     })
@@ -563,7 +631,7 @@ pub struct LossSplit {
     pub before: f64,
 }
 
-fn loss_split(ts: &[&Trial]) -> Option<LossSplit> {
+pub(crate) fn loss_split(ts: &[&Trial]) -> Option<LossSplit> {
     let ends: Vec<(&Trial, XskfwdEnd)> = ts.iter().filter_map(|t| Some((*t, t.xskfwd?))).collect();
     if ends.is_empty() {
         return None;
@@ -765,16 +833,25 @@ pub fn csv(trials: &[Trial]) -> String {
     out
 }
 
-const COLORS: [&str; 8] = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+/// Line colours, one per path (matplotlib's "tab10").
+const COLORS: [(u8, u8, u8); 8] = [
+    (0x1f, 0x77, 0xb4),
+    (0xff, 0x7f, 0x0e),
+    (0x2c, 0xa0, 0x2c),
+    (0xd6, 0x27, 0x28),
+    (0x94, 0x67, 0xbd),
+    (0x8c, 0x56, 0x4b),
+    (0xe3, 0x77, 0xc2),
+    (0x7f, 0x7f, 0x7f),
 ];
 
-/// An SVG plot: frame size vs delivered Mpps (solid) and Gbit/s (dashed,
-/// right axis), one colour per path.
-pub fn svg(rows: &[Row], paths: &[&'static str]) -> String {
-    let (w, h, l, r, t, b) = (820.0, 480.0, 70.0, 170.0, 40.0, 60.0);
-    let pw = w - l - r;
-    let ph = h - t - b;
+/// An SVG plot (plotters' SVG backend: text stays `<text>`, no fonts
+/// needed): frame size vs delivered Mpps (solid, with the repetitions'
+/// min–max as error bars) and Gbit/s (dashed, right axis), one colour
+/// per path. Frame sizes are evenly spaced categories.
+pub fn svg(rows: &[Row], paths: &[&'static str]) -> Result<String> {
+    use plotters::prelude::*;
+
     let mut sizes: Vec<usize> = rows.iter().map(|r| r.size).collect();
     sizes.sort_unstable();
     sizes.dedup();
@@ -785,114 +862,103 @@ pub fn svg(rows: &[Row], paths: &[&'static str]) -> String {
         .max(0.001)
         * 1.1;
     let max_g = rows.iter().map(|r| r.gbps).fold(0.0, f64::max).max(0.001) * 1.1;
-    let x = |s: usize| {
-        if sizes.len() <= 1 {
-            l + pw / 2.0
-        } else {
-            let i = sizes.iter().position(|v| *v == s).unwrap_or(0);
-            l + pw * i as f64 / (sizes.len() - 1) as f64
+    // Category i sits at x = i; the axis spans half a category beyond.
+    let x = |size: usize| sizes.iter().position(|&s| s == size).unwrap_or(0) as f64;
+    let xs = -0.5..(sizes.len().max(1) as f64 - 0.5);
+    let label = |v: &f64| {
+        let i = v.round();
+        match sizes.get(i as usize) {
+            Some(s) if (v - i).abs() < 1e-6 && i >= 0.0 => s.to_string(),
+            _ => String::new(),
         }
     };
-    let ym = |m: f64| t + ph * (1.0 - m / max_m);
-    let yg = |g: f64| t + ph * (1.0 - g / max_g);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">xskfwd bench: delivered rate by frame size (solid: Mpps, dashed: Gbit/s)</text>"#,
-        w / 2.0
-    );
-    let _ = writeln!(
-        s,
-        r#"<rect x="{l}" y="{t}" width="{pw}" height="{ph}" fill="none" stroke="black"/>"#
-    );
-    for i in 0..=4 {
-        let f = i as f64 / 4.0;
-        let yy = t + ph * (1.0 - f);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{l}" y1="{yy}" x2="{}" y2="{yy}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{:.2}</text><text x="{}" y="{}">{:.2}</text>"##,
-            l + pw,
-            l - 6.0,
-            yy + 4.0,
-            max_m * f,
-            l + pw + 6.0,
-            yy + 4.0,
-            max_g * f
-        );
-    }
-    for &sz in &sizes {
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{}" text-anchor="middle">{sz}</text>"#,
-            x(sz),
-            t + ph + 18.0
-        );
-    }
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="{}" text-anchor="middle">frame size (bytes)</text>"#,
-        l + pw / 2.0,
-        h - 15.0
-    );
-    let _ = writeln!(
-        s,
-        r#"<text x="18" y="{}" transform="rotate(-90 18 {})" text-anchor="middle">Mpps</text>"#,
-        t + ph / 2.0,
-        t + ph / 2.0
-    );
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="{}" text-anchor="middle">Gbit/s</text>"#,
-        l + pw + 40.0,
-        t - 8.0
-    );
-    for (i, p) in paths.iter().enumerate() {
-        let c = COLORS[i % COLORS.len()];
-        let pts: Vec<&Row> = rows.iter().filter(|r| r.path == *p).collect();
-        if pts.is_empty() {
-            continue;
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (820, 480)).into_drawing_area();
+        let err = |e: DrawingAreaErrorKind<_>| anyhow::anyhow!("drawing bench.svg: {e}");
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "xskfwd bench: delivered rate by frame size (solid: Mpps, dashed: Gbit/s)",
+                ("sans-serif", 16),
+            )
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .right_y_label_area_size(60)
+            .build_cartesian_2d(xs.clone(), 0.0..max_m)
+            .map_err(err)?
+            .set_secondary_coord(xs, 0.0..max_g);
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(4 * sizes.len().max(1) + 1)
+            .x_label_formatter(&label)
+            .y_labels(5)
+            .y_label_formatter(&|v| format!("{v:.2}"))
+            .x_desc("frame size (bytes)")
+            .y_desc("Mpps")
+            .draw()
+            .map_err(err)?;
+        chart
+            .configure_secondary_axes()
+            .y_labels(5)
+            .y_label_formatter(&|v| format!("{v:.2}"))
+            .y_desc("Gbit/s")
+            .draw()
+            .map_err(err)?;
+        for (i, &p) in paths.iter().enumerate() {
+            let (r, g, b) = COLORS[i % COLORS.len()];
+            let c = RGBColor(r, g, b);
+            let pts: Vec<&Row> = rows.iter().filter(|r| r.path == p).collect();
+            if pts.is_empty() {
+                continue;
+            }
+            chart
+                .draw_series(LineSeries::new(
+                    pts.iter().map(|r| (x(r.size), r.delivered_mpps)),
+                    c.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(p)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(3)));
+            chart
+                .draw_series(
+                    pts.iter()
+                        .map(|r| Circle::new((x(r.size), r.delivered_mpps), 4, c.filled())),
+                )
+                .map_err(err)?;
+            chart
+                .draw_series(pts.iter().map(|r| {
+                    ErrorBar::new_vertical(
+                        x(r.size),
+                        r.min_mpps,
+                        r.delivered_mpps,
+                        r.max_mpps,
+                        c.stroke_width(1),
+                        8,
+                    )
+                }))
+                .map_err(err)?;
+            chart
+                .draw_secondary_series(DashedLineSeries::new(
+                    pts.iter().map(|r| (x(r.size), r.gbps)),
+                    5,
+                    4,
+                    c.stroke_width(1),
+                ))
+                .map_err(err)?;
         }
-        let line = |f: &dyn Fn(&Row) -> f64| {
-            pts.iter()
-                .map(|r| format!("{:.1},{:.1}", x(r.size), f(r)))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let _ = writeln!(
-            s,
-            r#"<polyline points="{}" fill="none" stroke="{c}" stroke-width="2"/>"#,
-            line(&|r| ym(r.delivered_mpps))
-        );
-        let _ = writeln!(
-            s,
-            r#"<polyline points="{}" fill="none" stroke="{c}" stroke-width="1.5" stroke-dasharray="5,4"/>"#,
-            line(&|r| yg(r.gbps))
-        );
-        for r in &pts {
-            let _ = writeln!(
-                s,
-                r#"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{c}"/>"#,
-                x(r.size),
-                ym(r.delivered_mpps)
-            );
-        }
-        let ly = t + 18.0 * i as f64 + 10.0;
-        let _ = writeln!(
-            s,
-            r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{c}" stroke-width="3"/><text x="{}" y="{}">{p}</text>"#,
-            l + pw + 70.0,
-            l + pw + 90.0,
-            l + pw + 95.0,
-            ly + 4.0
-        );
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
     }
-    s.push_str("</svg>\n");
-    s
+    Ok(out)
 }
 
 /// RFC 2544 result of one path.
@@ -915,9 +981,17 @@ fn rfc2544(
     info: &LabInfo,
     path: Path,
     size: usize,
+    progress: &Progress,
 ) -> Result<(Rfc2544, Vec<Trial>)> {
     // Upper bound: what the generator offers unlimited.
+    progress.begin(&format!("rfc2544 {} {size}B: unlimited", path.name()));
     let mut first = trial(args, info, path, size, 0, None)?;
+    progress.done(&format!(
+        "rfc2544 {} {size}B: {:.3} Mpps offered (unlimited) -> loss {:.3}%",
+        path.name(),
+        first.offered_mpps,
+        first.loss_pct
+    ));
     first.rfc2544 = true;
     let mut all = vec![first.clone()];
     let top = (first.offered_mpps * 1e6) as u64;
@@ -939,6 +1013,11 @@ fn rfc2544(
             (lo5, hi5, false)
         };
         let rate = (lo + hi) / 2;
+        progress.begin(&format!(
+            "rfc2544 {} {size}B: {:.3} Mpps",
+            path.name(),
+            rate as f64 / 1e6
+        ));
         let mut t = trial(args, info, path, size, steps, Some(rate.max(1000)))?;
         t.rfc2544 = true;
         let ok = if zero {
@@ -946,7 +1025,7 @@ fn rfc2544(
         } else {
             t.loss_pct <= 0.5
         };
-        progress(&format!(
+        progress.done(&format!(
             "rfc2544 {} {size}B: {:.3} Mpps offered -> loss {:.3}%",
             path.name(),
             rate as f64 / 1e6,
@@ -964,6 +1043,7 @@ fn rfc2544(
         }
         all.push(t);
     }
+    progress.skip(u64::from(args.rfc2544_steps - steps));
     Ok((
         Rfc2544 {
             path: path.name(),
@@ -1004,10 +1084,6 @@ pub(crate) fn sink_lab(tag: &str, gen_cpu: usize, fwd_cpu: usize) -> Result<(Lab
     Ok((lab, info))
 }
 
-fn progress(msg: &str) {
-    eprint!("\r\x1b[2K{msg}");
-}
-
 /// Runs the benchmark; prints the table and writes the files.
 pub fn run(args: &BenchArgs) -> Result<()> {
     ensure!(!args.paths.is_empty(), "--paths is empty");
@@ -1024,43 +1100,26 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     lab_run_ok("the benchmark", args.gen_cpu, args.fwd_cpu)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out))?;
-    let (lab, info) = sink_lab("bench", args.gen_cpu, args.fwd_cpu)?;
-    sysctl(info.dut_ns(), "net.ipv6.conf.all.forwarding=1")?;
-    // A veth takes frames its peer transmits with XDP (the generator's
-    // XDP_TX) only into NAPI, which needs an XDP program or GRO on it:
-    // GRO on dut0 lets the kernel path (no XDP in dut) receive them.
-    let st = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            info.dut_ns(),
-            "ethtool",
-            "-K",
-            "dut0",
-            "gro",
-            "on",
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .context("running ethtool")?;
-    ensure!(st.success(), "ethtool -K dut0 gro on failed");
+    let (lab, info) = path_lab("bench", args.gen_cpu, args.fwd_cpu)?;
 
     let paths: Vec<&'static str> = args.paths.iter().map(|p| p.name()).collect();
     let total = args.reps as usize * args.paths.len() * args.sizes.len();
+    let search_steps = if args.rfc2544 {
+        args.paths.len() as u64 * (u64::from(args.rfc2544_steps) + 1)
+    } else {
+        0
+    };
+    let progress = Progress::new(total as u64 + search_steps);
     let mut trials = Vec::new();
     let mut n = 0;
     for rep in 0..args.reps {
         for &path in &args.paths {
             for &size in &args.sizes {
                 n += 1;
-                progress(&format!(
-                    "[{n}/{total}] {} {size}B rep {} ...",
-                    path.name(),
-                    rep + 1
-                ));
+                progress.begin(&format!("{} {size}B rep {}", path.name(), rep + 1));
                 let t = trial(args, &info, path, size, rep, args.rate)
                     .with_context(|| format!("trial {} {size}B", path.name()))?;
-                progress(&format!(
+                progress.done(&format!(
                     "[{n}/{total}] {} {size}B rep {}: {:.3} Mpps offered, {:.3} delivered",
                     path.name(),
                     rep + 1,
@@ -1075,12 +1134,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.rfc2544 {
         let size = args.sizes.first().copied().unwrap_or(64);
         for &path in &args.paths {
-            let (r, ts) = rfc2544(args, &info, path, size)?;
+            let (r, ts) = rfc2544(args, &info, path, size, &progress)?;
             searches.push(r);
             trials.extend(ts);
         }
     }
-    eprintln!();
+    drop(progress);
     let rows = summarise(&trials, &paths);
     let text = table(&rows);
     println!("{text}");
@@ -1107,13 +1166,39 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         serde_json::to_string_pretty(&doc)? + "\n",
     )?;
     std::fs::write(dir.join("bench.csv"), csv(&trials))?;
-    std::fs::write(dir.join("bench.svg"), svg(&rows, &paths))?;
+    std::fs::write(dir.join("bench.svg"), svg(&rows, &paths)?)?;
     println!(
         "wrote {0}/bench.json, {0}/bench.csv, {0}/bench.svg",
         args.out
     );
     lab.teardown()?;
     Ok(())
+}
+
+/// A [`sink_lab`] every path of [`Path`] can run in: IPv6 forwarding on
+/// in dut, and GRO on dut0 for the kernel path.
+pub(crate) fn path_lab(tag: &str, gen_cpu: usize, fwd_cpu: usize) -> Result<(Lab, LabInfo)> {
+    let (lab, info) = sink_lab(tag, gen_cpu, fwd_cpu)?;
+    sysctl(info.dut_ns(), "net.ipv6.conf.all.forwarding=1")?;
+    // A veth takes frames its peer transmits with XDP (the generator's
+    // XDP_TX) only into NAPI, which needs an XDP program or GRO on it:
+    // GRO on dut0 lets the kernel path (no XDP in dut) receive them.
+    let st = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            info.dut_ns(),
+            "ethtool",
+            "-K",
+            "dut0",
+            "gro",
+            "on",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .context("running ethtool")?;
+    ensure!(st.success(), "ethtool -K dut0 gro on failed");
+    Ok((lab, info))
 }
 
 #[cfg(test)]
@@ -1133,6 +1218,7 @@ mod tests {
             cpu: vec![CpuSplit::default(); 2],
             syscalls_per_pkt: None,
             xskfwd: None,
+            xskfwd_cpu: None,
             rate_limit: None,
             rfc2544: false,
         }
@@ -1189,6 +1275,8 @@ mod tests {
             tx_packets,
             dropped,
             rx_lost,
+            rx_ring_full: rx_lost,
+            conserved: true,
         };
         // sent 100, delivered 90: 10 lost; 6 never entered xskfwd, 2 it
         // dropped, 1 after its transmit, 1 unaccounted (before it).
@@ -1218,10 +1306,136 @@ mod tests {
         let c = csv(&trials);
         assert_eq!(c.lines().count(), 4);
         assert!(c.lines().all(|l| l.split(',').count() == 11));
-        let s = svg(&rows, &["kernel", "x"]);
-        assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
-        assert_eq!(s.matches("<polyline").count(), 4);
         assert!(table(&rows).contains("kernel"));
+    }
+
+    /// Checks that `s` is well-formed XML as far as an SVG needs: every
+    /// element closed in order, quoted attributes, no stray `<` or `&`.
+    /// Returns the element names and the non-blank text nodes (trimmed),
+    /// in document order.
+    fn xml_elements(s: &str) -> Result<(Vec<String>, Vec<String>), String> {
+        let mut stack: Vec<String> = Vec::new();
+        let mut names = Vec::new();
+        let mut texts = Vec::new();
+        let mut rest = s;
+        while let Some(lt) = rest.find('<') {
+            let text = &rest[..lt];
+            check_text(text)?;
+            if !text.trim().is_empty() {
+                texts.push(text.trim().to_string());
+            }
+            let gt = rest[lt..].find('>').ok_or("unclosed tag")? + lt;
+            let tag = &rest[lt + 1..gt];
+            rest = &rest[gt + 1..];
+            if tag.starts_with('?') || tag.starts_with("!--") {
+                continue;
+            }
+            if let Some(name) = tag.strip_prefix('/') {
+                match stack.pop() {
+                    Some(open) if open == name.trim() => continue,
+                    other => return Err(format!("</{name}> closes {other:?}")),
+                }
+            }
+            let self_closing = tag.ends_with('/');
+            let tag = tag.trim_end_matches('/');
+            let name: String = tag.chars().take_while(|c| !c.is_whitespace()).collect();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ':')
+            {
+                return Err(format!("bad element name in <{tag}>"));
+            }
+            // Attributes: name="value" pairs.
+            let mut attrs = tag[name.len()..].trim();
+            while !attrs.is_empty() {
+                let eq = attrs
+                    .find('=')
+                    .ok_or(format!("attribute without value in <{tag}>"))?;
+                let q = attrs[eq + 1..].chars().next().ok_or("no quote")?;
+                if q != '"' && q != '\'' {
+                    return Err(format!("unquoted attribute in <{tag}>"));
+                }
+                let close = attrs[eq + 2..].find(q).ok_or("unclosed attribute")? + eq + 2;
+                check_text(&attrs[eq + 2..close])?;
+                attrs = attrs[close + 1..].trim_start();
+            }
+            names.push(name.clone());
+            if !self_closing {
+                stack.push(name);
+            }
+        }
+        check_text(rest)?;
+        if stack.is_empty() {
+            Ok((names, texts))
+        } else {
+            Err(format!("unclosed elements {stack:?}"))
+        }
+    }
+
+    fn check_text(t: &str) -> Result<(), String> {
+        for (i, _) in t.match_indices('&') {
+            let ent = &t[i..t[i..].find(';').map_or(t.len(), |e| i + e + 1)];
+            if !["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"].contains(&ent)
+                && !ent.starts_with("&#")
+            {
+                return Err(format!("stray & in {t:?}"));
+            }
+        }
+        if t.contains('>') {
+            return Err(format!("stray > in {t:?}"));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_xml_check_catches_broken_documents() {
+        assert!(
+            xml_elements(r#"<svg a="1"><g><text x='2'>a &amp; b</text></g><rect/></svg>"#).is_ok()
+        );
+        assert!(xml_elements("<svg><g></svg></g>").is_err());
+        assert!(xml_elements("<svg><g></svg>").is_err());
+        assert!(xml_elements("<svg a=1></svg>").is_err());
+        assert!(xml_elements("<svg>a & b</svg>").is_err());
+    }
+
+    #[test]
+    fn the_plot_is_well_formed_svg_with_every_path() {
+        let paths = ["kernel", "xskfwd-l2", "xskfwd-l3"];
+        let mut trials = Vec::new();
+        for (i, p) in paths.iter().enumerate() {
+            for (j, size) in [64, 512, 1514].into_iter().enumerate() {
+                for rep in 0..3 {
+                    trials.push(Trial {
+                        rep,
+                        ..t(p, size, 1.0 + i as f64 - 0.1 * j as f64 + 0.05 * rep as f64)
+                    });
+                }
+            }
+        }
+        let rows = summarise(&trials, &paths);
+        let s = svg(&rows, &paths).unwrap();
+        let (names, texts) = xml_elements(&s).unwrap_or_else(|e| panic!("{e}:\n{s}"));
+        assert_eq!(names.first().map(String::as_str), Some("svg"));
+        assert!(s.trim_end().ends_with("</svg>"));
+        for label in
+            paths
+                .into_iter()
+                .chain(["64", "512", "1514", "Mpps", "Gbit/s", "frame size (bytes)"])
+        {
+            assert!(
+                texts.iter().any(|t| t == label),
+                "no text {label}: {texts:?}"
+            );
+        }
+        // Per path: a solid Mpps line, its dashes for Gbit/s, a legend line.
+        assert!(names.iter().filter(|n| *n == "polyline").count() >= 2 * paths.len());
+        assert!(names.iter().filter(|n| *n == "circle").count() >= 9);
+        // One size only: still a plot, at the middle.
+        let one = summarise(&trials[..3], &paths[..1]);
+        xml_elements(&svg(&one, &paths[..1]).unwrap()).unwrap();
+        // Nothing at all: an empty plot, not a panic.
+        xml_elements(&svg(&[], &[]).unwrap()).unwrap();
     }
 
     #[test]
@@ -1241,5 +1455,11 @@ mod tests {
         let s = split(&b, &a);
         assert_eq!((s[0].user, s[0].system, s[0].softirq), (50.0, 20.0, 10.0));
         assert!(!cpu_times().is_empty(), "/proc/stat has per-CPU lines");
+        let (u, sy) = proc_ticks(std::process::id()).expect("our own /proc/PID/stat");
+        let c = ProcCpu::between((0, 0), (u, sy), 1e9);
+        assert!(c.user >= 0.0 && c.system >= 0.0);
+        let c = ProcCpu::between((10, 20), (10 + 50, 20 + 25), 1.0);
+        let hz = clock_ticks();
+        assert_eq!((c.user, c.system), (5000.0 / hz, 2500.0 / hz));
     }
 }

@@ -3,7 +3,7 @@
 //! ([`traffic`]), an in-kernel live-frames generator and an AF_XDP/XDP
 //! sink ([`gen`], [`sink`], with their XDP programs in [`bpf_tools`]), the
 //! benchmark ([`bench`](mod@bench)), the soak ([`soak`]) and the demo
-//! ([`demo`]).
+//! ([`demo`]), with their progress on stderr ([`progress`]).
 //!
 //! The forwarder (`xskfwd`, `xskfwd-core`) never depends on this crate;
 //! this crate drives the forwarder as a child process (`xskfwd run`) and
@@ -27,6 +27,7 @@ pub mod gen;
 #[cfg(feature = "harness")]
 pub mod harness;
 pub mod lab;
+pub mod progress;
 pub mod sink;
 pub mod soak;
 #[allow(unsafe_code)]

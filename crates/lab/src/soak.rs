@@ -34,6 +34,7 @@ use serde_json::json;
 use crate::demo::{self, ChildGuard};
 use crate::gen::{self, Engine, FrameSize, GenConfig};
 use crate::lab::LabInfo;
+use crate::progress::Progress;
 use crate::sink::{Sink, SinkConfig, SinkMode};
 use crate::traffic::{self, SendLimits, Sender};
 
@@ -345,9 +346,9 @@ fn trial(
     Ok((r.sent, sink.snapshot().packets - before))
 }
 
-fn print(s: &Sample) {
+fn print(progress: &Progress, s: &Sample) {
     let drops: Vec<String> = s.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    eprintln!(
+    progress.note(&format!(
         "soak: {:>9} {:>7.0}s  rss {:>7} KiB  fds {:>3}  cpu {:>5.1}%  rx {:>11} tx {:>11}  drops: {}",
         s.phase,
         s.t,
@@ -361,7 +362,7 @@ fn print(s: &Sample) {
         } else {
             drops.join(", ")
         }
-    );
+    ));
 }
 
 /// What failed, if anything: RSS growth beyond `rss_slack` KiB over the
@@ -425,6 +426,11 @@ pub fn run(args: &SoakArgs) -> Result<()> {
     sink_cfg.duration = total;
     let sink = Sink::start(sink_cfg)?;
     let mut fwd = Forwarder::start(&info, args)?;
+    // The bar (a terminal only) counts the seconds of the three timed
+    // phases; the sample lines print above it.
+    let phases = args.duration + args.overload + args.recovery;
+    let progress = Progress::new(phases.as_secs());
+    progress.begin("calibrating");
 
     // 1. Calibration.
     let (sent, got) = trial(
@@ -436,7 +442,9 @@ pub fn run(args: &SoakArgs) -> Result<()> {
         Duration::from_secs(2),
     )?;
     let capacity = got / 2;
-    eprintln!("soak: capacity {capacity} frames/s IMIX delivered ({sent} offered in 2 s)");
+    progress.note(&format!(
+        "soak: capacity {capacity} frames/s IMIX delivered ({sent} offered in 2 s)"
+    ));
     let rate = match args.rate {
         Some(r) => r,
         None => {
@@ -451,7 +459,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
                     Some(r),
                     Duration::from_secs(2),
                 )?;
-                eprintln!("soak: {r} frames/s: {s} sent, {g} delivered");
+                progress.note(&format!("soak: {r} frames/s: {s} sent, {g} delivered"));
                 if g >= s {
                     found = Some(r);
                     break;
@@ -462,12 +470,12 @@ pub fn run(args: &SoakArgs) -> Result<()> {
     };
 
     // 2. Steady, with malformed frames beside it.
-    eprintln!(
+    progress.note(&format!(
         "soak: steady {} s at {rate} frames/s IMIX + {} % malformed, a sample every {} s",
         args.duration.as_secs_f64(),
         args.malformed_pct,
         args.interval.as_secs_f64()
-    );
+    ));
     let bad = malformed(&info)?;
     let bad_rate = ((rate as f64) * args.malformed_pct / 100.0).round() as u64;
     let stop_bad = Arc::new(AtomicBool::new(false));
@@ -493,11 +501,13 @@ pub fn run(args: &SoakArgs) -> Result<()> {
         thread::spawn(move || generate(&info, &a, FrameSize::Imix, Some(rate), dur))
     };
     let start = Instant::now();
+    progress.begin("steady");
     let mut samples = vec![fwd.sample("steady", 0.0)?];
-    print(&samples[0]);
+    print(&progress, &samples[0]);
     let mut next = start + args.interval;
     while !gen_thread.is_finished() {
         thread::sleep(Duration::from_millis(100));
+        progress.set_position(start.elapsed().as_secs());
         if Instant::now() >= next {
             next += args.interval;
             let s = fwd.sample("steady", start.elapsed().as_secs_f64());
@@ -508,7 +518,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
                     return Err(e);
                 }
             };
-            print(&s);
+            print(&progress, &s);
             samples.push(s);
         }
     }
@@ -522,22 +532,26 @@ pub fn run(args: &SoakArgs) -> Result<()> {
     };
     thread::sleep(Duration::from_millis(300));
     let end_steady = fwd.sample("steady", start.elapsed().as_secs_f64())?;
-    print(&end_steady);
+    print(&progress, &end_steady);
     samples.push(end_steady);
 
     // 3. Overload.
+    progress.begin("overload");
+    progress.set_position(args.duration.as_secs());
     let (o_sent, o_got) = trial(&info, args, &sink, FrameSize::Imix, None, args.overload)?;
     let s = fwd.sample("overload", start.elapsed().as_secs_f64())?;
-    print(&s);
+    print(&progress, &s);
     samples.push(s);
-    eprintln!(
+    progress.note(&format!(
         "soak: overload {} s: {o_sent} offered ({:.0} /s, {:.1}× the measured capacity), {o_got} delivered",
         args.overload.as_secs_f64(),
         o_sent as f64 / args.overload.as_secs_f64(),
         o_sent as f64 / args.overload.as_secs_f64() / capacity.max(1) as f64
-    );
+    ));
 
     // 4. Recovery: must be lossless.
+    progress.begin("recovery");
+    progress.set_position((args.duration + args.overload).as_secs());
     let (r_sent, r_got) = trial(
         &info,
         args,
@@ -547,11 +561,13 @@ pub fn run(args: &SoakArgs) -> Result<()> {
         args.recovery,
     )?;
     let s = fwd.sample("recovery", start.elapsed().as_secs_f64())?;
-    print(&s);
+    print(&progress, &s);
     samples.push(s);
-    eprintln!("soak: recovery: {r_sent} sent, {r_got} delivered");
+    progress.note(&format!("soak: recovery: {r_sent} sent, {r_got} delivered"));
 
     // 5. The accounting.
+    progress.set_position(phases.as_secs());
+    progress.begin("stopping xskfwd");
     let summary = fwd.stop()?;
     drop(sink);
     let (rx, tx, drops) = counters(&summary);
@@ -560,14 +576,14 @@ pub fn run(args: &SoakArgs) -> Result<()> {
     let failures = verdict(&samples, args.rss_slack, (r_sent, r_got), &summary);
     let base = &samples[0];
     let rss_max = samples.iter().map(|s| s.rss_kib).max().unwrap_or(0);
-    eprintln!(
+    progress.note(&format!(
         "soak: steady {} frames + {bad_sent} malformed sent; summary rx {rx} tx {tx} dropped {dropped} ({}); RSS {}..{} KiB, fds {}",
         steady.sent,
         drops.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "),
         base.rss_kib,
         rss_max,
         base.fds
-    );
+    ));
     if let Some(path) = &args.json {
         let report = json!({
             "rate": rate, "capacity": capacity, "steady_sent": steady.sent, "malformed_sent": bad_sent,
@@ -580,6 +596,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     lab.teardown()?;
+    drop(progress);
     if !failures.is_empty() {
         bail!("soak failed: {}", failures.join("; "));
     }
