@@ -603,7 +603,7 @@ mod tests {
         let mut best: Option<(u8, u32)> = None;
         for &(a, len, v) in prefixes {
             let m = K::mask(len);
-            if (a ^ addr) & m == K::ZERO && best.map_or(true, |(l, _)| len >= l) {
+            if (a ^ addr) & m == K::ZERO && best.is_none_or(|(l, _)| len >= l) {
                 best = Some((len, v));
             }
         }
