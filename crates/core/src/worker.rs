@@ -309,7 +309,6 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
             }
             work += n;
             self.in_fill[p] = self.in_fill[p].saturating_sub(n as u64);
-            let mut dirty = 0u32; // bit set of egress ports with frames
             let Self {
                 rings,
                 fwd,
@@ -352,51 +351,19 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
                 local[p].rx_packets += frames.len() as u64;
                 fwd.decide_batch(p, &mut frames, meta, verdicts);
             }
-            // What happened to a frame, for an armed trace: its final
-            // outcome, with the bytes as sent (tx) or as they arrived.
-            let traced = |rings: &R, f: &mut R::Frame, o: Outcome| {
-                if let Some((t, q)) = tracing {
-                    t.capture(p, *q, o, rings.data(f));
-                }
+            // The verdicts carried out: a copy of the loop with the trace
+            // compiled in runs only while a trace is armed.
+            let out = Outcomes {
+                p,
+                txq,
+                local,
+                pool,
+                up: *up,
             };
-            for (mut f, v) in rxb.drain(..).zip(verdicts.iter()) {
-                match *v {
-                    Verdict::Tx { port, len } => {
-                        let e = port as usize;
-                        rings.set_len(&mut f, len);
-                        // txq[e] holds at most one rx batch: flushed below.
-                        let Some(q) = txq.get_mut(e) else {
-                            traced(rings, &mut f, Outcome::Drop(DropReason::NoEgress));
-                            unreachable_port(&mut local[p], pool, f);
-                            continue;
-                        };
-                        if *up & (1 << e) == 0 {
-                            traced(rings, &mut f, Outcome::Drop(DropReason::PortDown));
-                            local[p].drop(DropReason::PortDown);
-                            pool.push(f);
-                            continue;
-                        }
-                        traced(rings, &mut f, Outcome::Tx { egress: port });
-                        match q.try_push(f) {
-                            Ok(()) => dirty |= 1 << e,
-                            Err(err) => {
-                                local[p].drop(DropReason::TxRingFull);
-                                pool.push(err.element());
-                            }
-                        }
-                    }
-                    Verdict::Drop(reason) => {
-                        traced(rings, &mut f, Outcome::Drop(reason));
-                        local[p].drop(reason);
-                        pool.push(f);
-                    }
-                    Verdict::Pass(why) => {
-                        traced(rings, &mut f, Outcome::Pass(why));
-                        local[p].drop(DropReason::KernelOnly);
-                        pool.push(f);
-                    }
-                }
-            }
+            let mut dirty = match tracing {
+                None => out.apply::<R, false>(rings, rxb, verdicts, None),
+                Some((t, q)) => out.apply::<R, true>(rings, rxb, verdicts, Some((t, *q))),
+            };
             while dirty != 0 {
                 let e = dirty.trailing_zeros() as usize;
                 dirty &= dirty - 1;
@@ -498,6 +465,87 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
             duplicates: (before - ids.len()) as u64,
             reclaimed: self.reclaimed,
         }
+    }
+}
+
+/// Where one rx batch's verdicts go (the worker's parts they touch).
+struct Outcomes<'a, F> {
+    /// Ingress port.
+    p: usize,
+    txq: &'a mut [Batch<F>],
+    local: &'a mut [PortCounters],
+    pool: &'a mut Vec<F>,
+    up: u32,
+}
+
+impl<F> Outcomes<'_, F> {
+    /// Carries out `verdicts` for the frames of `rxb`: queued for an
+    /// egress port (returns the bit set of those with frames) or back to
+    /// the pool, counted. With `TRACE`, each frame's final outcome goes to
+    /// `trace` (the bytes as sent, or as they arrived); without, the trace
+    /// is compiled out.
+    #[inline(always)]
+    fn apply<R: Rings<Frame = F>, const TRACE: bool>(
+        self,
+        rings: &R,
+        rxb: &mut Batch<F>,
+        verdicts: &[Verdict],
+        trace: Option<(&Tracer, u32)>,
+    ) -> u32 {
+        let Outcomes {
+            p,
+            txq,
+            local,
+            pool,
+            up,
+        } = self;
+        let traced = |f: &mut F, o: Outcome| {
+            if TRACE {
+                if let Some((t, q)) = trace {
+                    t.capture(p, q, o, rings.data(f));
+                }
+            }
+        };
+        let mut dirty = 0u32;
+        for (mut f, v) in rxb.drain(..).zip(verdicts.iter()) {
+            match *v {
+                Verdict::Tx { port, len } => {
+                    let e = port as usize;
+                    rings.set_len(&mut f, len);
+                    // txq[e] holds at most one rx batch: flushed after.
+                    let Some(q) = txq.get_mut(e) else {
+                        traced(&mut f, Outcome::Drop(DropReason::NoEgress));
+                        unreachable_port(&mut local[p], pool, f);
+                        continue;
+                    };
+                    if up & (1 << e) == 0 {
+                        traced(&mut f, Outcome::Drop(DropReason::PortDown));
+                        local[p].drop(DropReason::PortDown);
+                        pool.push(f);
+                        continue;
+                    }
+                    traced(&mut f, Outcome::Tx { egress: port });
+                    match q.try_push(f) {
+                        Ok(()) => dirty |= 1 << e,
+                        Err(err) => {
+                            local[p].drop(DropReason::TxRingFull);
+                            pool.push(err.element());
+                        }
+                    }
+                }
+                Verdict::Drop(reason) => {
+                    traced(&mut f, Outcome::Drop(reason));
+                    local[p].drop(reason);
+                    pool.push(f);
+                }
+                Verdict::Pass(why) => {
+                    traced(&mut f, Outcome::Pass(why));
+                    local[p].drop(DropReason::KernelOnly);
+                    pool.push(f);
+                }
+            }
+        }
+        dirty
     }
 }
 
