@@ -118,6 +118,17 @@ fn forwarding_threads_keep_only_what_they_use_and_cannot_load_bpf() {
         "{}",
         out.stderr
     );
+    // Its control socket, created as root, stays: nobody may not remove
+    // it from /run/xskfwd. It says so; nothing answers there any more.
+    let socket = format!("/run/xskfwd/{}.dut0-dut1.sock", info.dut_ns());
+    assert!(
+        out.stderr
+            .contains(&format!("control socket {socket} stays")),
+        "{}",
+        out.stderr
+    );
+    assert!(std::os::unix::net::UnixStream::connect(&socket).is_err());
+    let _ = std::fs::remove_file(&socket);
     assert_dut_clean(info.dut_ns());
 }
 

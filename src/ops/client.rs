@@ -65,7 +65,8 @@ pub fn exists(name: &str) -> bool {
     socket_path(name).exists()
 }
 
-/// The names of instances with a socket in [`RUN_DIR`].
+/// The names of instances that answer on a socket in [`RUN_DIR`] (a file
+/// nobody listens on, left by an instance that died, is not one).
 fn running() -> Vec<String> {
     let Ok(dir) = std::fs::read_dir(RUN_DIR) else {
         return Vec::new();
@@ -77,6 +78,7 @@ fn running() -> Vec<String> {
                 .to_str()
                 .and_then(|n| n.strip_suffix(".sock"))
                 .map(str::to_string)
+                .filter(|_| UnixStream::connect(e.path()).is_ok())
         })
         .collect();
     v.sort();

@@ -150,14 +150,20 @@ impl Drop for ControlSocket {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        if let Err(e) = std::fs::remove_file(&self.path) {
-            if e.kind() != ErrorKind::NotFound {
-                crate::warn!(
-                    "shutdown",
-                    "control socket {}: not removed ({e}); the next start replaces it",
-                    self.path.display()
-                );
-            }
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            // After --user, its directory is not ours to write.
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => crate::info!(
+                "shutdown",
+                "control socket {} stays ({e}: this user may not remove it from its directory); nothing answers there, and the next start replaces it",
+                self.path.display()
+            ),
+            Err(e) => crate::warn!(
+                "shutdown",
+                "control socket {}: not removed ({e}); the next start replaces it",
+                self.path.display()
+            ),
         }
     }
 }
