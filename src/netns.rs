@@ -156,6 +156,52 @@ pub fn in_netns<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> Result<T> 
     })
 }
 
+/// Holds an interface in promiscuous mode for as long as it lives: one
+/// counted reference (`PACKET_MR_PROMISC` on a packet socket), which the
+/// kernel drops when the socket closes, also when the process dies. So
+/// it never leaves an interface promiscuous behind, and it leaves alone
+/// promiscuity that someone else asked for. The socket has protocol 0:
+/// it receives nothing.
+#[derive(Debug)]
+pub struct Promiscuous {
+    _sock: OwnedFd,
+}
+
+/// Puts interface `ifindex` in promiscuous mode until the guard is
+/// dropped (needs `CAP_NET_RAW`).
+pub fn promiscuous(ifindex: u32) -> Result<Promiscuous> {
+    // SAFETY: plain socket(2); the result is checked before use.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error()).context("a packet socket for promiscuous mode");
+    }
+    // SAFETY: `fd` was just returned by socket(2) and is owned by nothing
+    // else.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mreq = libc::packet_mreq {
+        mr_ifindex: ifindex as libc::c_int,
+        mr_type: libc::PACKET_MR_PROMISC as libc::c_ushort,
+        mr_alen: 0,
+        mr_address: [0; 8],
+    };
+    // SAFETY: setsockopt reads `size_of::<packet_mreq>()` bytes from
+    // `mreq`, which lives across the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_ADD_MEMBERSHIP,
+            (&mreq as *const libc::packet_mreq).cast(),
+            std::mem::size_of::<libc::packet_mreq>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error())
+            .with_context(|| format!("promiscuous mode on ifindex {ifindex}"));
+    }
+    Ok(Promiscuous { _sock: sock })
+}
+
 /// Index of an interface in the calling thread's namespace.
 pub fn ifindex(name: &str) -> Result<u32> {
     validate_ifname(name)?;

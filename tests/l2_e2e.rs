@@ -187,6 +187,16 @@ fn hairpin_returns_frames_with_swapped_macs() {
     assert_dut_clean(info.dut_ns());
 }
 
+/// The interface's promiscuity count (`ip -d link`).
+fn promiscuity(ns: &str, ifname: &str) -> u32 {
+    let out = ip(ns, &["-d", "link", "show", ifname]);
+    out.split_whitespace()
+        .skip_while(|w| *w != "promiscuity")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no promiscuity in {out}"))
+}
+
 #[test]
 fn sigkill_mid_traffic_leaves_nothing_attached_and_kernel_path_works() {
     if !root_or_skip("sigkill_mid_traffic_leaves_nothing_attached_and_kernel_path_works") {
@@ -204,11 +214,24 @@ fn sigkill_mid_traffic_leaves_nothing_attached_and_kernel_path_works() {
     let blaster =
         thread::spawn(move || tx.send(&frames, SendLimits::new(2_000_000, Duration::from_secs(2))));
     thread::sleep(Duration::from_millis(500));
+    // L2 takes frames for any MAC: its ports are promiscuous meanwhile
+    // (a NIC would filter them out otherwise; the VM lab's virtio-net did).
+    for port in ["dut0", "dut1"] {
+        assert_eq!(
+            promiscuity(info.dut_ns(), port),
+            1,
+            "{port} while forwarding"
+        );
+    }
     let out = fwd.signal_and_wait(libc::SIGKILL);
     assert_eq!(out.status.code(), None, "killed by a signal");
     blaster.join().unwrap().unwrap();
-    // The bpf_link died with the process: nothing is attached...
+    // The bpf_link died with the process: nothing is attached, and the
+    // kernel dropped its hold on promiscuous mode...
     assert_dut_clean(info.dut_ns());
+    for port in ["dut0", "dut1"] {
+        assert_eq!(promiscuity(info.dut_ns(), port), 0, "{port} after SIGKILL");
+    }
     // ...and the kernel forwards again (the lab enables IP forwarding).
     assert!(
         ping(info.src_ns(), &info.dst0.ipv4.to_string()),
@@ -223,6 +246,7 @@ fn sigkill_mid_traffic_leaves_nothing_attached_and_kernel_path_works() {
     let out = again.signal_and_wait(libc::SIGTERM);
     assert!(out.status.success(), "{}", out.stderr);
     assert_dut_clean(info.dut_ns());
+    assert_eq!(promiscuity(info.dut_ns(), "dut0"), 0, "after SIGTERM");
 }
 
 /// Runs xskfwd to completion with `args` (bounded) and returns (code, stderr).

@@ -336,6 +336,8 @@ struct Datapath<'c> {
     privileges: String,
     /// L3: a reader of the published tables, for `xskfwd routes NAME`.
     tables: Option<TablesReader>,
+    /// L2: the ports held in promiscuous mode while forwarding.
+    promiscuous: Vec<netns::Promiscuous>,
 }
 
 impl<'c> Datapath<'c> {
@@ -364,6 +366,7 @@ impl<'c> Datapath<'c> {
             xdp_attach: String::new(),
             privileges: String::new(),
             tables: None,
+            promiscuous: Vec::new(),
         }
     }
 
@@ -550,6 +553,16 @@ impl<'c> Datapath<'c> {
     }
 
     fn attach(&mut self) -> Result<()> {
+        // L2 forwards frames for any MAC (a wire, or next hops behind the
+        // ports): a NIC must not filter them out. The kernel drops this
+        // hold when the process ends, however it ends.
+        if self.config.mode() != Mode::Router {
+            for p in &self.ports {
+                self.promiscuous.push(
+                    netns::promiscuous(p.ifindex).with_context(|| format!("port {}", p.ifname))?,
+                );
+            }
+        }
         let mut attached = Vec::new();
         for prog in &mut self.programs {
             attached.push(prog.attach(self.config.xdp_mode())?);
@@ -561,7 +574,7 @@ impl<'c> Datapath<'c> {
         let tx_budget = socks.map(XskSocket::tx_budget).min().unwrap_or(0);
         self.xdp_attach = attached.first().map_or("-", |a| a.name()).to_string();
         crate::info!("start", 
-            "forwarding {} on queue(s) {:?} — {} worker(s), {} frames of {} B, xdp {} mode, {} bind, batch {}{}",
+            "forwarding {} on queue(s) {:?} — {} worker(s), {} frames of {} B, xdp {} mode, {} bind, batch {}{}{}",
             self.ports.iter().map(|p| p.ifname.as_str()).collect::<Vec<_>>().join(" <-> "),
             config.queues(),
             config.workers(),
@@ -574,6 +587,11 @@ impl<'c> Datapath<'c> {
                 String::new()
             } else {
                 format!(", up to {tx_budget} frames per tx kick")
+            },
+            if self.promiscuous.is_empty() {
+                ""
+            } else {
+                ", ports promiscuous"
             },
         );
         Ok(())
@@ -852,7 +870,8 @@ impl<'c> Datapath<'c> {
         self.spare.clear();
         self.umem = None; // freed when the last socket's clone is gone
         s.xdp = self.programs.iter().map(PortProgram::counters).collect();
-        self.programs.clear(); // the bpf_links, last
+        self.programs.clear(); // the bpf_links
+        self.promiscuous.clear();
     }
 }
 
