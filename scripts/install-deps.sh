@@ -6,7 +6,9 @@
 # g++ for libFuzzer (fuzz/); systemd for `systemd-analyze verify` of the
 # unit; util-linux for setpriv (the least-privilege tests); prometheus
 # (server and promtool: the metrics tests scrape xskfwd with the real thing)
-# and tshark (reads the trace pcapng files back). Package scripts are not
+# and tshark (reads the trace pcapng files back); qemu-system-x86,
+# busybox-static, cpio and xz-utils for the zero-copy VM lab (a guest
+# kernel whose virtio-net does AF_XDP zero-copy; `xskfwd vm`). Package scripts are not
 # allowed to start services (a policy-rc.d for the duration of the install):
 # the tests start their own Prometheus, on loopback inside a namespace.
 # Idempotent: when
@@ -17,7 +19,7 @@ set -euo pipefail
 PACKAGES=(
     clang llvm libelf-dev zlib1g-dev libpcap-dev pkg-config m4 make gcc g++
     libc6-dev bpftool ethtool iproute2 iputils-ping tcpdump systemd util-linux
-    prometheus tshark
+    prometheus tshark qemu-system-x86 busybox-static cpio xz-utils
 )
 
 die() {

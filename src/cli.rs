@@ -104,6 +104,10 @@ pub enum Command {
     /// Soak and overload xskfwd in the lab, sampling RSS, fds, CPU and
     /// drops; fails on growth or lost accounting [runs xskfwd-lab soak].
     Soak(LabTool),
+    /// Run xskfwd in AF_XDP zero-copy mode inside a QEMU guest whose
+    /// virtio-net supports it, between throwaway namespaces, and check
+    /// every frame [runs xskfwd-lab vm].
+    Vm(LabTool),
     /// Ask a running instance how it is doing: ports, rates, drops by
     /// reason, queues and CPUs, frames, tables, privileges (control socket).
     Status(crate::ops::client::StatusArgs),
@@ -210,6 +214,7 @@ impl Command {
             Command::Sink(t) => Some(("sink", &t.args)),
             Command::Bench(t) => Some(("bench", &t.args)),
             Command::Soak(t) => Some(("soak", &t.args)),
+            Command::Vm(t) => Some(("vm", &t.args)),
             Command::Run(_)
             | Command::Routes(_)
             | Command::Status(_)

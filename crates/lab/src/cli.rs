@@ -39,4 +39,9 @@ pub enum Command {
     /// malformed frames, sampling RSS, fds, CPU and drops; then overload
     /// and a lossless recovery; fails on growth or lost accounting.
     Soak(crate::soak::SoakArgs),
+    /// The zero-copy VM lab: a guest kernel under QEMU whose virtio-net
+    /// does AF_XDP zero-copy, wired to throwaway src/dst namespaces; runs
+    /// xskfwd there in zero-copy mode (L2, L3), checks every frame both
+    /// ways, then powers off and removes everything.
+    Vm(crate::vm::VmArgs),
 }

@@ -2,8 +2,8 @@
 //! lab ([`lab`]), an AF_PACKET sender/receiver that checks every byte
 //! ([`traffic`]), an in-kernel live-frames generator and an AF_XDP/XDP
 //! sink ([`gen`], [`sink`], with their XDP programs in [`bpf_tools`]), the
-//! benchmark ([`bench`](mod@bench)), the soak ([`soak`]) and the demo
-//! ([`demo`]), with their progress on stderr ([`progress`]).
+//! benchmark ([`bench`](mod@bench)), the soak ([`soak`]), the demo
+//! ([`demo`]) and the zero-copy VM lab ([`vm`]), with their progress on stderr ([`progress`]).
 //!
 //! The forwarder (`xskfwd`, `xskfwd-core`) never depends on this crate;
 //! this crate drives the forwarder as a child process (`xskfwd run`) and
@@ -11,7 +11,8 @@
 //! `unsafe` here is limited to [`traffic`] (AF_PACKET sockets),
 //! [`bpf_tools`] (BPF_PROG_RUN of live frames), [`demo`] (signalling the
 //! forwarder child it started, `ChildGuard::signal`) and [`bench`](mod@bench)
-//! (pinning a NAPI thread), each block with its SAFETY note; the crate
+//! (pinning a NAPI thread) and [`vm`] (tap devices handed to QEMU), each
+//! block with its SAFETY note; the crate
 //! denies `unsafe_code` everywhere else. Every traffic loop is bounded in packets and time.
 
 #![deny(unsafe_code)]
@@ -32,3 +33,5 @@ pub mod sink;
 pub mod soak;
 #[allow(unsafe_code)]
 pub mod traffic;
+#[allow(unsafe_code)]
+pub mod vm;

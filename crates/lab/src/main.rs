@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Command::Sink(args) => args.run(),
         Command::Bench(args) => xskfwd_lab::bench::run(&args),
         Command::Soak(args) => xskfwd_lab::soak::run(&args),
+        Command::Vm(args) => xskfwd_lab::vm::run_cli(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
