@@ -261,11 +261,11 @@ impl Rings for XskRings {
     }
 
     #[inline]
-    fn fill(&mut self, port: usize, pool: &mut Vec<XskFrame>) -> usize {
+    fn fill(&mut self, port: usize, pool: &mut Vec<XskFrame>, max: usize) -> usize {
         let Some(s) = self.socks[port].as_mut() else {
             return 0;
         };
-        let want = pool.len().min(s.fill_cap as usize) as u32;
+        let want = pool.len().min(s.fill_cap as usize).min(max) as u32;
         let k = s.fq.nb_free(want).min(want) as usize;
         if k == 0 {
             return 0;
@@ -281,6 +281,13 @@ impl Rings for XskRings {
             }
         }
         n
+    }
+
+    fn fill_capacity(&self, port: usize) -> usize {
+        self.socks
+            .get(port)
+            .and_then(Option::as_ref)
+            .map_or(0, |s| s.fill_cap as usize)
     }
 
     #[inline]

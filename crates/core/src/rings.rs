@@ -87,8 +87,14 @@ pub trait Rings {
     fn close(&mut self, port: usize, pool: &mut Vec<Self::Frame>) -> usize;
 
     /// Moves frames from the end of `pool` to `port`'s fill ring, as many as
-    /// it has room for. Returns how many.
-    fn fill(&mut self, port: usize, pool: &mut Vec<Self::Frame>) -> usize;
+    /// it has room for and at most `max`. Returns how many.
+    fn fill(&mut self, port: usize, pool: &mut Vec<Self::Frame>, max: usize) -> usize;
+
+    /// Entries of `port`'s fill ring: the most frames the worker lends
+    /// that port's receive side at once. A zero-copy driver moves frames
+    /// off the fill ring into its own receive ring, so the ring's free
+    /// space alone would let one port take every frame.
+    fn fill_capacity(&self, port: usize) -> usize;
 
     /// Wakes the kernel's rx processing of `port` if the fill ring says it
     /// needs that. Returns whether a syscall was made.

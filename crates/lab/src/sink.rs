@@ -796,7 +796,7 @@ fn check_thread(
         let mut rings = XskRings::new(umem, socks, true);
         let mut pool = frames;
         for q in 0..queues as usize {
-            rings.fill(q, &mut pool);
+            rings.fill(q, &mut pool, usize::MAX);
             rings.kick_fill(q);
         }
         for (q, fd) in fds.iter().enumerate() {
@@ -856,7 +856,7 @@ fn check_thread(
                 }
                 got += n;
             }
-            rings.fill(q, &mut pool);
+            rings.fill(q, &mut pool, usize::MAX);
             rings.kick_fill(q);
         }
         if got > 0 {

@@ -1112,6 +1112,9 @@ pub struct VmArgs {
     /// $XSKFWD_VM_CACHE or /var/cache/xskfwd/vm).
     #[arg(long)]
     pub cache: Option<PathBuf>,
+    /// More options for `xskfwd run` in the guest (e.g. "--no-need-wakeup").
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    pub xskfwd_args: String,
 }
 
 /// Modes `xskfwd vm` runs.
@@ -1181,7 +1184,15 @@ pub fn run_cli(args: &VmArgs) -> Result<()> {
     let mut ok = true;
     for &(mode, bind) in modes {
         let t = Instant::now();
-        let r = guest_run(&mut vm, mode, bind, args.frames, args.rate, 8)?;
+        let r = guest_run_with(
+            &mut vm,
+            mode,
+            bind,
+            &args.xskfwd_args,
+            args.frames,
+            args.rate,
+            8,
+        )?;
         let good = r.bind() == "zero-copy"
             && r.ping
             && r.conserved()
@@ -1203,6 +1214,7 @@ pub fn run_cli(args: &VmArgs) -> Result<()> {
             r.exit,
             t.elapsed().as_secs_f64()
         );
+        println!("  frames: {}", r.summary["frames"]);
         for p in r.summary["ports"].as_array().into_iter().flatten() {
             let drops: Vec<String> = p["drops"]
                 .as_object()

@@ -45,6 +45,11 @@ pub struct MemRings {
     /// Off, only [`MemRings::sent_count`] counts, and the rings never
     /// allocate after creation (the zero-allocation test relies on it).
     pub record: bool,
+    /// Models a zero-copy driver: it takes up to this many frames per port
+    /// off the fill ring into its own receive ring (as virtio-net posts
+    /// buffers), freeing the fill ring for more; packets land in those
+    /// first. 0: no driver ring (copy mode).
+    pub driver_ring: usize,
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +57,8 @@ struct MemPort {
     /// Packets waiting "on the wire" to be received.
     wire: VecDeque<Vec<u8>>,
     fill: VecDeque<MemFrame>,
+    /// Frames a zero-copy driver took off the fill ring.
+    driver: VecDeque<MemFrame>,
     rx: VecDeque<MemFrame>,
     /// Queued for transmission (the kernel takes them while the link is up).
     tx: VecDeque<MemFrame>,
@@ -91,6 +98,7 @@ impl MemRings {
                 .map(|_| MemPort {
                     fill_cap,
                     fill: VecDeque::with_capacity(cap),
+                    driver: VecDeque::with_capacity(cap),
                     rx: VecDeque::with_capacity(cap),
                     tx: VecDeque::with_capacity(cap),
                     comp: VecDeque::with_capacity(cap),
@@ -102,6 +110,7 @@ impl MemRings {
             tx_room: usize::MAX,
             kicks: 0,
             record: true,
+            driver_ring: 0,
         };
         (rings, pool)
     }
@@ -118,7 +127,7 @@ impl MemRings {
         let mut n = 0;
         for p in self.ports.iter_mut().filter(|p| !p.down && !p.closed) {
             while let Some(pkt) = p.wire.pop_front() {
-                let Some(mut f) = p.fill.pop_front() else {
+                let Some(mut f) = p.driver.pop_front().or_else(|| p.fill.pop_front()) else {
                     p.dropped_no_frame += 1;
                     continue;
                 };
@@ -182,6 +191,12 @@ impl MemRings {
         self.ports[port].dropped_no_frame
     }
 
+    /// Frames `port`'s receive side holds: fill ring, driver ring, rx ring.
+    pub fn lent(&self, port: usize) -> usize {
+        let p = &self.ports[port];
+        p.fill.len() + p.driver.len() + p.rx.len()
+    }
+
     /// Ids of every frame held by the rings (fill, rx, completion).
     pub fn held_ids(&self) -> Vec<u32> {
         self.ports
@@ -189,6 +204,7 @@ impl MemRings {
             .flat_map(|p| {
                 p.fill
                     .iter()
+                    .chain(&p.driver)
                     .chain(&p.rx)
                     .chain(&p.tx)
                     .chain(&p.comp)
@@ -271,20 +287,36 @@ impl Rings for MemRings {
         p.wire.clear();
         let before = pool.len();
         pool.extend(p.fill.drain(..));
+        pool.extend(p.driver.drain(..));
         pool.extend(p.rx.drain(..));
         pool.extend(p.tx.drain(..));
         pool.extend(p.comp.drain(..));
         pool.len() - before
     }
 
-    fn fill(&mut self, port: usize, pool: &mut Vec<MemFrame>) -> usize {
+    fn fill(&mut self, port: usize, pool: &mut Vec<MemFrame>, max: usize) -> usize {
+        let driver_ring = self.driver_ring;
         let p = &mut self.ports[port];
         assert!(!p.closed, "fill on a closed port");
-        let room = p.fill_cap.saturating_sub(p.fill.len() + p.rx.len());
-        let n = room.min(pool.len());
+        let room = if driver_ring > 0 {
+            // The fill ring alone: what the driver took is off it.
+            p.fill_cap.saturating_sub(p.fill.len())
+        } else {
+            p.fill_cap.saturating_sub(p.fill.len() + p.rx.len())
+        };
+        let n = room.min(pool.len()).min(max);
         let start = pool.len() - n;
         p.fill.extend(pool.drain(start..));
+        // The driver posts what it can take.
+        while p.driver.len() < driver_ring {
+            let Some(f) = p.fill.pop_front() else { break };
+            p.driver.push_back(f);
+        }
         n
+    }
+
+    fn fill_capacity(&self, port: usize) -> usize {
+        self.ports[port].fill_cap
     }
 
     fn kick_fill(&mut self, _port: usize) -> bool {
