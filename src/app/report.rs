@@ -323,6 +323,14 @@ pub(super) fn print_summary(config: &Config, ports: &[Port], s: &Summary) {
                 "frames": {"total": f.total, "in_pool": f.in_pool, "in_kernel": f.in_fill,
                            "in_flight": f.in_flight, "duplicates": f.duplicates,
                            "reclaimed": f.reclaimed, "conserved": conserved},
+                // Per queue (worker); a last entry without a queue holds
+                // the frames no worker was given.
+                "frames_per_queue": s.frames.iter().enumerate().map(|(i, a)| json!({
+                    "queue": config.queues().get(i),
+                    "total": a.total, "in_pool": a.in_pool, "in_kernel": a.in_fill,
+                    "in_flight": a.in_flight, "duplicates": a.duplicates,
+                    "conserved": a.conserved(),
+                })).collect::<Vec<_>>(),
             })
         ),
         _ => {

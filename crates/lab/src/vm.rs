@@ -813,6 +813,18 @@ fn tail(lines: &[String]) -> String {
     lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
+impl Vm {
+    /// QEMU's process id (while it runs).
+    pub fn qemu_pid(&self) -> Option<u32> {
+        self.qemu.as_ref().map(Child::id)
+    }
+
+    /// The namespaces it created.
+    pub fn namespaces(&self) -> &[String] {
+        &self.namespaces
+    }
+}
+
 impl Drop for Vm {
     fn drop(&mut self) {
         if let Some(mut q) = self.qemu.take() {
