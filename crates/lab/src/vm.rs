@@ -371,7 +371,7 @@ fn shared_libs(bin: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Builds the guest's initramfs at `out`: busybox-static, `xskfwd` and its
-/// shared libraries, the kernel's modules and [`INIT`].
+/// shared libraries, the kernel's modules and the `/init` above.
 pub fn initramfs(kernel: &GuestKernel, xskfwd: &Path, out: &Path) -> Result<()> {
     let stage = out.with_extension("d");
     let _ = std::fs::remove_dir_all(&stage);
