@@ -19,6 +19,18 @@ pub struct XskStats {
     pub tx_ring_empty: u64,
 }
 
+impl XskStats {
+    /// Adds `other` into `self` (summing sockets).
+    pub fn add(&mut self, other: &XskStats) {
+        self.rx_dropped += other.rx_dropped;
+        self.rx_invalid += other.rx_invalid;
+        self.rx_ring_full += other.rx_ring_full;
+        self.fill_ring_empty += other.fill_ring_empty;
+        self.tx_invalid += other.tx_invalid;
+        self.tx_ring_empty += other.tx_ring_empty;
+    }
+}
+
 /// Names of the XDP program's counters, in the order of
 /// `enum xskfwd_counter` in `bpf/xskfwd.h` (JSON keys).
 pub const XDP_COUNTERS: [&str; 19] = [

@@ -18,6 +18,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
+use xskfwd_core::counters::PortCounters;
 use xskfwd_core::verdict::DropReason;
 
 use super::prom::{Exposition, Kind};
@@ -92,52 +93,45 @@ pub fn render(v: &View) -> String {
         );
     }
     // Per (queue, port).
-    let per = |e: &mut Exposition, name: &str, help: &str, f: &dyn Fn(usize, usize) -> f64| {
+    type PortField = (&'static str, &'static str, fn(&PortCounters) -> u64);
+    let per_port: [PortField; 6] = [
+        (
+            "xskfwd_rx_packets_total",
+            "Frames taken from the port's AF_XDP rx ring.",
+            |c| c.rx_packets,
+        ),
+        ("xskfwd_rx_bytes_total", "Bytes of those frames.", |c| {
+            c.rx_bytes
+        }),
+        (
+            "xskfwd_tx_packets_total",
+            "Frames sent on the port (completed by the kernel).",
+            |c| c.tx_packets,
+        ),
+        ("xskfwd_tx_bytes_total", "Bytes of those frames.", |c| {
+            c.tx_bytes
+        }),
+        (
+            "xskfwd_tx_wakeups_total",
+            "sendto() kicks of the port's tx ring.",
+            |c| c.tx_kicks,
+        ),
+        (
+            "xskfwd_fill_wakeups_total",
+            "recvfrom() wakeups of the port's fill ring.",
+            |c| c.fill_kicks,
+        ),
+    ];
+    let c = &now.counters;
+    for (name, help, get) in per_port {
         e.family(name, Kind::Counter, help);
-        for (w, row) in now.counters.iter().enumerate() {
+        for (w, row) in c.iter().enumerate() {
             let q = shape.queues.get(w).map_or(String::new(), u32::to_string);
-            for (p, port) in ports.iter().enumerate().take(row.len()) {
-                e.sample(name, &[("port", port), ("queue", &q)], f(w, p));
+            for (port, pc) in ports.iter().zip(row) {
+                e.sample(name, &[("port", port), ("queue", &q)], get(pc) as f64);
             }
         }
-    };
-    let c = &now.counters;
-    per(
-        &mut e,
-        "xskfwd_rx_packets_total",
-        "Frames taken from the port's AF_XDP rx ring.",
-        &|w, p| c[w][p].rx_packets as f64,
-    );
-    per(
-        &mut e,
-        "xskfwd_rx_bytes_total",
-        "Bytes of those frames.",
-        &|w, p| c[w][p].rx_bytes as f64,
-    );
-    per(
-        &mut e,
-        "xskfwd_tx_packets_total",
-        "Frames sent on the port (completed by the kernel).",
-        &|w, p| c[w][p].tx_packets as f64,
-    );
-    per(
-        &mut e,
-        "xskfwd_tx_bytes_total",
-        "Bytes of those frames.",
-        &|w, p| c[w][p].tx_bytes as f64,
-    );
-    per(
-        &mut e,
-        "xskfwd_tx_wakeups_total",
-        "sendto() kicks of the port's tx ring.",
-        &|w, p| c[w][p].tx_kicks as f64,
-    );
-    per(
-        &mut e,
-        "xskfwd_fill_wakeups_total",
-        "recvfrom() wakeups of the port's fill ring.",
-        &|w, p| c[w][p].fill_kicks as f64,
-    );
+    }
     e.family(
         "xskfwd_dropped_packets_total",
         Kind::Counter,

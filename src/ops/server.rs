@@ -447,13 +447,7 @@ pub fn status(v: &View) -> Value {
         let xdp_then = then.and_then(|t| t.xdp.get(p).copied());
         let mut xsk = stats::XskStats::default();
         for row in &now.xsk {
-            let x = row[p];
-            xsk.rx_dropped += x.rx_dropped;
-            xsk.rx_invalid += x.rx_invalid;
-            xsk.rx_ring_full += x.rx_ring_full;
-            xsk.fill_ring_empty += x.fill_ring_empty;
-            xsk.tx_invalid += x.tx_invalid;
-            xsk.tx_ring_empty += x.tx_ring_empty;
+            xsk.add(&row[p]);
         }
         let (link, max) = now.links.get(p).copied().unwrap_or((LinkState::Up, 0));
         ports.push(json!({

@@ -873,12 +873,7 @@ fn check_thread(
     let mut xs = XskStats::default();
     for fd in &fds {
         if let Ok(s) = xsk::socket_stats(*fd) {
-            xs.rx_dropped += s.rx_dropped;
-            xs.rx_invalid += s.rx_invalid;
-            xs.rx_ring_full += s.rx_ring_full;
-            xs.fill_ring_empty += s.fill_ring_empty;
-            xs.tx_invalid += s.tx_invalid;
-            xs.tx_ring_empty += s.tx_ring_empty;
+            xs.add(&s);
         }
     }
     for q in 0..ports {
