@@ -629,7 +629,11 @@ fn report(args: &DemoArgs, info: &LabInfo, outcomes: &[Outcome], ncpu: usize) ->
         ("xskfwd run --help", "the forwarder's options"),
         (
             "sudo xskfwd status NAME",
-            "a running forwarder's counters over its control socket (added by the operator surface)",
+            "a running forwarder's ports, rates, drops and frames (trace, metrics: README)",
+        ),
+        (
+            "sudo xskfwd vm",
+            "xskfwd in AF_XDP zero-copy mode, in a QEMU guest on virtio-net",
         ),
     ] {
         let _ = writeln!(s, "  {cmd:<29} {what}");
