@@ -156,6 +156,14 @@ pub fn in_netns<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> Result<T> 
     })
 }
 
+/// The system's page size in bytes (the largest aligned AF_XDP frame
+/// without a huge-page UMEM).
+pub fn page_size() -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u32::try_from(n).unwrap_or(4096)
+}
+
 /// Holds an interface in promiscuous mode for as long as it lives: one
 /// counted reference (`PACKET_MR_PROMISC` on a packet socket), which the
 /// kernel drops when the socket closes, also when the process dies. So

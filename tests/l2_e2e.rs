@@ -293,6 +293,10 @@ fn bad_input_fails_clearly_and_leaves_nothing_attached() {
             "too small",
         ),
         (
+            base(&["dut0", "dut1"], &["--frame-size", "8192"]),
+            "--frame-size 8192: an AF_XDP UMEM frame is at most one page (4096 bytes) here",
+        ),
+        (
             base(&["dut0", "dut1"], &["--cpus", "0,99999"]),
             "--cpus: CPU 99999 is not one this process may run on",
         ),

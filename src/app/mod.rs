@@ -470,6 +470,16 @@ impl<'c> Datapath<'c> {
 
     fn create_umem(&mut self) -> Result<()> {
         let r = self.config.rings();
+        let page = netns::page_size();
+        if r.frame_size > page {
+            anyhow::bail!(
+                "--frame-size {}: an AF_XDP UMEM frame is at most one page ({page} bytes) here; larger \
+                 frames need a UMEM in huge pages or AF_XDP multi-buffer, which xskfwd does not \
+                 support yet: use --frame-size {page} (packets up to {} bytes)",
+                r.frame_size,
+                page - xskfwd_core::limits::XDP_PACKET_HEADROOM,
+            );
+        }
         let (umem, frames) = SharedUmem::new(
             self.config.total_frames(),
             r.frame_size,

@@ -49,7 +49,6 @@ impl Port {
 /// Finds every configured port in the current namespace and checks that
 /// its MTU fits a UMEM frame and the configured queues exist.
 pub fn resolve(config: &Config) -> Result<Vec<Port>> {
-    let max_len = config.rings().max_packet();
     let ports = config
         .ports()
         .iter()
@@ -63,13 +62,8 @@ pub fn resolve(config: &Config) -> Result<Vec<Port>> {
             let mac = Mac(netns::mac_of(ifname)?);
             let mtu = netns::mtu_of(ifname)?;
             let frame = mtu + L2_OVERHEAD;
-            if frame > max_len {
-                bail!(
-                    "the MTU of {ifname} is {mtu}, but a {}-byte UMEM frame holds at most {max_len} bytes of packet \
-                     ({XDP_PACKET_HEADROOM} are XDP headroom): use --frame-size {} or lower the MTU",
-                    config.rings().frame_size,
-                    (frame + XDP_PACKET_HEADROOM).next_power_of_two()
-                );
+            if let Some(why) = too_big(ifname, mtu, config.rings().frame_size, netns::page_size()) {
+                bail!(why);
             }
             Ok(Port {
                 ifname: ifname.to_string(),
@@ -93,4 +87,57 @@ pub fn resolve(config: &Config) -> Result<Vec<Port>> {
         }
     }
     Ok(ports)
+}
+
+/// Why an MTU does not fit a UMEM frame of `frame_size` bytes, advising
+/// only what works: a frame is at most a page (`page`).
+fn too_big(ifname: &str, mtu: u32, frame_size: u32, page: u32) -> Option<String> {
+    let frame = mtu + L2_OVERHEAD;
+    let max_len = frame_size - XDP_PACKET_HEADROOM;
+    if frame <= max_len {
+        return None;
+    }
+    let need = (frame + XDP_PACKET_HEADROOM).next_power_of_two();
+    let fix = if need <= page {
+        format!("use --frame-size {need} or lower the MTU")
+    } else {
+        format!(
+            "AF_XDP frames are at most one page ({page} bytes) here, and jumbo frames need AF_XDP \
+             multi-buffer, which xskfwd does not support yet: lower the MTU of {ifname} to at \
+             most {} (and use --frame-size {page})",
+            page - XDP_PACKET_HEADROOM - L2_OVERHEAD
+        )
+    };
+    Some(format!(
+        "the MTU of {ifname} is {mtu}, but a {frame_size}-byte UMEM frame holds at most {max_len} bytes \
+         of packet ({XDP_PACKET_HEADROOM} are XDP headroom): {fix}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mtu_advice_suggests_only_what_works() {
+        assert_eq!(too_big("eth1", 1500, 2048, 4096), None);
+        let a = too_big("eth1", 3000, 2048, 4096).unwrap();
+        assert!(a.ends_with("use --frame-size 4096 or lower the MTU"), "{a}");
+        let j = too_big("eth1", 9000, 4096, 4096).unwrap();
+        assert!(j.contains("multi-buffer"), "{j}");
+        assert!(j.contains("lower the MTU of eth1 to at most 3822"), "{j}");
+        assert!(
+            !j.contains("--frame-size 16384"),
+            "never advise what fails: {j}"
+        );
+        // The largest MTU it advises fits.
+        assert_eq!(too_big("eth1", 3822, 4096, 4096), None);
+        assert!(too_big("eth1", 3823, 4096, 4096).is_some());
+        // With 16 KiB pages (arm64), bigger frames are fine.
+        let k = too_big("eth1", 9000, 4096, 16384).unwrap();
+        assert!(
+            k.ends_with("use --frame-size 16384 or lower the MTU"),
+            "{k}"
+        );
+    }
 }
