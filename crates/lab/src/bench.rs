@@ -129,6 +129,18 @@ pub struct BenchArgs {
     /// Extra arguments for `xskfwd run` (e.g. "--batch 32").
     #[arg(long, default_value = "")]
     pub xskfwd_args: String,
+    /// Queues per veth, each with its own generator and xskfwd worker:
+    /// generator i on CPU gen-cpu + i, worker i on CPU fwd-cpu + i
+    /// (modulo the CPUs there are). A generator's frames arrive on the
+    /// dut queue of its CPU, so the traffic spreads over the queues.
+    #[arg(long, default_value_t = 1)]
+    pub queues: u32,
+}
+
+/// The CPUs of `n` queues' generators or workers, starting at `first`.
+fn queue_cpus(first: usize, n: u32) -> Vec<usize> {
+    let ncpu = core_affinity::get_core_ids().map_or(1, |c| c.len()).max(1);
+    (0..n as usize).map(|i| (first + i) % ncpu).collect()
 }
 
 /// CPU time of one core (USER_HZ ticks).
@@ -374,9 +386,16 @@ fn start_path(args: &BenchArgs, info: &LabInfo, path: Path) -> Result<PathGuard>
             } else {
                 demo::l3_run_args(info)
             };
+            let queues: Vec<String> = (0..args.queues).map(|q| q.to_string()).collect();
+            let cpus: Vec<String> = queue_cpus(args.fwd_cpu, args.queues)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             run.extend([
+                "--queues".into(),
+                queues.join(","),
                 "--cpus".into(),
-                args.fwd_cpu.to_string(),
+                cpus.join(","),
                 "--stats".into(),
                 "json".into(),
                 "--stats-interval".into(),
@@ -518,7 +537,39 @@ pub(crate) fn trial_family(
     let pid = guard.child.as_ref().map(|c| c.0.id());
     let p0 = pid.and_then(proc_ticks);
     let t0 = cpu_times();
-    let report = gen::run_until(&cfg, &AtomicBool::new(false))?;
+    let report = if args.queues <= 1 {
+        gen::run_until(&cfg, &AtomicBool::new(false))?
+    } else {
+        // One generator per queue, each on its own CPU and with its share
+        // of the rate; together they are one offer.
+        let cpus = queue_cpus(args.gen_cpu, args.queues);
+        let reports: Vec<Result<gen::GenReport>> = thread::scope(|s| {
+            let handles: Vec<_> = cpus
+                .iter()
+                .map(|&cpu| {
+                    let mut c = cfg.clone();
+                    c.cpu = Some(cpu);
+                    c.rate_pps = rate.map(|r| (r / u64::from(args.queues)).max(1));
+                    s.spawn(move || gen::run_until(&c, &AtomicBool::new(false)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a generator panicked")))
+                })
+                .collect()
+        });
+        let mut all = reports.into_iter().collect::<Result<Vec<_>>>()?;
+        let mut total = all.pop().context("a generator")?;
+        for r in all {
+            total.sent += r.sent;
+            total.bytes += r.bytes;
+            total.elapsed = total.elapsed.max(r.elapsed);
+        }
+        total
+    };
     let t1 = cpu_times();
     let p1 = pid.and_then(proc_ticks);
     thread::sleep(Duration::from_millis(300));
@@ -1073,12 +1124,17 @@ pub(crate) fn lab_run_ok(what: &str, gen_cpu: usize, fwd_cpu: usize) -> Result<(
 /// A fresh lab for a measuring tool (`tag`: bench, soak) whose dst0 is
 /// ready for a counting sink: the sink replaces the lab's pass program
 /// (it is an XDP program too, so veth redirects into dst0 keep working).
-pub(crate) fn sink_lab(tag: &str, gen_cpu: usize, fwd_cpu: usize) -> Result<(Lab, LabInfo)> {
+pub(crate) fn sink_lab(
+    tag: &str,
+    gen_cpu: usize,
+    fwd_cpu: usize,
+    queues: u32,
+) -> Result<(Lab, LabInfo)> {
     let prefix = lab::unique_prefix(tag);
     eprintln!(
-        "{tag}: lab {prefix} (src ── dut ── dst), generator on cpu{gen_cpu}, xskfwd on cpu{fwd_cpu}"
+        "{tag}: lab {prefix} (src ── dut ── dst, {queues} queue(s) per veth), generator on cpu{gen_cpu}, xskfwd on cpu{fwd_cpu}"
     );
-    let lab = Lab::up(demo::lab_spec(&prefix, 1))?;
+    let lab = Lab::up(demo::lab_spec(&prefix, queues))?;
     let info = lab.info().clone();
     ip(info.dst_ns(), &["link", "set", "dev", "dst0", "xdp", "off"])?;
     Ok((lab, info))
@@ -1100,7 +1156,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     lab_run_ok("the benchmark", args.gen_cpu, args.fwd_cpu)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out))?;
-    let (lab, info) = path_lab("bench", args.gen_cpu, args.fwd_cpu)?;
+    ensure!(
+        (1..=crate::lab::MAX_QUEUES).contains(&args.queues),
+        "--queues must be 1..={}",
+        crate::lab::MAX_QUEUES
+    );
+    let (lab, info) = path_lab("bench", args.gen_cpu, args.fwd_cpu, args.queues)?;
 
     let paths: Vec<&'static str> = args.paths.iter().map(|p| p.name()).collect();
     let total = args.reps as usize * args.paths.len() * args.sizes.len();
@@ -1156,6 +1217,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "duration_s": args.duration,
         "reps": args.reps,
         "gen_cpu": args.gen_cpu,
+        "queues": args.queues,
         "fwd_cpu": args.fwd_cpu,
         "rows": rows,
         "trials": trials,
@@ -1177,8 +1239,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 
 /// A [`sink_lab`] every path of [`Path`] can run in: IPv6 forwarding on
 /// in dut, and GRO on dut0 for the kernel path.
-pub(crate) fn path_lab(tag: &str, gen_cpu: usize, fwd_cpu: usize) -> Result<(Lab, LabInfo)> {
-    let (lab, info) = sink_lab(tag, gen_cpu, fwd_cpu)?;
+pub(crate) fn path_lab(
+    tag: &str,
+    gen_cpu: usize,
+    fwd_cpu: usize,
+    queues: u32,
+) -> Result<(Lab, LabInfo)> {
+    let (lab, info) = sink_lab(tag, gen_cpu, fwd_cpu, queues)?;
     sysctl(info.dut_ns(), "net.ipv6.conf.all.forwarding=1")?;
     // A veth takes frames its peer transmits with XDP (the generator's
     // XDP_TX) only into NAPI, which needs an XDP program or GRO on it:

@@ -340,7 +340,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
     bench::lab_run_ok("the demo", args.gen_cpu, args.fwd_cpu)?;
     let started = Instant::now();
     let rows = rows(args.mode);
-    let (lab, info) = bench::path_lab("demo", args.gen_cpu, args.fwd_cpu)?;
+    let (lab, info) = bench::path_lab("demo", args.gen_cpu, args.fwd_cpu, 1)?;
     let bargs = BenchArgs {
         paths: rows.iter().map(|r| r.1).collect(),
         duration: args.duration,
@@ -355,6 +355,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         rfc2544_steps: args.steps,
         out: String::new(),
         xskfwd_args: String::new(),
+        queues: 1,
     };
     let progress = Progress::new(rows.len() as u64 * (1 + u64::from(args.steps)));
     let mut outcomes = Vec::new();

@@ -419,7 +419,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
         "--malformed-pct must be 0..=50"
     );
     crate::bench::lab_run_ok("the soak", args.gen_cpu, args.fwd_cpu)?;
-    let (lab, info) = crate::bench::sink_lab("soak", args.gen_cpu, args.fwd_cpu)?;
+    let (lab, info) = crate::bench::sink_lab("soak", args.gen_cpu, args.fwd_cpu, 1)?;
     let total = args.duration + args.overload + args.recovery + Duration::from_secs(120);
     let mut sink_cfg = SinkConfig::new("dst0", SinkMode::Count);
     sink_cfg.netns = Some(info.dst_ns().to_string());

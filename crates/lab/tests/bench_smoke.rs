@@ -91,3 +91,39 @@ fn bench_produces_table_json_csv_and_plot() {
 fn num_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+#[test]
+fn bench_with_two_queues_runs_a_generator_and_a_worker_per_queue() {
+    if !root_or_skip("bench_with_two_queues_runs_a_generator_and_a_worker_per_queue") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("xskfwd-bench-q2-{}", std::process::id()));
+    let out = xskfwd_lab()
+        .args([
+            "bench",
+            "--duration",
+            "1",
+            "--reps",
+            "1",
+            "--sizes",
+            "64",
+            "--paths",
+            "xskfwd-l2",
+            "--queues",
+            "2",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .expect("run xskfwd bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    assert!(stderr.contains("2 queue(s) per veth"), "{stderr}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("bench.json")).unwrap()).unwrap();
+    assert_eq!(json["queues"], 2);
+    let row = &json["rows"][0];
+    assert!(row["delivered_mpps"].as_f64().unwrap() > 0.0, "{row}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
