@@ -289,17 +289,13 @@ pub fn render(v: &View) -> String {
         Kind::Gauge,
         "Share of the last second the queue's worker spent in passes that found frames (0..1).",
     );
-    let window = v.rate_window();
-    for (w, g) in now.workers.iter().enumerate() {
+    for w in 0..now.workers.len() {
         let q = shape.queues.get(w).map_or(String::new(), u32::to_string);
-        let before = v.then.as_ref().and_then(|t| t.workers.get(w));
-        let ratio = match before {
-            Some(b) if window > 0.0 => {
-                (g.busy_ns.saturating_sub(b.busy_ns) as f64 / 1e9 / window).min(1.0)
-            }
-            _ => 0.0,
-        };
-        e.sample("xskfwd_worker_busy_ratio", &[("queue", &q)], ratio);
+        e.sample(
+            "xskfwd_worker_busy_ratio",
+            &[("queue", &q)],
+            v.busy_ratio(w),
+        );
     }
     e.finish()
 }

@@ -264,6 +264,20 @@ impl View {
             _ => 0.0,
         }
     }
+
+    /// Share of the rate window worker `w` spent in passes that found
+    /// frames (0..=1; 0 without two samples).
+    pub fn busy_ratio(&self, w: usize) -> f64 {
+        let window = self.rate_window();
+        let now = self.now.as_ref().and_then(|n| n.workers.get(w));
+        let then = self.then.as_ref().and_then(|t| t.workers.get(w));
+        match (now, then) {
+            (Some(g), Some(b)) if window > 0.0 => {
+                (g.busy_ns.saturating_sub(b.busy_ns) as f64 / 1e9 / window).min(1.0)
+            }
+            _ => 0.0,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -496,12 +496,7 @@ pub fn status(v: &View) -> Value {
     let mut workers = Vec::new();
     let (mut free, mut kernel, mut flight, mut reclaimed) = (0, 0, 0, 0);
     for (w, g) in now.workers.iter().enumerate() {
-        let busy = match then.and_then(|t| t.workers.get(w)) {
-            Some(b) if window > 0.0 => {
-                (g.busy_ns.saturating_sub(b.busy_ns) as f64 / 1e9 / window).min(1.0)
-            }
-            _ => 0.0,
-        };
+        let busy = v.busy_ratio(w);
         free += g.free;
         kernel += g.in_fill;
         flight += g.in_flight;

@@ -882,14 +882,8 @@ fn expected(frame: &[u8], to: &Side, mode: Forwarding) -> Vec<u8> {
         f[22] -= 1;
         f[24] = 0;
         f[25] = 0;
-        let mut sum = 0u32;
-        for w in f[14..34].chunks(2) {
-            sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
-        }
-        while sum > 0xffff {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        f[24..26].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        let sum = xskfwd_core::wire::checksum::checksum(&f[14..34]);
+        f[24..26].copy_from_slice(&sum.to_be_bytes());
     }
     f
 }
