@@ -12,34 +12,39 @@ fn xskfwd_lab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_xskfwd-lab"))
 }
 
+/// Runs a short `bench` (one repetition of 1 s at 64 B) with `extra`
+/// options into a fresh directory; it must succeed. Returns the
+/// directory, stdout and stderr.
+fn bench(tag: &str, extra: &[&str]) -> (std::path::PathBuf, String, String) {
+    let dir = std::env::temp_dir().join(format!("xskfwd-bench-{tag}-{}", std::process::id()));
+    let out = xskfwd_lab()
+        .args(["bench", "--duration", "1", "--reps", "1", "--sizes", "64"])
+        .args(extra)
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .expect("run xskfwd bench");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    (dir, stdout, stderr)
+}
+
 #[test]
 fn bench_produces_table_json_csv_and_plot() {
     if !root_or_skip("bench_produces_table_json_csv_and_plot") {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("xskfwd-bench-smoke-{}", std::process::id()));
-    let out = xskfwd_lab()
-        .args([
-            "bench",
-            "--duration",
-            "1",
-            "--reps",
-            "1",
-            "--sizes",
-            "64",
+    let (dir, stdout, _) = bench(
+        "smoke",
+        &[
             "--paths",
             "kernel,xskfwd-l3",
             "--rfc2544",
             "--rfc2544-steps",
             "2",
-            "--out",
-        ])
-        .arg(&dir)
-        .output()
-        .expect("run xskfwd bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+        ],
+    );
     assert!(
         stdout.contains("kernel") && stdout.contains("xskfwd-l3"),
         "{stdout}"
@@ -97,28 +102,7 @@ fn bench_with_two_queues_runs_a_generator_and_a_worker_per_queue() {
     if !root_or_skip("bench_with_two_queues_runs_a_generator_and_a_worker_per_queue") {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("xskfwd-bench-q2-{}", std::process::id()));
-    let out = xskfwd_lab()
-        .args([
-            "bench",
-            "--duration",
-            "1",
-            "--reps",
-            "1",
-            "--sizes",
-            "64",
-            "--paths",
-            "xskfwd-l2",
-            "--queues",
-            "2",
-            "--out",
-        ])
-        .arg(&dir)
-        .output()
-        .expect("run xskfwd bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    let (dir, _, stderr) = bench("q2", &["--paths", "xskfwd-l2", "--queues", "2"]);
     assert!(stderr.contains("2 queue(s) per veth"), "{stderr}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("bench.json")).unwrap()).unwrap();
