@@ -448,9 +448,11 @@ int xskfwd_xdp(struct xdp_md *ctx)
 /*
  * A program that passes everything. The lab attaches it to the far ends of
  * its veth pairs: a veth only accepts XDP_REDIRECT (ndo_xdp_xmit) from its
- * peer when the receiving end has an XDP program of its own.
+ * peer when the receiving end has an XDP program of its own. It accepts
+ * multi-buffer frames (xdp.frags), so a veth carrying it may have an MTU
+ * above a page (jumbo frames).
  */
-SEC("xdp")
+SEC("xdp.frags")
 int xskfwd_pass(struct xdp_md *ctx)
 {
 	return XDP_PASS;

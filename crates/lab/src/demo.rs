@@ -36,6 +36,10 @@ pub enum LabAction {
         /// Queues per veth.
         #[arg(long, default_value_t = 1)]
         queues: u32,
+        /// MTU of every veth (1280..=9216; above ~3.5 KB the veths carry
+        /// multi-buffer XDP frames).
+        #[arg(long, default_value_t = lab::DEFAULT_MTU)]
+        mtu: u32,
     },
     /// Remove the lab (also after a crash).
     Down {
@@ -131,11 +135,15 @@ pub fn forwarder_exe() -> Result<std::path::PathBuf> {
 /// Runs a lab action.
 pub fn lab(action: LabAction) -> Result<()> {
     match action {
-        LabAction::Up { prefix, queues } => {
+        LabAction::Up {
+            prefix,
+            queues,
+            mtu,
+        } => {
             if lab::status(&prefix)?.is_some() {
                 bail!("a lab named {prefix} exists already (remove it with `xskfwd lab down --prefix {prefix}`)");
             }
-            let info = Lab::up(lab_spec(&prefix, queues))?.leak();
+            let info = Lab::up(lab_spec(&prefix, queues).mtu(mtu))?.leak();
             println!("{}", info.to_string().trim_end());
             println!(
                 "run xskfwd in it:  xskfwd run --netns {} dut0 dut1 --next-hop dut0={} --next-hop dut1={}",

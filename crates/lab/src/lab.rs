@@ -79,6 +79,12 @@ pub const V6_PREFIX_LEN: u8 = 64;
 
 /// Most queues a lab veth may have.
 pub const MAX_QUEUES: u32 = 64;
+/// The MTU a lab gets unless told otherwise.
+pub const DEFAULT_MTU: u32 = 1500;
+/// Smallest lab MTU (IPv6's minimum link MTU).
+pub const MIN_MTU: u32 = 1280;
+/// Largest lab MTU: 9000-byte jumbo frames and some room above them.
+pub const MAX_MTU: u32 = 9216;
 /// Longest accepted prefix (namespace names are `<prefix>-src` etc.).
 pub const MAX_PREFIX_LEN: usize = 48;
 
@@ -93,6 +99,10 @@ pub struct LabSpec {
     pub prefix: String,
     /// rx and tx queues of every veth, `1..=MAX_QUEUES`.
     pub queues: u32,
+    /// MTU of every veth, `MIN_MTU..=MAX_MTU` (1500 by default). Above
+    /// about 3.5 KB a veth carries XDP only with programs that accept
+    /// multi-buffer frames (`xdp.frags`), as the lab's own programs do.
+    pub mtu: u32,
     /// Called as `(netns, ifname)` for `src0` and `dst0`, if set.
     pub attach_peer_xdp: Option<Box<AttachPeerXdp>>,
 }
@@ -103,8 +113,15 @@ impl LabSpec {
         LabSpec {
             prefix: prefix.into(),
             queues: 1,
+            mtu: DEFAULT_MTU,
             attach_peer_xdp: None,
         }
+    }
+
+    /// Sets the MTU of every veth.
+    pub fn mtu(mut self, mtu: u32) -> Self {
+        self.mtu = mtu;
+        self
     }
 
     /// Sets the queue count of every veth.
@@ -128,6 +145,7 @@ impl fmt::Debug for LabSpec {
         f.debug_struct("LabSpec")
             .field("prefix", &self.prefix)
             .field("queues", &self.queues)
+            .field("mtu", &self.mtu)
             .field("attach_peer_xdp", &self.attach_peer_xdp.is_some())
             .finish()
     }
@@ -155,6 +173,8 @@ pub struct LabInfo {
     pub prefix: String,
     /// rx queues of `dut0` (all veths are created alike).
     pub queues: u32,
+    /// MTU of `dut0` (all veths are created alike).
+    pub mtu: u32,
     /// `src0` in `<prefix>-src`, peer of `dut0`.
     pub src0: LabIface,
     /// `dut0` in `<prefix>-dut`, facing the source.
@@ -208,10 +228,11 @@ impl fmt::Display for LabInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "lab {} ({} queue{} per veth)",
+            "lab {} ({} queue{} per veth, MTU {})",
             self.prefix,
             self.queues,
-            if self.queues == 1 { "" } else { "s" }
+            if self.queues == 1 { "" } else { "s" },
+            self.mtu
         )?;
         let rows = [
             (&self.src0, "default via 198.18.0.254, fd00:0:0:1::254"),
@@ -255,6 +276,12 @@ impl Lab {
         validate_prefix(&spec.prefix)?;
         if spec.queues == 0 || spec.queues > MAX_QUEUES {
             bail!("queues must be in 1..={MAX_QUEUES}, got {}", spec.queues);
+        }
+        if !(MIN_MTU..=MAX_MTU).contains(&spec.mtu) {
+            bail!(
+                "the lab MTU must be in {MIN_MTU}..={MAX_MTU}, got {}",
+                spec.mtu
+            );
         }
         let names = ns_names(&spec.prefix);
         if let Some(n) = names.iter().find(|n| netns::netns_exists(n)) {
@@ -466,6 +493,9 @@ fn build(spec: &LabSpec, names: &[String; 3], partial: &mut Partial) -> Result<(
     ];
     for (ns, ifname, v4, v6) in ifaces {
         exec_in(ns, &["ethtool", "-K", ifname, "tx", "off"])?;
+        if spec.mtu != DEFAULT_MTU {
+            ip_in(ns, &["link", "set", ifname, "mtu", &spec.mtu.to_string()])?;
+        }
         let v4 = format!("{v4}/{V4_PREFIX_LEN}");
         let v6 = format!("{v6}/{V6_PREFIX_LEN}");
         ip_in(ns, &["addr", "add", &v4, "dev", ifname])?;
@@ -564,11 +594,12 @@ fn wait_running(ns: &str, ifname: &'static str) -> Result<()> {
 /// Reads the facts of an existing lab.
 fn read_info(prefix: &str) -> Result<LabInfo> {
     let [src, dut, dst] = ns_names(prefix);
-    let (dut0_mac, dut1_mac, queues) = netns::in_netns(&dut, || -> Result<_> {
+    let (dut0_mac, dut1_mac, queues, mtu) = netns::in_netns(&dut, || -> Result<_> {
         Ok((
             netns::mac_of(DUT0)?,
             netns::mac_of(DUT1)?,
             netns::num_rx_queues(DUT0)?,
+            netns::mtu_of(DUT0)?,
         ))
     })?
     .with_context(|| format!("reading interfaces of {dut}"))?;
@@ -586,6 +617,7 @@ fn read_info(prefix: &str) -> Result<LabInfo> {
     Ok(LabInfo {
         prefix: prefix.to_string(),
         queues,
+        mtu,
         src0: iface(&src, SRC0, src0_mac, SRC0_V4, SRC0_V6),
         dut0: iface(&dut, DUT0, dut0_mac, DUT0_V4, DUT0_V6),
         dut1: iface(&dut, DUT1, dut1_mac, DUT1_V4, DUT1_V6),
@@ -668,6 +700,9 @@ pub fn replug_dut1(info: &LabInfo, attach: Option<&AttachPeerXdp>) -> Result<()>
     )?;
     for (ns, ifname, v4, v6) in [(dut, DUT1, DUT1_V4, DUT1_V6), (dst, DST0, DST0_V4, DST0_V6)] {
         exec_in(ns, &["ethtool", "-K", ifname, "tx", "off"])?;
+        if info.mtu != DEFAULT_MTU {
+            ip_in(ns, &["link", "set", ifname, "mtu", &info.mtu.to_string()])?;
+        }
         ip_in(
             ns,
             &[
