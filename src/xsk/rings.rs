@@ -24,9 +24,33 @@ fn in_fill(port: usize) -> u32 {
     (1 + 2 * port as u32) << 16
 }
 
-/// Location of `port`'s tx/completion rings, with the length sent.
-fn in_tx(port: usize, len: u32) -> u32 {
-    ((2 + 2 * port as u32) << 16) | (len & 0xffff)
+/// Location of `port`'s tx/completion rings, with the length sent and
+/// whether a further frame of the same packet follows.
+fn in_tx(port: usize, len: u32, more: bool) -> u32 {
+    ((2 + 2 * port as u32) << 16) | (len & LEN_MASK) | if more { MORE } else { 0 }
+}
+
+/// The length bits of a mark (a frame holds at most 4 KiB).
+const LEN_MASK: u32 = 0x7fff;
+/// The mark bit of a frame sent with `XDP_PKT_CONTD`.
+const MORE: u32 = 0x8000;
+
+/// `XDP_PKT_CONTD` (linux/if_xdp.h): the packet continues in the next
+/// descriptor (AF_XDP multi-buffer).
+const XDP_PKT_CONTD: u32 = 1;
+
+/// Sets a received frame's length to 0 (so the worker drops it as a runt).
+fn empty(umem: &SharedUmem, d: &mut FrameDesc) {
+    // SAFETY: `d` is a frame of our UMEM that the kernel handed back and
+    // nothing else holds; only its descriptor's length changes.
+    let mut data = unsafe { umem.umem.data_mut(d) };
+    data.cursor().set_pos(0);
+}
+
+/// Whether a descriptor is followed by another of the same packet.
+#[inline(always)]
+fn continues(d: &FrameDesc) -> bool {
+    d.options() & XDP_PKT_CONTD != 0
 }
 
 /// The location part of a mark.
@@ -36,7 +60,7 @@ fn location(mark: u32) -> u32 {
 
 /// The length part of a mark (what the frame was sent with).
 fn sent_len(mark: u32) -> u32 {
-    mark & 0xffff
+    mark & LEN_MASK
 }
 
 /// One worker's rings: the sockets of its queue on every port.
@@ -53,6 +77,13 @@ pub struct XskRings {
     marks: Box<[u32]>,
     /// log2 of the frame size: a descriptor's frame is `addr >> shift`.
     shift: u32,
+    /// By port: the first frames of a multi-buffer packet whose last
+    /// frames were still on the rx ring when a batch ended there (see
+    /// [`XskRings::rx`]). Still marked as the port's (fill/rx rings).
+    carry: Vec<Vec<FrameDesc>>,
+    /// By port: frames up to the end of a chain too long to carry are
+    /// handed over emptied (length 0), so they are dropped as runts.
+    skip: Vec<bool>,
 }
 
 impl XskRings {
@@ -67,8 +98,11 @@ impl XskRings {
             })
             .collect();
         let frames = umem.frames as usize;
+        let ports = socks.len();
         debug_assert!(umem.frame_size.is_power_of_two());
         XskRings {
+            carry: (0..ports).map(|_| Vec::with_capacity(MAX_BATCH)).collect(),
+            skip: vec![false; ports],
             shift: umem.frame_size.trailing_zeros(),
             umem,
             socks: socks.into_iter().map(Some).collect(),
@@ -97,19 +131,67 @@ impl Rings for XskRings {
         self.socks.len()
     }
 
+    /// Whole packets only: a batch that ends inside a multi-buffer
+    /// packet keeps that packet's first frames (in `carry`) until its last
+    /// one is read. The kernel publishes a packet's descriptors together,
+    /// so only the batch limit cuts one.
     #[inline]
     fn rx(&mut self, port: usize, out: &mut Batch<XskFrame>, max: usize) -> usize {
-        let max = max.min(out.remaining_capacity());
+        let room = out.remaining_capacity();
         let Some(s) = self.socks[port].as_mut() else {
             return 0;
         };
+        let carry = &mut self.carry[port];
+        // With a packet carried over, read on to its end (within `out`).
+        let want = if carry.is_empty() {
+            max.min(room)
+        } else {
+            room.saturating_sub(carry.len())
+        };
         // SAFETY: the descriptors written into `scratch` are frames the
-        // kernel hands back to us; each becomes exactly one XskFrame below.
-        let n = unsafe { s.rx.consume(&mut self.scratch[..max]) };
-        for d in &self.scratch[..n] {
-            out.push(XskFrame(*d));
+        // kernel hands back to us; each becomes exactly one XskFrame below
+        // (or waits in `carry` until it does).
+        let n = unsafe { s.rx.consume(&mut self.scratch[..want]) };
+        let got = &mut self.scratch[..n];
+        if carry.is_empty() && !self.skip[port] && got.last().is_none_or(|d| !continues(d)) {
+            // The common case: no chain cut anywhere.
+            for d in got.iter() {
+                out.push(XskFrame(*d));
+            }
+            return n;
         }
-        n
+        let mut moved = 0;
+        for d in got.iter_mut() {
+            if self.skip[port] {
+                // The rest of a chain too long to carry: emptied.
+                empty(&self.umem, d);
+                self.skip[port] = continues(d);
+                out.push(XskFrame(*d));
+                moved += 1;
+                continue;
+            }
+            carry.push(*d);
+            if !continues(d) {
+                moved += carry.len();
+                out.extend(carry.drain(..).map(XskFrame));
+            }
+        }
+        if !carry.is_empty() && carry.len() >= room.saturating_sub(moved) {
+            // A chain as long as a whole batch: cannot happen with the
+            // kernel's limits (MAX_SKB_FRAGS); never stall on it.
+            for mut d in carry.drain(..) {
+                empty(&self.umem, &mut d);
+                out.push(XskFrame(d));
+                moved += 1;
+            }
+            self.skip[port] = true;
+        }
+        moved
+    }
+
+    #[inline]
+    fn more(&self, frame: &XskFrame) -> bool {
+        continues(&frame.0)
     }
 
     #[inline]
@@ -173,8 +255,12 @@ impl Rings for XskRings {
         let Some(s) = self.socks[port].as_mut() else {
             return 0;
         };
-        // The ring reserves all-or-nothing: ask how much room there is.
-        let k = s.tx.nb_free(batch.len() as u32).min(batch.len() as u32) as usize;
+        // The ring reserves all-or-nothing: ask how much room there is,
+        // and take whole packets only.
+        let mut k = s.tx.nb_free(batch.len() as u32).min(batch.len() as u32) as usize;
+        while k > 0 && continues(&batch[k - 1].0) {
+            k -= 1;
+        }
         if k == 0 {
             return 0;
         }
@@ -184,7 +270,7 @@ impl Rings for XskRings {
         let n = unsafe { s.tx.produce(&as_descs(batch)[..k]) };
         for f in batch.drain(..n) {
             if let Some(m) = self.marks.get_mut(f.0.addr() >> self.shift) {
-                *m = in_tx(port, f.0.lengths().data() as u32);
+                *m = in_tx(port, f.0.lengths().data() as u32, continues(&f.0));
             }
         }
         n
@@ -218,6 +304,7 @@ impl Rings for XskRings {
             for d in &self.scratch[..n] {
                 if let Some(m) = self.marks.get(d.addr() >> self.shift) {
                     done.bytes += u64::from(sent_len(*m));
+                    done.packets += usize::from(*m & MORE == 0);
                 }
                 pool.push(XskFrame(*d));
             }
@@ -246,7 +333,11 @@ impl Rings for XskRings {
                 *m = WITH_WORKER;
             }
         }
-        let (fill, tx) = (in_fill(port), location(in_tx(port, 0)));
+        // Frames carried over are still marked as the port's: they are
+        // handed back below with the rest.
+        self.carry[port].clear();
+        self.skip[port] = false;
+        let (fill, tx) = (in_fill(port), location(in_tx(port, 0, false)));
         let before = pool.len();
         for (idx, m) in self.marks.iter_mut().enumerate() {
             let at = location(*m);
