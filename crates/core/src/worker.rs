@@ -349,7 +349,8 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
             // Multi-buffer (jumbo) packets: decided one packet at a time,
             // off the fast path.
             if rxb.iter().any(|f| rings.more(f)) {
-                let n = decide_packets(rings, fwd, rxb, verdicts, &mut local[p], p);
+                let mut lens = [0u32; MAX_BATCH];
+                let n = decide_packets(rings, fwd, rxb, verdicts, &mut lens, &mut local[p], p);
                 let out = Outcomes {
                     p,
                     txq,
@@ -357,8 +358,8 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
                     pool,
                     up: *up,
                 };
-                let mut dirty =
-                    out.apply_chained(rings, rxb, &verdicts[..n], tracing.map(|(t, q)| (&**t, *q)));
+                let trace = tracing.map(|(t, q)| (&**t, *q));
+                let mut dirty = out.apply_chained(rings, rxb, &verdicts[..n], &lens[..n], trace);
                 while dirty != 0 {
                     let e = dirty.trailing_zeros() as usize;
                     dirty &= dirty - 1;
@@ -598,6 +599,7 @@ impl<F> Outcomes<'_, F> {
         rings: &R,
         rxb: &mut Batch<F>,
         verdicts: &[Verdict],
+        lens: &[u32],
         trace: Option<(&Tracer, u32)>,
     ) -> u32 {
         let Outcomes {
@@ -607,9 +609,10 @@ impl<F> Outcomes<'_, F> {
             pool,
             up,
         } = self;
-        let traced = |f: &mut F, o: Outcome| {
+        // A packet's first frame is traced, with the whole packet's length.
+        let traced = |f: &mut F, o: Outcome, wire_len: u32| {
             if let Some((t, q)) = trace {
-                t.capture(p, q, o, rings.data(f));
+                t.capture_packet(p, q, o, rings.data(f), wire_len as usize);
             }
         };
         let mut dirty = 0u32;
@@ -634,6 +637,7 @@ impl<F> Outcomes<'_, F> {
             }
             in_packet = more;
             follow = None;
+            let wire_len = lens.get(k).copied().unwrap_or(0);
             let Some(v) = verdicts.get(k) else {
                 // More packets than verdicts: cannot happen; never lose one.
                 local[p].drop(DropReason::Chain);
@@ -648,17 +652,17 @@ impl<F> Outcomes<'_, F> {
                         rings.set_len(&mut f, len);
                     }
                     let Some(q) = txq.get_mut(e) else {
-                        traced(&mut f, Outcome::Drop(DropReason::NoEgress));
+                        traced(&mut f, Outcome::Drop(DropReason::NoEgress), wire_len);
                         unreachable_port(&mut local[p], pool, f);
                         continue;
                     };
                     if up & (1 << e) == 0 {
-                        traced(&mut f, Outcome::Drop(DropReason::PortDown));
+                        traced(&mut f, Outcome::Drop(DropReason::PortDown), wire_len);
                         local[p].drop(DropReason::PortDown);
                         pool.push(f);
                         continue;
                     }
-                    traced(&mut f, Outcome::Tx { egress: port });
+                    traced(&mut f, Outcome::Tx { egress: port }, wire_len);
                     match q.try_push(f) {
                         Ok(()) => {
                             dirty |= 1 << e;
@@ -671,12 +675,12 @@ impl<F> Outcomes<'_, F> {
                     }
                 }
                 Verdict::Drop(reason) => {
-                    traced(&mut f, Outcome::Drop(reason));
+                    traced(&mut f, Outcome::Drop(reason), wire_len);
                     local[p].drop(reason);
                     pool.push(f);
                 }
                 Verdict::Pass(why) => {
-                    traced(&mut f, Outcome::Pass(why));
+                    traced(&mut f, Outcome::Pass(why), wire_len);
                     local[p].drop(DropReason::KernelOnly);
                     pool.push(f);
                 }
@@ -687,7 +691,8 @@ impl<F> Outcomes<'_, F> {
 }
 
 /// Decides an rx batch that holds multi-buffer packets, one packet at a
-/// time: `verdicts[k]` for its `k`-th packet. Counts what was received.
+/// time: `verdicts[k]` for its `k`-th packet, `lens[k]` its length. Counts
+/// what was received.
 /// Returns the number of packets.
 #[cold]
 #[inline(never)]
@@ -696,6 +701,7 @@ fn decide_packets<R: Rings, F: Forwarder>(
     fwd: &mut F,
     rxb: &mut Batch<R::Frame>,
     verdicts: &mut [Verdict; MAX_BATCH],
+    lens: &mut [u32; MAX_BATCH],
     c: &mut PortCounters,
     ingress: usize,
 ) -> usize {
@@ -719,6 +725,7 @@ fn decide_packets<R: Rings, F: Forwarder>(
         let head_len = data.len() as u64;
         c.rx_packets += 1;
         c.rx_bytes += head_len + tail;
+        lens[k] = u32::try_from(head_len + tail).unwrap_or(u32::MAX);
         verdicts[k] = if !whole || tail > u64::from(u32::MAX) {
             Verdict::Drop(DropReason::Chain)
         } else if rest.is_empty() {
@@ -979,6 +986,38 @@ mod tests {
         assert_eq!(c[0].rx_bytes + c[1].rx_bytes, bytes);
         assert_eq!(c[0].tx_bytes + c[1].tx_bytes, bytes);
         assert_eq!(c[0].dropped() + c[1].dropped(), 0);
+        assert!(account(&mut w).conserved());
+    }
+
+    #[test]
+    fn a_traced_chain_shows_its_first_frame_and_the_whole_length() {
+        use crate::trace::{Filter, Record, Tracer};
+        use std::time::Duration;
+        let tracer = Arc::new(Tracer::new());
+        let mut w = jumbo_worker(9014, 128).with_trace(Arc::clone(&tracer), 0);
+        let bufs = (0..4).map(|_| Record::with_capacity(4096)).collect();
+        let session = tracer.arm(Filter::default(), 2, bufs).unwrap();
+        let (big, small) = (packet(1, 9014), packet(2, 100));
+        w.rings_mut().inject(0, &big);
+        w.rings_mut().inject(0, &small);
+        w.rings_mut().deliver();
+        while w.poll_once() > 0 {}
+        let mut got = Vec::new();
+        while let Some(r) = session.next(Duration::from_millis(1)) {
+            assert_eq!(r.outcome, Outcome::Tx { egress: 1 });
+            got.push((r.wire_len, r.data.len(), r.data[12..].to_vec()));
+            session.recycle(r);
+        }
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            (got[0].0, got[0].1),
+            (9014, 2048),
+            "the first 2 KiB frame of 9014 bytes"
+        );
+        assert_eq!(got[0].2, big[12..2048]);
+        assert_eq!((got[1].0, got[1].1), (100, 100));
+        assert_eq!(w.rings_mut().take_sent(1).len(), 2);
+        drop(session);
         assert!(account(&mut w).conserved());
     }
 
