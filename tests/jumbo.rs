@@ -212,7 +212,13 @@ fn jumbo_frames_routed_both_ways_byte_exact_and_over_mtu_to_the_kernel() {
     let lab = jumbo_lab("jl3");
     let info = lab.info().clone();
     let mut args = xskfwd_lab::demo::l3_run_args(&info);
-    args.extend(["--stats", "json"].iter().map(|s| s.to_string()));
+    // Batches of two frames: every packet of three frames is cut by a
+    // batch end and carried over to the next batch whole.
+    args.extend(
+        ["--stats", "json", "--batch", "2"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
     let fwd = Running::start(&args, info.dut_ns(), "dut0");
     assert!(
         ping(info.src_ns(), &info.dst0.ipv4.to_string()),

@@ -47,6 +47,47 @@ fn empty(umem: &SharedUmem, d: &mut FrameDesc) {
     data.cursor().set_pos(0);
 }
 
+/// Moves the descriptors of whole packets from `carry` (the first frames
+/// of a packet an earlier batch cut) and `got` (what the rx ring gave now,
+/// in order) to `out`, and returns how many. An incomplete last packet
+/// stays in `carry`. A packet of `limit` frames or more, which no batch
+/// could hold, is handed over emptied (`empty`: the worker drops it as
+/// runts) instead of stalling the port, and `skip` then empties the rest
+/// of it as it arrives.
+fn whole_packets<D: Copy>(
+    carry: &mut Vec<D>,
+    skip: &mut bool,
+    got: &mut [D],
+    limit: usize,
+    more: impl Fn(&D) -> bool,
+    empty: impl Fn(&mut D),
+    mut out: impl FnMut(D),
+) -> usize {
+    let mut moved = 0;
+    for d in got.iter_mut() {
+        if *skip {
+            empty(d);
+            *skip = more(d);
+            out(*d);
+            moved += 1;
+            continue;
+        }
+        carry.push(*d);
+        if !more(d) {
+            moved += carry.len();
+            carry.drain(..).for_each(&mut out);
+        } else if carry.len() >= limit {
+            for mut c in carry.drain(..) {
+                empty(&mut c);
+                out(c);
+                moved += 1;
+            }
+            *skip = true;
+        }
+    }
+    moved
+}
+
 /// Whether a descriptor is followed by another of the same packet.
 #[inline(always)]
 fn continues(d: &FrameDesc) -> bool {
@@ -133,8 +174,8 @@ impl Rings for XskRings {
 
     /// Whole packets only: a batch that ends inside a multi-buffer
     /// packet keeps that packet's first frames (in `carry`) until its last
-    /// one is read. The kernel publishes a packet's descriptors together,
-    /// so only the batch limit cuts one.
+    /// one is read (see [`whole_packets`]). The kernel publishes a packet's
+    /// descriptors together, so only the batch limit cuts one.
     #[inline]
     fn rx(&mut self, port: usize, out: &mut Batch<XskFrame>, max: usize) -> usize {
         let room = out.remaining_capacity();
@@ -142,51 +183,35 @@ impl Rings for XskRings {
             return 0;
         };
         let carry = &mut self.carry[port];
-        // With a packet carried over, read on to its end (within `out`).
-        let want = if carry.is_empty() {
-            max.min(room)
-        } else {
-            room.saturating_sub(carry.len())
-        };
+        // With a packet carried over, read on (at least one more frame of
+        // it) within `out`'s room.
+        let want = max
+            .min(room)
+            .saturating_sub(carry.len())
+            .max(1)
+            .min(room.saturating_sub(carry.len()));
         // SAFETY: the descriptors written into `scratch` are frames the
         // kernel hands back to us; each becomes exactly one XskFrame below
         // (or waits in `carry` until it does).
         let n = unsafe { s.rx.consume(&mut self.scratch[..want]) };
         let got = &mut self.scratch[..n];
         if carry.is_empty() && !self.skip[port] && got.last().is_none_or(|d| !continues(d)) {
-            // The common case: no chain cut anywhere.
+            // The common case: no packet cut anywhere.
             for d in got.iter() {
                 out.push(XskFrame(*d));
             }
             return n;
         }
-        let mut moved = 0;
-        for d in got.iter_mut() {
-            if self.skip[port] {
-                // The rest of a chain too long to carry: emptied.
-                empty(&self.umem, d);
-                self.skip[port] = continues(d);
-                out.push(XskFrame(*d));
-                moved += 1;
-                continue;
-            }
-            carry.push(*d);
-            if !continues(d) {
-                moved += carry.len();
-                out.extend(carry.drain(..).map(XskFrame));
-            }
-        }
-        if !carry.is_empty() && carry.len() >= room.saturating_sub(moved) {
-            // A chain as long as a whole batch: cannot happen with the
-            // kernel's limits (MAX_SKB_FRAGS); never stall on it.
-            for mut d in carry.drain(..) {
-                empty(&self.umem, &mut d);
-                out.push(XskFrame(d));
-                moved += 1;
-            }
-            self.skip[port] = true;
-        }
-        moved
+        let umem = &self.umem;
+        whole_packets(
+            carry,
+            &mut self.skip[port],
+            got,
+            MAX_BATCH,
+            continues,
+            |d| empty(umem, d),
+            |d| out.push(XskFrame(d)),
+        )
     }
 
     #[inline]
@@ -413,5 +438,69 @@ impl Rings for XskRings {
                 timeout_ms,
             )
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A descriptor stand-in: (id, length, more).
+    type D = (u32, u32, bool);
+
+    fn run(carry: &mut Vec<D>, skip: &mut bool, got: &[D], limit: usize) -> Vec<D> {
+        let mut got = got.to_vec();
+        let mut out = Vec::new();
+        let n = whole_packets(
+            carry,
+            skip,
+            &mut got,
+            limit,
+            |d| d.2,
+            |d| d.1 = 0,
+            |d| out.push(d),
+        );
+        assert_eq!(n, out.len());
+        out
+    }
+
+    #[test]
+    fn a_packet_cut_by_the_batch_end_waits_for_its_last_frame() {
+        let (mut carry, mut skip) = (Vec::new(), false);
+        // A (one frame), B (three frames, cut after two).
+        let a = (1, 60, false);
+        let b = [(2, 3840, true), (3, 3840, true), (4, 1334, false)];
+        let out = run(&mut carry, &mut skip, &[a, b[0], b[1]], 64);
+        assert_eq!(out, [a]);
+        assert_eq!(carry, [b[0], b[1]]);
+        // The rest of B and a whole C.
+        let c = [(5, 3840, true), (6, 100, false)];
+        let out = run(&mut carry, &mut skip, &[b[2], c[0], c[1]], 64);
+        assert_eq!(out, [b[0], b[1], b[2], c[0], c[1]]);
+        assert!(carry.is_empty() && !skip);
+        // Cut after its first frame only, twice in a row.
+        let out = run(&mut carry, &mut skip, &[b[0]], 64);
+        assert!(out.is_empty());
+        let out = run(&mut carry, &mut skip, &[b[1]], 64);
+        assert!(out.is_empty());
+        let out = run(&mut carry, &mut skip, &[b[2]], 64);
+        assert_eq!(out, b);
+    }
+
+    #[test]
+    fn a_packet_no_batch_could_hold_is_emptied_not_stalled_on() {
+        let (mut carry, mut skip) = (Vec::new(), false);
+        // Limit 3: a five-frame packet, then a one-frame one.
+        let long: Vec<D> = (0..5).map(|i| (i, 100, i < 4)).collect();
+        let next = (9, 60, false);
+        let out = run(&mut carry, &mut skip, &long[..3], 3);
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().all(|d| d.1 == 0), "emptied: dropped as runts");
+        assert!(carry.is_empty() && skip);
+        let out = run(&mut carry, &mut skip, &[long[3], long[4], next], 3);
+        assert_eq!(out.len(), 3);
+        assert!(out[..2].iter().all(|d| d.1 == 0));
+        assert_eq!(out[2], next, "the next packet is whole and untouched");
+        assert!(!skip);
     }
 }
