@@ -174,7 +174,7 @@ impl Rings for XskRings {
 
     /// Whole packets only: a batch that ends inside a multi-buffer
     /// packet keeps that packet's first frames (in `carry`) until its last
-    /// one is read (see [`whole_packets`]). The kernel publishes a packet's
+    /// one is read (see `whole_packets`). The kernel publishes a packet's
     /// descriptors together, so only the batch limit cuts one.
     #[inline]
     fn rx(&mut self, port: usize, out: &mut Batch<XskFrame>, max: usize) -> usize {
