@@ -449,6 +449,58 @@ impl Sender {
         self.qdisc_bypass
     }
 
+    /// Sets the socket's send buffer (SO_SNDBUFFORCE: root may exceed
+    /// `wmem_max`), so a fast sender is not throttled by its own buffer.
+    pub fn set_sndbuf(&self, bytes: i32) -> Result<()> {
+        set_int_opt(
+            self.fd.as_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUFFORCE,
+            bytes,
+        )
+        .context("setsockopt(SO_SNDBUFFORCE)")
+    }
+
+    /// One `sendmmsg` of `frames` (at most 1024), not blocking: how many
+    /// the kernel took, or the error it gave for the first. The caller
+    /// bounds and paces its loop (e.g. the generator's packet engine).
+    pub fn send_batch(&self, frames: &[&[u8]]) -> io::Result<usize> {
+        const MAX: usize = 1024;
+        let n = frames.len().min(MAX);
+        let mut iovs: arrayvec::ArrayVec<libc::iovec, MAX> = arrayvec::ArrayVec::new();
+        for f in &frames[..n] {
+            iovs.push(libc::iovec {
+                // The kernel only reads from send buffers.
+                iov_base: f.as_ptr() as *mut libc::c_void,
+                iov_len: f.len(),
+            });
+        }
+        let mut msgs: arrayvec::ArrayVec<libc::mmsghdr, MAX> = arrayvec::ArrayVec::new();
+        for iov in iovs.iter_mut() {
+            // SAFETY: mmsghdr is plain C data (integers and raw pointers);
+            // all-zero is a valid value (no name, no control data).
+            let mut m: libc::mmsghdr = unsafe { mem::zeroed() };
+            m.msg_hdr.msg_iov = iov as *mut libc::iovec;
+            m.msg_hdr.msg_iovlen = 1;
+            msgs.push(m);
+        }
+        // SAFETY: `msgs` holds `n` initialised headers, each pointing at one
+        // iovec in `iovs`, which point into `frames`; all of them outlive
+        // the call and are not otherwise accessed during it.
+        let rc = unsafe {
+            libc::sendmmsg(
+                self.fd.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(rc as usize)
+    }
+
     /// Sends `frames` cyclically (frame `i % frames.len()` as the i-th
     /// packet) until `limits.count` packets went out or `limits.duration`
     /// passed, whichever comes first. ENOBUFS/EAGAIN are retried after a
