@@ -17,8 +17,9 @@
 //! trial every veth gets the MTU its frames need (1500, or the largest
 //! frame less 14; `--mtu` fixes one MTU for all), and the generator is
 //! chosen by size: live frames (in-kernel, fastest) up to
-//! [`gen::LIVE_MAX_FRAME`], an AF_PACKET sender (qdisc bypassed,
-//! `sendmmsg`) above; the table and JSON name the engine per row. A
+//! [`gen::LIVE_MAX_FRAME`], an AF_PACKET transmit ring (qdisc bypassed;
+//! `--jumbo-engine packet`: `sendmmsg`) above; the table and JSON name the
+//! engine per row. A
 //! path that cannot carry a size (xskfwd refuses ports whose MTU exceeds
 //! its UMEM frame until it supports multi-buffer AF_XDP) is reported as
 //! "not supported" with xskfwd's own reason, and the run goes on.
@@ -204,6 +205,10 @@ pub struct BenchArgs {
     /// what the trial's largest frame needs).
     #[arg(long)]
     pub mtu: Option<u32>,
+    /// Generator for frames above the live-frames limit (3408 B):
+    /// `ring` (AF_PACKET PACKET_TX_RING) or `packet` (AF_PACKET sendmmsg).
+    #[arg(long, value_enum, default_value_t = Engine::for_largest(usize::MAX))]
+    pub jumbo_engine: Engine,
     /// CPU of the generator (a veth's receive work runs on the sending CPU).
     #[arg(long, default_value_t = 0)]
     pub gen_cpu: usize,
@@ -697,7 +702,10 @@ pub(crate) fn trial_family(
         BenchSize::Imix => BenchSize::Imix,
     };
     let mtu = trial_mtu(args, size);
-    let engine = Engine::for_largest(size.largest(mtu));
+    let engine = match Engine::for_largest(size.largest(mtu)) {
+        Engine::Live => Engine::Live,
+        _ => args.jumbo_engine,
+    };
     let guard = start_path(args, info, path, mtu)?;
     let dur = Duration::from_secs_f64(args.duration);
     let mut sink_cfg = SinkConfig::new("dst0", SinkMode::Count);
@@ -1475,6 +1483,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     }
     drop(progress);
+    // Down before anything is printed: a closed stdout (`| head`) must
+    // not leave the lab behind.
+    let prefix = info.prefix.clone();
+    lab.teardown()?;
     let rows = summarise(&trials, &paths);
     let text = table(&rows, &unsupported);
     println!("{text}");
@@ -1487,7 +1499,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let dir = std::path::Path::new(&args.out);
     let doc = json!({
         "type": "bench",
-        "lab": info.prefix,
+        "lab": prefix,
         "duration_s": args.duration,
         "reps": args.reps,
         "gen_cpu": args.gen_cpu,
@@ -1509,7 +1521,6 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "wrote {0}/bench.json, {0}/bench.csv, {0}/bench.svg",
         args.out
     );
-    lab.teardown()?;
     Ok(())
 }
 
@@ -1660,7 +1671,7 @@ mod tests {
             Engine::Live
         );
         assert_eq!(Engine::for_largest(gen::LIVE_MAX_FRAME), Engine::Live);
-        assert_eq!(Engine::for_largest(gen::LIVE_MAX_FRAME + 1), Engine::Packet);
+        assert_eq!(Engine::for_largest(gen::LIVE_MAX_FRAME + 1), Engine::Ring);
         // xskfwd gets a page-sized UMEM frame only when 2048 is too small.
         assert_eq!(xskfwd_frame_size(1500), None);
         assert_eq!(xskfwd_frame_size(3000), Some(4096));

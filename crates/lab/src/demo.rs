@@ -355,6 +355,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         reps: 1,
         sizes: vec![bench::BenchSize::Fixed(size)],
         mtu: None,
+        jumbo_engine: crate::gen::Engine::for_largest(usize::MAX),
         gen_cpu: args.gen_cpu,
         fwd_cpu: args.fwd_cpu,
         sink_cpu: None,

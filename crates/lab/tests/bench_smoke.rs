@@ -167,9 +167,9 @@ fn bench_sweeps_sizes_up_to_jumbo_and_imix() {
             .iter()
             .find(|t| t["path"] == path && t["size"] == 9000)
             .unwrap();
-        // Above the live-frames limit: the AF_PACKET generator, and every
+        // Above the live-frames limit: the AF_PACKET ring, and every
         // veth at the MTU a 9000-byte frame needs.
-        assert_eq!(t["engine"], "packet", "{t}");
+        assert_eq!(t["engine"], "ring", "{t}");
         assert_eq!(t["mtu"], 8986, "{t}");
         // The sink counted whole multi-buffer frames (bpf_xdp_get_buff_len).
         let (d, b) = (

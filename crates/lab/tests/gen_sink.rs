@@ -360,14 +360,14 @@ fn sinks_detach_on_stop_drop_and_failure() {
     common::assert_dut_clean(info.dut_ns());
 }
 
-/// Jumbo frames end to end: the AF_PACKET engine sends 9014-byte frames
+/// Jumbo frames end to end: both AF_PACKET engines send 9014-byte frames
 /// (MTU 9000) into dut0, where the frags-aware redirect program forwards
 /// these multi-buffer frames with bpf_redirect to dut1; they arrive at
 /// dst0 whole, routed (MACs, TTL) and with valid checksums, and every
 /// program counted their full length.
 #[test]
-fn packet_engine_jumbo_frames_are_redirected_whole() {
-    if !common::root_or_skip("packet_engine_jumbo_frames_are_redirected_whole") {
+fn af_packet_jumbo_frames_are_redirected_whole() {
+    if !common::root_or_skip("af_packet_jumbo_frames_are_redirected_whole") {
         return;
     }
     const M: u64 = 2_000;
@@ -383,27 +383,42 @@ fn packet_engine_jumbo_frames_are_redirected_whole() {
         attach_in_dut(&info, &prog, "dut0"),
         attach_in_dut(&info, &prog, "dut1"),
     ];
-    let rx = Receiver::new(info.dst_ns(), "dst0").unwrap();
-    let mut cfg = gen_cfg(&info, false, FrameSize::Fixed(LEN));
-    cfg.engine = Engine::for_largest(LEN);
-    assert_eq!(cfg.engine, Engine::Packet);
-    cfg.count = M;
-    cfg.rate_pps = Some(20_000);
-    let report = gen::run(&cfg).unwrap();
-    eprintln!("{report:?}");
-    assert_eq!((report.sent, report.refused), (M, 0));
-    assert_eq!(report.bytes, M * LEN as u64);
-    assert_eq!(report.stopped_by, StopReason::Count);
-    let got = rx
-        .recv_ours(RecvLimits::new(M as usize, Duration::from_secs(10)))
-        .unwrap();
-    assert_eq!(got.frames.len() as u64, M);
-    let c = prog.counters().unwrap();
-    assert_eq!((c.redirected, c.passed), (M, 0), "{c:?}");
-    assert_eq!(c.bytes, M * LEN as u64, "bpf_xdp_get_buff_len: {c:?}");
+    assert_eq!(Engine::for_largest(LEN), Engine::Ring);
+    for engine in [Engine::Ring, Engine::Packet] {
+        let before = prog.counters().unwrap();
+        let rx = Receiver::new(info.dst_ns(), "dst0").unwrap();
+        let mut cfg = gen_cfg(&info, false, FrameSize::Fixed(LEN));
+        cfg.engine = engine;
+        cfg.count = M;
+        cfg.rate_pps = Some(20_000);
+        let report = gen::run(&cfg).unwrap();
+        eprintln!("{report:?}");
+        assert_eq!((report.sent, report.refused), (M, 0), "{engine:?}");
+        assert_eq!((report.bytes, report.unconfirmed), (M * LEN as u64, 0));
+        assert_eq!(report.stopped_by, StopReason::Count);
+        let got = rx
+            .recv_ours(RecvLimits::new(M as usize, Duration::from_secs(10)))
+            .unwrap();
+        let c = prog.counters().unwrap();
+        let (redirected, passed) = (c.redirected - before.redirected, c.passed - before.passed);
+        assert_eq!((redirected, passed), (M, 0), "{engine:?}: {c:?}");
+        assert_eq!(
+            c.bytes - before.bytes,
+            M * LEN as u64,
+            "bpf_xdp_get_buff_len: {c:?}"
+        );
+        check_jumbo(&info, &got.frames, M, LEN);
+    }
+    drop(links);
+    common::assert_dut_clean(info.dut_ns());
+}
+
+/// `frames` are `m` distinct routed UDP/IPv4 frames of `len` bytes, whole.
+fn check_jumbo(info: &LabInfo, frames: &[Vec<u8>], m: u64, len: usize) {
+    assert_eq!(frames.len() as u64, m);
     let mut seqs = BTreeSet::new();
-    for f in &got.frames {
-        assert_eq!(f.len(), LEN);
+    for f in frames {
+        assert_eq!(f.len(), len);
         let (seq, _) = parse_stamp(f).unwrap();
         assert!(seqs.insert(seq));
         assert_eq!(&f[0..6], &info.dst0.mac);
@@ -422,7 +437,5 @@ fn packet_engine_jumbo_frames_are_redirected_whole() {
             uh.calc_checksum_ipv4(&h, udp.payload()).unwrap()
         );
     }
-    assert_eq!(seqs.len() as u64, M);
-    drop(links);
-    common::assert_dut_clean(info.dut_ns());
+    assert_eq!(seqs.len() as u64, m);
 }
