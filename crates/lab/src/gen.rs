@@ -38,11 +38,12 @@
 //!   `TPACKET_V2`, [`traffic::TxRing`]) with `PACKET_QDISC_BYPASS`: the
 //!   template is written into every slot once, each frame then only
 //!   stamped in place, and one `send` per [`PACKET_BATCH`] slots hands
-//!   them to the driver; the kernel builds the skb around the ring's
-//!   pages, so the payload is not copied on the way out. Any size the MTU
-//!   allows (jumbo frames): what [`Engine::for_largest`] picks above
-//!   [`LIVE_MAX_FRAME`]. A frame counts as sent once the kernel is done
-//!   with its slot.
+//!   them to the driver; AF_PACKET builds the skb around the ring's pages
+//!   instead of copying the payload (veth then copies it anyway:
+//!   `__dev_forward_skb` may not pass user pages on, `skb_copy_ubufs`).
+//!   Any size the MTU allows (jumbo frames): what [`Engine::for_largest`]
+//!   picks above [`LIVE_MAX_FRAME`]. A frame counts as sent once the
+//!   kernel is done with its slot.
 //! - [`Engine::Packet`]: the same socket without the ring, frames stamped
 //!   in userspace buffers and sent with `sendmmsg` (the kernel copies each
 //!   frame into an skb). On the 2-core VM at 9000 B the ring offered as

@@ -632,8 +632,9 @@ const TX_RING_DATA_OFF: usize = 32;
 /// interface, qdisc bypassed: userspace writes frames into slots of a
 /// shared ring and one `send` hands every ready slot to the driver. The
 /// kernel builds each skb around the ring's pages (only the Ethernet
-/// header is copied), so a jumbo frame is not copied on the way out; a
-/// slot is free again once the kernel freed its skb.
+/// header is copied), so AF_PACKET does not copy a jumbo frame (a veth
+/// does, when it forwards the skb to its peer); a slot is free again once
+/// the kernel freed its skb.
 ///
 /// Slots are filled strictly in ring order ([`TxRing::fill`] takes the
 /// next one), which is the order the kernel sends them in.
