@@ -9,6 +9,13 @@
  *
  * L2 mode: every frame goes to the socket (the port is a wire).
  *
+ * Jumbo frames: with multi_buffer set, userspace loads this program
+ * frags-aware (BPF_F_XDP_HAS_FRAGS), so a packet larger than one buffer
+ * arrives here as a multi-buffer frame and reaches the socket as a chain
+ * of descriptors (XDP_PKT_CONTD). Every header it reads is in the first
+ * buffer (data..data_end); a frame whose headers are not goes to the
+ * kernel as too short for what it claims.
+ *
  * L3 mode: xskfwd accelerates the kernel's own forwarding, so a frame may
  * go to userspace only when the kernel would forward it unchanged except
  * for the TTL/hop limit and the MACs. Once a frame is in the UMEM it cannot
@@ -26,7 +33,9 @@
  *     fragmentation needed / packet too big;
  *   - the reverse-path filter, when enabled, fails;
  *   - an IPv4 source that is one of this host's addresses (the kernel
- *     drops it as a martian unless accept_local is set).
+ *     drops it as a martian unless accept_local is set);
+ *   - a multi-buffer (jumbo) frame with bytes beyond its IP packet (the
+ *     kernel trims them; xskfwd sends a chain as it arrived).
  * For a frame it sends to xskfwd on the FIB's word it puts the FIB's
  * decision (egress port, MACs) in front of the frame as XDP metadata, which
  * the worker executes instead of re-deciding, and notes the next hop
@@ -59,6 +68,9 @@ const volatile __u32 port_ifindex[XSKFWD_MAX_PORTS] = {};
  * steering trie's static routes go to xskfwd, everything else to the
  * kernel. */
 const volatile __u32 fib_forward = 1;
+/* 1: the program is loaded frags-aware (BPF_F_XDP_HAS_FRAGS) and xskfwd's
+ * sockets take multi-buffer packets (jumbo frames, XDP_USE_SG). */
+const volatile __u32 multi_buffer = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -195,6 +207,27 @@ static __always_inline int l3_to_socket(struct xdp_md *ctx, __u32 queue)
 	return to_socket(queue);
 }
 
+/* A multi-buffer frame with bytes beyond its IP packet of ip_len bytes.
+ * The kernel trims them before forwarding; xskfwd sends a chain as it
+ * arrived, so such a frame is the kernel's. A frame in one buffer is
+ * trimmed by the worker. */
+/* A frame in more than one buffer (only with multi_buffer). */
+static __always_inline int is_multi(struct xdp_md *ctx)
+{
+	return multi_buffer && bpf_xdp_get_buff_len(ctx) > ctx->data_end - ctx->data;
+}
+
+static __always_inline int chain_padded(struct xdp_md *ctx, __u32 ip_len)
+{
+	__u32 linear = ctx->data_end - ctx->data;
+	__u32 len;
+
+	if (!multi_buffer)
+		return 0;
+	len = bpf_xdp_get_buff_len(ctx);
+	return len > linear && len != sizeof(struct ethhdr) + ip_len;
+}
+
 static __always_inline __u32 len_limit(__u32 which)
 {
 	__u32 *v = bpf_map_lookup_elem(&max_len, &which);
@@ -297,8 +330,12 @@ static __always_inline int l3_ipv4(struct xdp_md *ctx, void *l3, void *data_end,
 	__u32 *steer, limit;
 	__u32 daddr, saddr;
 
-	if ((void *)(ip + 1) > data_end)
+	if ((void *)(ip + 1) > data_end) {
+		/* The header continues in the next buffer: the kernel's. */
+		if (is_multi(ctx))
+			return count(XSKFWD_CNT_PASS_SHORT, XDP_PASS);
 		return l3_to_socket(ctx, queue); /* truncated: userspace counts the drop */
+	}
 	if (ip->version != 4 || ip->ihl < 5)
 		return l3_to_socket(ctx, queue); /* malformed: userspace counts the drop */
 	if (ip->ihl > 5)
@@ -336,6 +373,8 @@ static __always_inline int l3_ipv4(struct xdp_md *ctx, void *l3, void *data_end,
 	limit = len_limit(0);
 	if (bpf_ntohs(ip->tot_len) > limit)
 		return count(XSKFWD_CNT_PASS_MTU, XDP_PASS);
+	if (chain_padded(ctx, bpf_ntohs(ip->tot_len)))
+		return count(XSKFWD_CNT_PASS_PADDED, XDP_PASS);
 	if (!rpf_ok(ctx, ip->saddr, ip->daddr))
 		return count(XSKFWD_CNT_PASS_RPF, XDP_PASS);
 	if (steer && *steer == XSKFWD_STEER_REDIRECT)
@@ -366,8 +405,11 @@ static __always_inline int l3_ipv6(struct xdp_md *ctx, void *l3, void *data_end,
 	__u32 *steer, limit;
 	__u8 s0, s1, d0, d1;
 
-	if ((void *)(ip + 1) > data_end)
+	if ((void *)(ip + 1) > data_end) {
+		if (is_multi(ctx))
+			return count(XSKFWD_CNT_PASS_SHORT, XDP_PASS);
 		return l3_to_socket(ctx, queue);
+	}
 	if (ip->version != 6)
 		return l3_to_socket(ctx, queue);
 	if (ip->nexthdr == 0)
@@ -396,6 +438,8 @@ static __always_inline int l3_ipv6(struct xdp_md *ctx, void *l3, void *data_end,
 	limit = len_limit(1);
 	if (bpf_ntohs(ip->payload_len) + (__u32)sizeof(*ip) > limit)
 		return count(XSKFWD_CNT_PASS_MTU, XDP_PASS);
+	if (chain_padded(ctx, bpf_ntohs(ip->payload_len) + (__u32)sizeof(*ip)))
+		return count(XSKFWD_CNT_PASS_PADDED, XDP_PASS);
 	if (steer && *steer == XSKFWD_STEER_REDIRECT)
 		return l3_to_socket(ctx, queue);
 

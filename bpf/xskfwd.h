@@ -48,7 +48,7 @@ struct xskfwd_meta {
 enum xskfwd_counter {
 	XSKFWD_CNT_REDIRECT = 0,    /* sent to the AF_XDP socket */
 	XSKFWD_CNT_PASS_NO_SOCKET,  /* no socket bound on this queue */
-	XSKFWD_CNT_PASS_SHORT,      /* shorter than an Ethernet header */
+	XSKFWD_CNT_PASS_SHORT,      /* shorter than an Ethernet header, or an IP header split across buffers */
 	XSKFWD_CNT_PASS_QUEUE,      /* rx queue index beyond the XSKMAP */
 	/* L3 mode: why a frame went to the kernel. */
 	XSKFWD_CNT_PASS_NOT_IP,     /* ARP, VLAN-tagged, anything but IPv4/IPv6 */
@@ -66,6 +66,7 @@ enum xskfwd_counter {
 	XSKFWD_CNT_PASS_RPF,        /* fails the reverse-path filter: the kernel decides */
 	XSKFWD_CNT_PASS_SPECIAL,    /* 127/8, ::/80 (loopback, unspecified, v4-mapped): the kernel decides */
 	XSKFWD_CNT_PASS_LOCAL_SRC,  /* IPv4 source is this host's address: a martian unless accept_local */
+	XSKFWD_CNT_PASS_PADDED,     /* multi-buffer frame longer than its IP packet: the kernel trims it */
 	XSKFWD_CNT_MAX,
 };
 

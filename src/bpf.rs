@@ -194,6 +194,10 @@ pub struct ProgConfig {
     /// (the static routes of each family); the header's default is the
     /// floor.
     pub steer_entries: (u32, u32),
+    /// Jumbo frames: load the program frags-aware (`BPF_F_XDP_HAS_FRAGS`)
+    /// so packets larger than a buffer reach it (and the sockets, bound
+    /// with `XDP_USE_SG`) as multi-buffer frames.
+    pub multi_buffer: bool,
 }
 
 /// A prefix for the steering tries.
@@ -289,6 +293,13 @@ fn load_skel(cfg: &ProgConfig) -> Result<XskfwdSkel<'static>, BpfError> {
         ro.port_mac = cfg.port_mac;
         ro.port_ifindex = cfg.port_ifindex;
         ro.fib_forward = u32::from(cfg.fib_forward);
+        ro.multi_buffer = u32::from(cfg.multi_buffer);
+    }
+    if cfg.multi_buffer {
+        // The section ("xdp") sets no load flags of its own.
+        open.progs
+            .xskfwd_xdp
+            .set_flags(libbpf_sys::BPF_F_XDP_HAS_FRAGS);
     }
     let skel = open.load().map_err(BpfError::Load)?;
     skel.maps

@@ -357,7 +357,9 @@ pub struct RunArgs {
     /// Completion ring size (power of two).
     #[arg(long, default_value_t = RingConfig::default().comp_size)]
     pub comp_size: u32,
-    /// UMEM frame size (power of two, 2048..=65536).
+    /// UMEM frame size (power of two, 2048..=the page size). A port whose
+    /// MTU needs more than one frame (jumbo frames) turns AF_XDP
+    /// multi-buffer on: packets travel as chains of frames.
     #[arg(long, default_value_t = RingConfig::default().frame_size)]
     pub frame_size: u32,
     /// UMEM frames in total (default: enough for every ring).

@@ -33,7 +33,7 @@ impl XskStats {
 
 /// Names of the XDP program's counters, in the order of
 /// `enum xskfwd_counter` in `bpf/xskfwd.h` (JSON keys).
-pub const XDP_COUNTERS: [&str; 19] = [
+pub const XDP_COUNTERS: [&str; 20] = [
     "redirect",
     "pass_no_socket",
     "pass_short",
@@ -53,6 +53,7 @@ pub const XDP_COUNTERS: [&str; 19] = [
     "pass_rpf",
     "pass_special",
     "pass_local_src",
+    "pass_padded",
 ];
 
 /// What one port's XDP program counted, summed over CPUs: index `i` is

@@ -329,6 +329,7 @@ fn xdp_steering_agrees_with_the_userspace_decision() {
                 rp_filter: 0,
                 fib_forward: true,
                 steer_entries: (0, 0),
+                multi_buffer: false,
             },
         )
         .expect("load");

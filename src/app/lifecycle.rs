@@ -183,7 +183,7 @@ impl PortWatch {
                     l.mtu,
                     if frame > self.frame_max {
                         format!(
-                            " (a UMEM frame holds {} bytes: longer frames are not forwarded; see --frame-size)",
+                            " (a UMEM frame holds {} bytes and multi-buffer is off: longer frames are not forwarded until xskfwd restarts, which turns multi-buffer on for jumbo frames)",
                             self.frame_max
                         )
                     } else {

@@ -46,7 +46,7 @@ use xskfwd_core::verdict::{Forwarder, Verdict};
 use xskfwd_core::worker::{FrameAccount, Worker, WorkerParams};
 
 use crate::bpf::{self, PortProgram};
-use crate::config::{Config, ControlSocketSpec, Mode, OnPortLoss, MAX_L3_PORTS};
+use crate::config::{BindMode, Config, ControlSocketSpec, Mode, OnPortLoss, MAX_L3_PORTS};
 use crate::control::{Control, ControlStats, MapSteering, PortRef};
 use crate::netlink::Monitor;
 use crate::netns;
@@ -270,6 +270,19 @@ impl Forwarder for Forwarding {
         }
     }
 
+    fn decide_chained(
+        &mut self,
+        ingress: usize,
+        head: &mut [u8],
+        tail: u32,
+        meta: &Meta,
+    ) -> Verdict {
+        match self {
+            Forwarding::L2(f) => f.decide_chained(ingress, head, tail, meta),
+            Forwarding::L3(f) => f.decide_chained(ingress, head, tail, meta),
+        }
+    }
+
     #[inline]
     fn uses_meta(&self) -> bool {
         matches!(self, Forwarding::L3(_))
@@ -338,6 +351,9 @@ struct Datapath<'c> {
     tables: Option<TablesReader>,
     /// L2: the ports held in promiscuous mode while forwarding.
     promiscuous: Vec<netns::Promiscuous>,
+    /// Jumbo frames: a port's MTU is more than one UMEM frame holds, so
+    /// packets travel as chains of frames (AF_XDP multi-buffer).
+    multi_buffer: bool,
 }
 
 impl<'c> Datapath<'c> {
@@ -367,6 +383,17 @@ impl<'c> Datapath<'c> {
             privileges: String::new(),
             tables: None,
             promiscuous: Vec::new(),
+            multi_buffer: false,
+        }
+    }
+
+    /// Largest packet (Ethernet header included) the datapath carries:
+    /// one UMEM frame's worth, or with multi-buffer any IP packet.
+    fn max_packet(&self) -> u32 {
+        if self.multi_buffer {
+            ports::MAX_MULTI_BUFFER_FRAME
+        } else {
+            self.config.rings().max_packet()
         }
     }
 
@@ -387,6 +414,17 @@ impl<'c> Datapath<'c> {
     fn resolve_ports(&mut self) -> Result<()> {
         self.monitor = Some(lifecycle::PortWatch::subscribe()?);
         self.ports = ports::resolve(self.config)?;
+        if let Some(why) = ports::multi_buffer_reason(&self.ports, self.config.rings().frame_size) {
+            if self.config.bind_mode() == BindMode::ZeroCopy {
+                crate::info!(
+                    "port",
+                    "{why}: jumbo frames use AF_XDP multi-buffer, which zero-copy needs driver support for"
+                );
+            } else {
+                crate::info!("port", "{why}: jumbo frames use AF_XDP multi-buffer");
+            }
+            self.multi_buffer = true;
+        }
         let max_lens: Vec<u32> = self.ports.iter().map(|p| p.max_len).collect();
         self.links = Some(Arc::new(Links::new(&max_lens)));
         Ok(())
@@ -424,9 +462,13 @@ impl<'c> Datapath<'c> {
                     rp_filter: netns::rp_filter(&p.ifname),
                     fib_forward: self.config.l3().kernel,
                     steer_entries,
+                    multi_buffer: self.multi_buffer,
                 }
             } else {
-                bpf::ProgConfig::default()
+                bpf::ProgConfig {
+                    multi_buffer: self.multi_buffer,
+                    ..bpf::ProgConfig::default()
+                }
             };
             self.programs
                 .push(PortProgram::load(&p.ifname, p.ifindex, &cfg)?);
@@ -456,7 +498,7 @@ impl<'c> Datapath<'c> {
         // What a UMEM frame holds; the control plane lowers the program's
         // limit to the ports' MTUs as they are now and as they change
         // (the workers follow them through `Links`).
-        let max_ip = self.config.rings().max_packet() - L2_OVERHEAD;
+        let max_ip = self.max_packet() - L2_OVERHEAD;
         let control = Control::start(
             refs,
             self.config.l3().clone(),
@@ -473,9 +515,10 @@ impl<'c> Datapath<'c> {
         let page = netns::page_size();
         if r.frame_size > page {
             anyhow::bail!(
-                "--frame-size {}: an AF_XDP UMEM frame is at most one page ({page} bytes) here; larger \
-                 frames need a UMEM in huge pages or AF_XDP multi-buffer, which xskfwd does not \
-                 support yet: use --frame-size {page} (packets up to {} bytes)",
+                "--frame-size {}: an AF_XDP UMEM frame is at most one page ({page} bytes) here. \
+                 Larger packets need no larger frames: xskfwd carries them as chains of frames \
+                 (AF_XDP multi-buffer) by itself. Use --frame-size {page} (up to {} bytes of \
+                 packet per frame)",
                 r.frame_size,
                 page - xskfwd_core::limits::XDP_PACKET_HEADROOM,
             );
@@ -521,6 +564,7 @@ impl<'c> Datapath<'c> {
             tx_size: r.tx_size,
             bind: config.bind_mode(),
             need_wakeup: config.need_wakeup(),
+            multi_buffer: self.multi_buffer,
         };
         let per_worker = self.summary.umem_frames as usize / config.workers();
         for &q in config.queues() {
@@ -584,7 +628,7 @@ impl<'c> Datapath<'c> {
         let tx_budget = socks.map(XskSocket::tx_budget).min().unwrap_or(0);
         self.xdp_attach = attached.first().map_or("-", |a| a.name()).to_string();
         crate::info!("start", 
-            "forwarding {} on queue(s) {:?} — {} worker(s), {} frames of {} B, xdp {} mode, {} bind, batch {}{}{}",
+            "forwarding {} on queue(s) {:?} — {} worker(s), {} frames of {} B, xdp {} mode, {} bind, batch {}{}{}{}",
             self.ports.iter().map(|p| p.ifname.as_str()).collect::<Vec<_>>().join(" <-> "),
             config.queues(),
             config.workers(),
@@ -602,6 +646,11 @@ impl<'c> Datapath<'c> {
                 ""
             } else {
                 ", ports promiscuous"
+            },
+            if self.multi_buffer {
+                ", multi-buffer (jumbo frames)"
+            } else {
+                ""
             },
         );
         Ok(())
@@ -717,7 +766,7 @@ impl<'c> Datapath<'c> {
                 monitor,
                 &self.ports,
                 Arc::clone(links),
-                config.rings().max_packet(),
+                self.max_packet(),
                 config.on_port_loss(),
             );
             let stop = Arc::clone(&self.stop);
@@ -779,7 +828,12 @@ impl<'c> Datapath<'c> {
             cpus: (0..config.queues().len())
                 .map(|i| (!cpus.is_empty()).then(|| cpus[i % cpus.len()]))
                 .collect(),
-            bind: if zero_copy { "zero-copy" } else { "copy" },
+            bind: match (zero_copy, self.multi_buffer) {
+                (true, false) => "zero-copy",
+                (true, true) => "zero-copy multi-buffer",
+                (false, false) => "copy",
+                (false, true) => "copy multi-buffer",
+            },
             xdp_mode: self.xdp_attach.clone(),
             umem_frames: self.summary.umem_frames,
             frame_size: config.rings().frame_size,

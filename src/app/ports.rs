@@ -62,8 +62,10 @@ pub fn resolve(config: &Config) -> Result<Vec<Port>> {
             let mac = Mac(netns::mac_of(ifname)?);
             let mtu = netns::mtu_of(ifname)?;
             let frame = mtu + L2_OVERHEAD;
-            if let Some(why) = too_big(ifname, mtu, config.rings().frame_size, netns::page_size()) {
-                bail!(why);
+            if frame > MAX_MULTI_BUFFER_FRAME {
+                bail!(
+                    "the MTU of {ifname} is {mtu}, more than any IP packet needs (65535): lower it"
+                );
             }
             Ok(Port {
                 ifname: ifname.to_string(),
@@ -89,29 +91,24 @@ pub fn resolve(config: &Config) -> Result<Vec<Port>> {
     Ok(ports)
 }
 
-/// Why an MTU does not fit a UMEM frame of `frame_size` bytes, advising
-/// only what works: a frame is at most a page (`page`).
-fn too_big(ifname: &str, mtu: u32, frame_size: u32, page: u32) -> Option<String> {
-    let frame = mtu + L2_OVERHEAD;
+/// Largest frame a multi-buffer port carries: the largest IP packet
+/// (65535 bytes) with Ethernet and a VLAN tag.
+pub const MAX_MULTI_BUFFER_FRAME: u32 = 65_535 + L2_OVERHEAD;
+
+/// Whether the ports need AF_XDP multi-buffer: why, if a port's largest
+/// frame is more than one UMEM frame of `frame_size` bytes holds.
+pub fn multi_buffer_reason(ports: &[Port], frame_size: u32) -> Option<String> {
     let max_len = frame_size - XDP_PACKET_HEADROOM;
-    if frame <= max_len {
-        return None;
-    }
-    let need = (frame + XDP_PACKET_HEADROOM).next_power_of_two();
-    let fix = if need <= page {
-        format!("use --frame-size {need} or lower the MTU")
-    } else {
+    let p = ports.iter().max_by_key(|p| p.max_len)?;
+    (p.max_len > max_len).then(|| {
         format!(
-            "AF_XDP frames are at most one page ({page} bytes) here, and jumbo frames need AF_XDP \
-             multi-buffer, which xskfwd does not support yet: lower the MTU of {ifname} to at \
-             most {} (and use --frame-size {page})",
-            page - XDP_PACKET_HEADROOM - L2_OVERHEAD
+            "the MTU of {} is {}: frames of up to {} bytes are more than one {frame_size}-byte UMEM \
+             frame holds ({max_len} bytes of packet; {XDP_PACKET_HEADROOM} are XDP headroom)",
+            p.ifname,
+            p.max_len - L2_OVERHEAD,
+            p.max_len
         )
-    };
-    Some(format!(
-        "the MTU of {ifname} is {mtu}, but a {frame_size}-byte UMEM frame holds at most {max_len} bytes \
-         of packet ({XDP_PACKET_HEADROOM} are XDP headroom): {fix}"
-    ))
+    })
 }
 
 #[cfg(test)]
@@ -119,25 +116,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mtu_advice_suggests_only_what_works() {
-        assert_eq!(too_big("eth1", 1500, 2048, 4096), None);
-        let a = too_big("eth1", 3000, 2048, 4096).unwrap();
-        assert!(a.ends_with("use --frame-size 4096 or lower the MTU"), "{a}");
-        let j = too_big("eth1", 9000, 4096, 4096).unwrap();
-        assert!(j.contains("multi-buffer"), "{j}");
-        assert!(j.contains("lower the MTU of eth1 to at most 3822"), "{j}");
-        assert!(
-            !j.contains("--frame-size 16384"),
-            "never advise what fails: {j}"
+    fn multi_buffer_only_where_a_frame_is_too_small() {
+        let port = |name: &str, mtu: u32| Port {
+            ifname: name.into(),
+            ifindex: 1,
+            mac: Mac([2, 0, 0, 0, 0, 1]),
+            max_len: mtu + L2_OVERHEAD,
+            next_hop: None,
+        };
+        assert_eq!(
+            multi_buffer_reason(&[port("a", 1500), port("b", 1500)], 2048),
+            None
         );
-        // The largest MTU it advises fits.
-        assert_eq!(too_big("eth1", 3822, 4096, 4096), None);
-        assert!(too_big("eth1", 3823, 4096, 4096).is_some());
-        // With 16 KiB pages (arm64), bigger frames are fine.
-        let k = too_big("eth1", 9000, 4096, 16384).unwrap();
+        // 3822 + 18 = 3840: exactly one 4 KiB frame.
+        assert_eq!(multi_buffer_reason(&[port("a", 3822)], 4096), None);
+        let why = multi_buffer_reason(&[port("a", 1500), port("b", 9000)], 4096).unwrap();
         assert!(
-            k.ends_with("use --frame-size 16384 or lower the MTU"),
-            "{k}"
+            why.starts_with("the MTU of b is 9000: frames of up to 9018 bytes"),
+            "{why}"
         );
+        assert!(multi_buffer_reason(&[port("a", 3823)], 4096).is_some());
+        assert!(multi_buffer_reason(&[port("a", 2000)], 2048).is_some());
     }
 }

@@ -23,8 +23,12 @@ pub fn attempts(bind: BindMode) -> &'static [Attempt] {
 }
 
 /// What to do about the last attempt's error (empty or " — …").
-pub fn hint(bind: BindMode, err: &io::Error) -> &'static str {
+/// `multi_buffer`: the bind asked for `XDP_USE_SG` (jumbo frames).
+pub fn hint(bind: BindMode, multi_buffer: bool, err: &io::Error) -> &'static str {
     match err.raw_os_error() {
+        Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) if bind == BindMode::ZeroCopy && multi_buffer => {
+            " — jumbo frames need AF_XDP multi-buffer, which this driver does not support in zero-copy mode: use --bind auto or --bind copy, or lower the ports' MTU to what one UMEM frame holds (3822 with --frame-size 4096)"
+        }
         Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) if bind == BindMode::ZeroCopy => {
             " — this driver has no AF_XDP zero-copy support (veth never has); use --bind copy or --bind auto"
         }
@@ -48,9 +52,11 @@ mod tests {
         assert_eq!(names, ["zero-copy mode", "copy mode"]);
         assert!(attempts(BindMode::Copy).iter().all(|a| !a.1));
         let e = |n| io::Error::from_raw_os_error(n);
-        assert!(hint(BindMode::ZeroCopy, &e(libc::EOPNOTSUPP)).contains("--bind copy"));
-        assert!(hint(BindMode::Copy, &e(libc::EINVAL)).contains("ethtool -l"));
-        assert!(hint(BindMode::Auto, &e(libc::EBUSY)).contains("another AF_XDP socket"));
-        assert_eq!(hint(BindMode::Auto, &e(libc::EIO)), "");
+        assert!(hint(BindMode::ZeroCopy, false, &e(libc::EOPNOTSUPP)).contains("--bind copy"));
+        assert!(hint(BindMode::ZeroCopy, true, &e(libc::EOPNOTSUPP)).contains("multi-buffer"));
+        assert!(!hint(BindMode::Copy, true, &e(libc::EBUSY)).contains("multi-buffer"));
+        assert!(hint(BindMode::Copy, false, &e(libc::EINVAL)).contains("ethtool -l"));
+        assert!(hint(BindMode::Auto, false, &e(libc::EBUSY)).contains("another AF_XDP socket"));
+        assert_eq!(hint(BindMode::Auto, false, &e(libc::EIO)), "");
     }
 }

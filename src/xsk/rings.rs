@@ -24,9 +24,74 @@ fn in_fill(port: usize) -> u32 {
     (1 + 2 * port as u32) << 16
 }
 
-/// Location of `port`'s tx/completion rings, with the length sent.
-fn in_tx(port: usize, len: u32) -> u32 {
-    ((2 + 2 * port as u32) << 16) | (len & 0xffff)
+/// Location of `port`'s tx/completion rings, with the length sent and
+/// whether a further frame of the same packet follows.
+fn in_tx(port: usize, len: u32, more: bool) -> u32 {
+    ((2 + 2 * port as u32) << 16) | (len & LEN_MASK) | if more { MORE } else { 0 }
+}
+
+/// The length bits of a mark (a frame holds at most 4 KiB).
+const LEN_MASK: u32 = 0x7fff;
+/// The mark bit of a frame sent with `XDP_PKT_CONTD`.
+const MORE: u32 = 0x8000;
+
+/// `XDP_PKT_CONTD` (linux/if_xdp.h): the packet continues in the next
+/// descriptor (AF_XDP multi-buffer).
+const XDP_PKT_CONTD: u32 = 1;
+
+/// Sets a received frame's length to 0 (so the worker drops it as a runt).
+fn empty(umem: &SharedUmem, d: &mut FrameDesc) {
+    // SAFETY: `d` is a frame of our UMEM that the kernel handed back and
+    // nothing else holds; only its descriptor's length changes.
+    let mut data = unsafe { umem.umem.data_mut(d) };
+    data.cursor().set_pos(0);
+}
+
+/// Moves the descriptors of whole packets from `carry` (the first frames
+/// of a packet an earlier batch cut) and `got` (what the rx ring gave now,
+/// in order) to `out`, and returns how many. An incomplete last packet
+/// stays in `carry`. A packet of `limit` frames or more, which no batch
+/// could hold, is handed over emptied (`empty`: the worker drops it as
+/// runts) instead of stalling the port, and `skip` then empties the rest
+/// of it as it arrives.
+fn whole_packets<D: Copy>(
+    carry: &mut Vec<D>,
+    skip: &mut bool,
+    got: &mut [D],
+    limit: usize,
+    more: impl Fn(&D) -> bool,
+    empty: impl Fn(&mut D),
+    mut out: impl FnMut(D),
+) -> usize {
+    let mut moved = 0;
+    for d in got.iter_mut() {
+        if *skip {
+            empty(d);
+            *skip = more(d);
+            out(*d);
+            moved += 1;
+            continue;
+        }
+        carry.push(*d);
+        if !more(d) {
+            moved += carry.len();
+            carry.drain(..).for_each(&mut out);
+        } else if carry.len() >= limit {
+            for mut c in carry.drain(..) {
+                empty(&mut c);
+                out(c);
+                moved += 1;
+            }
+            *skip = true;
+        }
+    }
+    moved
+}
+
+/// Whether a descriptor is followed by another of the same packet.
+#[inline(always)]
+fn continues(d: &FrameDesc) -> bool {
+    d.options() & XDP_PKT_CONTD != 0
 }
 
 /// The location part of a mark.
@@ -36,7 +101,7 @@ fn location(mark: u32) -> u32 {
 
 /// The length part of a mark (what the frame was sent with).
 fn sent_len(mark: u32) -> u32 {
-    mark & 0xffff
+    mark & LEN_MASK
 }
 
 /// One worker's rings: the sockets of its queue on every port.
@@ -53,6 +118,13 @@ pub struct XskRings {
     marks: Box<[u32]>,
     /// log2 of the frame size: a descriptor's frame is `addr >> shift`.
     shift: u32,
+    /// By port: the first frames of a multi-buffer packet whose last
+    /// frames were still on the rx ring when a batch ended there (see
+    /// [`XskRings::rx`]). Still marked as the port's (fill/rx rings).
+    carry: Vec<Vec<FrameDesc>>,
+    /// By port: frames up to the end of a chain too long to carry are
+    /// handed over emptied (length 0), so they are dropped as runts.
+    skip: Vec<bool>,
 }
 
 impl XskRings {
@@ -67,8 +139,11 @@ impl XskRings {
             })
             .collect();
         let frames = umem.frames as usize;
+        let ports = socks.len();
         debug_assert!(umem.frame_size.is_power_of_two());
         XskRings {
+            carry: (0..ports).map(|_| Vec::with_capacity(MAX_BATCH)).collect(),
+            skip: vec![false; ports],
             shift: umem.frame_size.trailing_zeros(),
             umem,
             socks: socks.into_iter().map(Some).collect(),
@@ -97,19 +172,51 @@ impl Rings for XskRings {
         self.socks.len()
     }
 
+    /// Whole packets only: a batch that ends inside a multi-buffer
+    /// packet keeps that packet's first frames (in `carry`) until its last
+    /// one is read (see [`whole_packets`]). The kernel publishes a packet's
+    /// descriptors together, so only the batch limit cuts one.
     #[inline]
     fn rx(&mut self, port: usize, out: &mut Batch<XskFrame>, max: usize) -> usize {
-        let max = max.min(out.remaining_capacity());
+        let room = out.remaining_capacity();
         let Some(s) = self.socks[port].as_mut() else {
             return 0;
         };
+        let carry = &mut self.carry[port];
+        // With a packet carried over, read on (at least one more frame of
+        // it) within `out`'s room.
+        let want = max
+            .min(room)
+            .saturating_sub(carry.len())
+            .max(1)
+            .min(room.saturating_sub(carry.len()));
         // SAFETY: the descriptors written into `scratch` are frames the
-        // kernel hands back to us; each becomes exactly one XskFrame below.
-        let n = unsafe { s.rx.consume(&mut self.scratch[..max]) };
-        for d in &self.scratch[..n] {
-            out.push(XskFrame(*d));
+        // kernel hands back to us; each becomes exactly one XskFrame below
+        // (or waits in `carry` until it does).
+        let n = unsafe { s.rx.consume(&mut self.scratch[..want]) };
+        let got = &mut self.scratch[..n];
+        if carry.is_empty() && !self.skip[port] && got.last().is_none_or(|d| !continues(d)) {
+            // The common case: no packet cut anywhere.
+            for d in got.iter() {
+                out.push(XskFrame(*d));
+            }
+            return n;
         }
-        n
+        let umem = &self.umem;
+        whole_packets(
+            carry,
+            &mut self.skip[port],
+            got,
+            MAX_BATCH,
+            continues,
+            |d| empty(umem, d),
+            |d| out.push(XskFrame(d)),
+        )
+    }
+
+    #[inline]
+    fn more(&self, frame: &XskFrame) -> bool {
+        continues(&frame.0)
     }
 
     #[inline]
@@ -173,8 +280,12 @@ impl Rings for XskRings {
         let Some(s) = self.socks[port].as_mut() else {
             return 0;
         };
-        // The ring reserves all-or-nothing: ask how much room there is.
-        let k = s.tx.nb_free(batch.len() as u32).min(batch.len() as u32) as usize;
+        // The ring reserves all-or-nothing: ask how much room there is,
+        // and take whole packets only.
+        let mut k = s.tx.nb_free(batch.len() as u32).min(batch.len() as u32) as usize;
+        while k > 0 && continues(&batch[k - 1].0) {
+            k -= 1;
+        }
         if k == 0 {
             return 0;
         }
@@ -184,7 +295,7 @@ impl Rings for XskRings {
         let n = unsafe { s.tx.produce(&as_descs(batch)[..k]) };
         for f in batch.drain(..n) {
             if let Some(m) = self.marks.get_mut(f.0.addr() >> self.shift) {
-                *m = in_tx(port, f.0.lengths().data() as u32);
+                *m = in_tx(port, f.0.lengths().data() as u32, continues(&f.0));
             }
         }
         n
@@ -218,6 +329,7 @@ impl Rings for XskRings {
             for d in &self.scratch[..n] {
                 if let Some(m) = self.marks.get(d.addr() >> self.shift) {
                     done.bytes += u64::from(sent_len(*m));
+                    done.packets += usize::from(*m & MORE == 0);
                 }
                 pool.push(XskFrame(*d));
             }
@@ -246,7 +358,11 @@ impl Rings for XskRings {
                 *m = WITH_WORKER;
             }
         }
-        let (fill, tx) = (in_fill(port), location(in_tx(port, 0)));
+        // Frames carried over are still marked as the port's: they are
+        // handed back below with the rest.
+        self.carry[port].clear();
+        self.skip[port] = false;
+        let (fill, tx) = (in_fill(port), location(in_tx(port, 0, false)));
         let before = pool.len();
         for (idx, m) in self.marks.iter_mut().enumerate() {
             let at = location(*m);
@@ -322,5 +438,69 @@ impl Rings for XskRings {
                 timeout_ms,
             )
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A descriptor stand-in: (id, length, more).
+    type D = (u32, u32, bool);
+
+    fn run(carry: &mut Vec<D>, skip: &mut bool, got: &[D], limit: usize) -> Vec<D> {
+        let mut got = got.to_vec();
+        let mut out = Vec::new();
+        let n = whole_packets(
+            carry,
+            skip,
+            &mut got,
+            limit,
+            |d| d.2,
+            |d| d.1 = 0,
+            |d| out.push(d),
+        );
+        assert_eq!(n, out.len());
+        out
+    }
+
+    #[test]
+    fn a_packet_cut_by_the_batch_end_waits_for_its_last_frame() {
+        let (mut carry, mut skip) = (Vec::new(), false);
+        // A (one frame), B (three frames, cut after two).
+        let a = (1, 60, false);
+        let b = [(2, 3840, true), (3, 3840, true), (4, 1334, false)];
+        let out = run(&mut carry, &mut skip, &[a, b[0], b[1]], 64);
+        assert_eq!(out, [a]);
+        assert_eq!(carry, [b[0], b[1]]);
+        // The rest of B and a whole C.
+        let c = [(5, 3840, true), (6, 100, false)];
+        let out = run(&mut carry, &mut skip, &[b[2], c[0], c[1]], 64);
+        assert_eq!(out, [b[0], b[1], b[2], c[0], c[1]]);
+        assert!(carry.is_empty() && !skip);
+        // Cut after its first frame only, twice in a row.
+        let out = run(&mut carry, &mut skip, &[b[0]], 64);
+        assert!(out.is_empty());
+        let out = run(&mut carry, &mut skip, &[b[1]], 64);
+        assert!(out.is_empty());
+        let out = run(&mut carry, &mut skip, &[b[2]], 64);
+        assert_eq!(out, b);
+    }
+
+    #[test]
+    fn a_packet_no_batch_could_hold_is_emptied_not_stalled_on() {
+        let (mut carry, mut skip) = (Vec::new(), false);
+        // Limit 3: a five-frame packet, then a one-frame one.
+        let long: Vec<D> = (0..5).map(|i| (i, 100, i < 4)).collect();
+        let next = (9, 60, false);
+        let out = run(&mut carry, &mut skip, &long[..3], 3);
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().all(|d| d.1 == 0), "emptied: dropped as runts");
+        assert!(carry.is_empty() && skip);
+        let out = run(&mut carry, &mut skip, &[long[3], long[4], next], 3);
+        assert_eq!(out.len(), 3);
+        assert!(out[..2].iter().all(|d| d.1 == 0));
+        assert_eq!(out[2], next, "the next packet is whole and untouched");
+        assert!(!skip);
     }
 }

@@ -24,6 +24,9 @@ pub struct SocketOptions {
     pub bind: BindMode,
     /// need_wakeup.
     pub need_wakeup: bool,
+    /// Jumbo frames: packets larger than a frame arrive and leave as
+    /// chains of descriptors (`XDP_USE_SG`).
+    pub multi_buffer: bool,
 }
 
 /// One bound AF_XDP socket with its four rings.
@@ -59,6 +62,9 @@ impl XskSocket {
             let mut flags = *flags;
             if opts.need_wakeup {
                 flags |= BindFlags::XDP_USE_NEED_WAKEUP;
+            }
+            if opts.multi_buffer {
+                flags |= BindFlags::XDP_USE_SG;
             }
             let config = SocketConfig::builder()
                 .rx_queue_size(
@@ -144,7 +150,7 @@ impl XskSocket {
             }
         }
         let (mode, source) = last.expect("at least one attempt");
-        let hint = fallback::hint(opts.bind, &source);
+        let hint = fallback::hint(opts.bind, opts.multi_buffer, &source);
         Err(XskError::Bind {
             ifname: ifname.into(),
             queue,

@@ -97,7 +97,14 @@ impl L2Forwarder {
     /// Decides and rewrites one frame that arrived on port `ingress`.
     #[inline]
     pub fn process(&self, ingress: usize, frame: &mut [u8]) -> Verdict {
-        let len = frame.len() as u32;
+        self.process_chained(ingress, frame, 0)
+    }
+
+    /// [`L2Forwarder::process`] for a packet whose first frame is `frame`
+    /// and which has `tail` more bytes in further frames (multi-buffer).
+    #[inline(always)]
+    fn process_chained(&self, ingress: usize, frame: &mut [u8], tail: u32) -> Verdict {
+        let len = frame.len() as u32 + tail;
         let Some(e) = self.egress.get(ingress) else {
             return Verdict::Drop(DropReason::Runt);
         };
@@ -134,6 +141,16 @@ impl Forwarder for L2Forwarder {
         for (f, v) in frames.iter_mut().zip(out) {
             *v = self.process(ingress, f);
         }
+    }
+
+    fn decide_chained(
+        &mut self,
+        ingress: usize,
+        head: &mut [u8],
+        tail: u32,
+        _meta: &Meta,
+    ) -> Verdict {
+        self.process_chained(ingress, head, tail)
     }
 
     fn set_port_max_len(&mut self, port: usize, max_len: u32) {

@@ -187,6 +187,36 @@ pub fn decide_with(
     frame: &mut [u8],
     hint: Hint,
 ) -> Verdict {
+    decide_inner(ports, fib, neigh, ingress, frame, 0, hint)
+}
+
+/// [`decide_with`] for a multi-buffer packet: `frame` is its first frame
+/// (every header is in it) and `tail` bytes of the packet follow in
+/// further frames. The checks are the same; only the bytes available
+/// behind the IP header include the tail. [`Verdict::Tx`]'s `len` is the
+/// whole packet's.
+pub fn decide_chained(
+    ports: &[L3Port],
+    fib: &Fib,
+    neigh: &Neighbours,
+    ingress: usize,
+    frame: &mut [u8],
+    tail: u32,
+    hint: Hint,
+) -> Verdict {
+    decide_inner(ports, fib, neigh, ingress, frame, tail as usize, hint)
+}
+
+#[inline(always)]
+fn decide_inner(
+    ports: &[L3Port],
+    fib: &Fib,
+    neigh: &Neighbours,
+    ingress: usize,
+    frame: &mut [u8],
+    tail: usize,
+    hint: Hint,
+) -> Verdict {
     let Some(port) = ports.get(ingress) else {
         return Verdict::Drop(DropReason::NoEgress);
     };
@@ -209,6 +239,7 @@ pub fn decide_with(
         fib,
         neigh,
         ingress,
+        tail,
     };
     let off = info.offset;
     match info.ethertype {
@@ -237,6 +268,9 @@ struct Ctx<'a> {
     fib: &'a Fib,
     neigh: &'a Neighbours,
     ingress: usize,
+    /// Bytes of the packet in further frames (multi-buffer), 0 for a
+    /// packet in one frame.
+    tail: usize,
 }
 
 /// A routed packet, its IP header already updated: where it goes and the
@@ -366,7 +400,7 @@ fn ipv4_route(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Result
     let Some(l3) = frame.get_mut(off..) else {
         return Err(Verdict::Drop(DropReason::Ipv4Truncated));
     };
-    let avail = l3.len();
+    let avail = l3.len() + ctx.tail;
     let Ok(mut ip) = ipv4::Packet::new_checked(l3) else {
         return Err(Verdict::Drop(DropReason::Ipv4Truncated));
     };
@@ -442,7 +476,7 @@ fn ipv6_route(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Result
     let Some(l3) = frame.get_mut(off..) else {
         return Err(Verdict::Drop(DropReason::Ipv6Truncated));
     };
-    let avail = l3.len();
+    let avail = l3.len() + ctx.tail;
     let Ok(mut ip) = ipv6::Packet::new_checked(l3) else {
         return Err(Verdict::Drop(DropReason::Ipv6Truncated));
     };
@@ -660,6 +694,22 @@ impl Forwarder for L3Forwarder {
             }
         }
     }
+
+    fn decide_chained(
+        &mut self,
+        ingress: usize,
+        head: &mut [u8],
+        tail: u32,
+        meta: &Meta,
+    ) -> Verdict {
+        if self.tables.refresh() {
+            self.lookahead = self.tables.fib().routes().len() >= LOOKAHEAD_MIN_ROUTES;
+        }
+        let ports = &self.ports[..self.nports];
+        let (fib, neigh) = (self.tables.fib(), self.tables.neigh());
+        let hint = KernelHop::from_meta(meta).map_or(Hint::None, Hint::Kernel);
+        decide_chained(ports, fib, neigh, ingress, head, tail, hint)
+    }
 }
 
 #[cfg(test)]
@@ -734,6 +784,52 @@ mod tests {
         let mut out = Vec::new();
         b.write(&mut out, &body).unwrap();
         out
+    }
+
+    #[test]
+    fn a_chained_packet_is_decided_on_its_whole_length() {
+        let mut w = world();
+        w.ports[1].mtu = 9000;
+        let cases = [
+            udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 9000 - 28),
+            udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, 9000 - 48),
+        ];
+        for f in cases {
+            let (head, rest) = f.split_at(2048);
+            let tail = rest.len() as u32;
+            // The same decision and rewrite as for the packet in one frame.
+            let mut whole = f.clone();
+            let want = w.run(0, &mut whole);
+            assert!(matches!(want, Verdict::Tx { port: 1, len } if len as usize == f.len()));
+            let mut h = head.to_vec();
+            let got = decide_chained(&w.ports, &w.fib, &w.neigh, 0, &mut h, tail, Hint::None);
+            assert_eq!(got, want);
+            assert_eq!(h, whole[..2048]);
+            // A byte missing from the chain: truncated, as in one frame.
+            let mut h = head.to_vec();
+            let short = decide_chained(&w.ports, &w.fib, &w.neigh, 0, &mut h, tail - 1, Hint::None);
+            assert!(
+                matches!(
+                    short,
+                    Verdict::Drop(DropReason::Ipv4Truncated | DropReason::Ipv6Truncated)
+                ),
+                "{short:?}"
+            );
+            // Bytes beyond the IP packet: a length shorter than the chain,
+            // which the worker never sends as it is.
+            let mut h = head.to_vec();
+            let padded =
+                decide_chained(&w.ports, &w.fib, &w.neigh, 0, &mut h, tail + 4, Hint::None);
+            assert_eq!(padded, want);
+            // Over the egress MTU: the kernel's (ICMP).
+            let mut small = w.ports;
+            small[1].mtu = 4000;
+            let mut h = head.to_vec();
+            assert_eq!(
+                decide_chained(&small, &w.fib, &w.neigh, 0, &mut h, tail, Hint::None),
+                Verdict::Pass(PassReason::Mtu)
+            );
+        }
     }
 
     /// What the kernel emits for `input`: new MACs, TTL−1 and the header

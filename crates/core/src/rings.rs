@@ -8,6 +8,12 @@
 //! batches and its free pool, so every frame has exactly one owner at any
 //! time. A frame type is neither `Copy` nor `Clone`.
 //!
+//! A packet is one frame, or with AF_XDP multi-buffer (jumbo frames) a
+//! chain of frames: every frame but the last says [`Rings::more`]
+//! (`XDP_PKT_CONTD`). Chains are kept whole: [`Rings::rx`] returns whole
+//! packets only and [`Rings::tx`] accepts whole packets only, so a ring
+//! never holds part of a packet the worker put there.
+//!
 //! This module must never allocate in a ring operation.
 
 use arrayvec::ArrayVec;
@@ -29,6 +35,9 @@ pub type Batch<F> = ArrayVec<F, MAX_BATCH>;
 pub struct Completed {
     /// Frames.
     pub frames: usize,
+    /// Packets those frames ended (a multi-buffer packet counts once, with
+    /// its last frame).
+    pub packets: usize,
     /// Their bytes, as sent.
     pub bytes: u64,
 }
@@ -42,8 +51,17 @@ pub trait Rings {
     fn ports(&self) -> usize;
 
     /// Moves up to `max` received frames of `port` into `out` (which has
-    /// room for them). Returns how many.
+    /// room for them). Returns how many. Only whole packets: the last frame
+    /// moved never says [`Rings::more`]. A packet whose chain is longer
+    /// than `max` may exceed it, within `out`'s capacity.
     fn rx(&mut self, port: usize, out: &mut Batch<Self::Frame>, max: usize) -> usize;
+
+    /// Whether the frame is followed by another frame of the same packet
+    /// (multi-buffer: `XDP_PKT_CONTD`). The default: never.
+    #[inline]
+    fn more(&self, _frame: &Self::Frame) -> bool {
+        false
+    }
 
     /// The frame's packet bytes, `len()` long.
     fn data<'a>(&'a self, frame: &'a mut Self::Frame) -> &'a mut [u8];
@@ -70,7 +88,8 @@ pub trait Rings {
     fn set_len(&self, frame: &mut Self::Frame, len: u32);
 
     /// Puts frames from the front of `batch` on `port`'s tx ring, removing
-    /// the ones the ring accepted. Returns how many it accepted.
+    /// the ones the ring accepted. Returns how many it accepted: whole
+    /// packets only (see [`Rings::more`]).
     fn tx(&mut self, port: usize, batch: &mut Batch<Self::Frame>) -> usize;
 
     /// Asks the kernel to process `port`'s tx ring if the ring says it
@@ -78,7 +97,7 @@ pub trait Rings {
     fn kick_tx(&mut self, port: usize) -> bool;
 
     /// Moves completed tx frames of `port` into `pool`. Returns how many,
-    /// and their bytes as they were sent.
+    /// the packets they ended, and their bytes as they were sent.
     fn complete(&mut self, port: usize, pool: &mut Vec<Self::Frame>) -> Completed;
 
     /// Closes `port`'s rings (its interface is gone) and moves every frame

@@ -312,6 +312,21 @@ impl Tracer {
     /// [`Outcome::Tx`]) or as it arrived.
     #[cold]
     pub fn capture(&self, ingress: usize, queue: u32, outcome: Outcome, data: &[u8]) {
+        self.capture_packet(ingress, queue, outcome, data, data.len());
+    }
+
+    /// [`Tracer::capture`] of a packet of `wire_len` bytes of which `data`
+    /// is the first part: a multi-buffer (jumbo) packet's first frame. The
+    /// record keeps `wire_len` as the packet's length, so the capture shows
+    /// it cut short, as a snap length would.
+    pub fn capture_packet(
+        &self,
+        ingress: usize,
+        queue: u32,
+        outcome: Outcome,
+        data: &[u8],
+        wire_len: usize,
+    ) {
         if !self.armed.load(Ordering::Acquire) {
             return;
         }
@@ -344,7 +359,7 @@ impl Tracer {
         rec.ingress = u8::try_from(ingress).unwrap_or(u8::MAX);
         rec.queue = queue;
         rec.outcome = outcome;
-        rec.wire_len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        rec.wire_len = u32::try_from(wire_len.max(data.len())).unwrap_or(u32::MAX);
         rec.data.clear();
         let n = data.len().min(rec.data.capacity());
         rec.data.extend_from_slice(&data[..n]);

@@ -118,6 +118,23 @@ pub trait Forwarder {
         out: &mut [Verdict],
     );
 
+    /// Decides and rewrites one multi-buffer packet (a jumbo frame that
+    /// arrived as a chain of UMEM frames): `head` is its first frame, with
+    /// every header, and `tail` bytes follow in further frames, which a
+    /// forwarder never needs to read. [`Verdict::Tx`]'s `len` is the whole
+    /// packet's; the worker sends the chain only if that is the length it
+    /// has (a chain is never trimmed). The default drops it
+    /// ([`DropReason::Chain`]).
+    fn decide_chained(
+        &mut self,
+        _ingress: usize,
+        _head: &mut [u8],
+        _tail: u32,
+        _meta: &crate::rings::Meta,
+    ) -> Verdict {
+        Verdict::Drop(DropReason::Chain)
+    }
+
     /// Whether [`Forwarder::decide_batch`] reads the frames' metadata; the
     /// worker does not fetch it (a cache line per frame) otherwise.
     fn uses_meta(&self) -> bool {
@@ -189,6 +206,11 @@ reasons! {
     /// program and the tables disagreed for a moment, e.g. during an
     /// update); it cannot be handed back from the UMEM.
     KernelOnly => "kernel_only",
+    /// A multi-buffer (jumbo) packet that cannot be sent as the chain of
+    /// frames it arrived in: bytes beyond its IP packet (which the XDP
+    /// program passes to the kernel, so this should stay zero), or a
+    /// forwarder without multi-buffer support.
+    Chain => "chain",
 }
 
 /// Number of drop reasons.

@@ -271,7 +271,7 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
         }
         let c = self.rings.complete(p, &mut self.pool);
         self.in_tx[p] = self.in_tx[p].saturating_sub(c.frames as u64);
-        self.local[p].tx_packets += c.frames as u64;
+        self.local[p].tx_packets += c.packets as u64;
         self.local[p].tx_bytes += c.bytes;
     }
 
@@ -292,10 +292,18 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
             self.complete(e);
         }
         let Self {
-            txq, local, pool, ..
+            txq,
+            local,
+            pool,
+            rings,
+            ..
         } = self;
+        // Whole packets only are left (the ring accepts whole packets):
+        // one drop per packet, counted at its last frame.
         for f in txq[e].drain(..) {
-            local[ingress].drop(DropReason::TxRingFull);
+            if !rings.more(&f) {
+                local[ingress].drop(DropReason::TxRingFull);
+            }
             pool.push(f);
         }
     }
@@ -337,6 +345,27 @@ impl<R: Rings, F: Forwarder> Worker<R, F> {
             // one decision for the whole batch.
             for f in rxb.iter_mut() {
                 rings.prefetch(f);
+            }
+            // Multi-buffer (jumbo) packets: decided one packet at a time,
+            // off the fast path.
+            if rxb.iter().any(|f| rings.more(f)) {
+                let mut lens = [0u32; MAX_BATCH];
+                let n = decide_packets(rings, fwd, rxb, verdicts, &mut lens, &mut local[p], p);
+                let out = Outcomes {
+                    p,
+                    txq,
+                    local,
+                    pool,
+                    up: *up,
+                };
+                let trace = tracing.map(|(t, q)| (&**t, *q));
+                let mut dirty = out.apply_chained(rings, rxb, &verdicts[..n], &lens[..n], trace);
+                while dirty != 0 {
+                    let e = dirty.trailing_zeros() as usize;
+                    dirty &= dirty - 1;
+                    self.flush(e, p);
+                }
+                continue;
             }
             let verdicts = &mut verdicts[..rxb.len()];
             {
@@ -558,6 +587,165 @@ impl<F> Outcomes<'_, F> {
     }
 }
 
+impl<F> Outcomes<'_, F> {
+    /// [`Outcomes::apply`] for a batch with multi-buffer packets:
+    /// `verdicts[k]` is the verdict of the batch's `k`-th packet, and the
+    /// further frames of a packet follow its first frame wherever it went
+    /// (the same tx queue, right behind it, or the pool). A chain is
+    /// never trimmed: `len` sets only a one-frame packet's length
+    /// ([`decide_packets`] dropped chains whose length would change).
+    fn apply_chained<R: Rings<Frame = F>>(
+        self,
+        rings: &R,
+        rxb: &mut Batch<F>,
+        verdicts: &[Verdict],
+        lens: &[u32],
+        trace: Option<(&Tracer, u32)>,
+    ) -> u32 {
+        let Outcomes {
+            p,
+            txq,
+            local,
+            pool,
+            up,
+        } = self;
+        // A packet's first frame is traced, with the whole packet's length.
+        let traced = |f: &mut F, o: Outcome, wire_len: u32| {
+            if let Some((t, q)) = trace {
+                t.capture_packet(p, q, o, rings.data(f), wire_len as usize);
+            }
+        };
+        let mut dirty = 0u32;
+        let mut k = 0;
+        // Inside a packet: where its further frames go (None: the pool).
+        let mut in_packet = false;
+        let mut follow: Option<usize> = None;
+        for mut f in rxb.drain(..) {
+            let more = rings.more(&f);
+            if in_packet {
+                in_packet = more;
+                match follow {
+                    // txq[e] holds at most one rx batch: this cannot fail.
+                    Some(e) => {
+                        if let Err(err) = txq[e].try_push(f) {
+                            pool.push(err.element());
+                        }
+                    }
+                    None => pool.push(f),
+                }
+                continue;
+            }
+            in_packet = more;
+            follow = None;
+            let wire_len = lens.get(k).copied().unwrap_or(0);
+            let Some(v) = verdicts.get(k) else {
+                // More packets than verdicts: cannot happen; never lose one.
+                local[p].drop(DropReason::Chain);
+                pool.push(f);
+                continue;
+            };
+            k += 1;
+            match *v {
+                Verdict::Tx { port, len } => {
+                    let e = port as usize;
+                    if !more {
+                        rings.set_len(&mut f, len);
+                    }
+                    let Some(q) = txq.get_mut(e) else {
+                        traced(&mut f, Outcome::Drop(DropReason::NoEgress), wire_len);
+                        unreachable_port(&mut local[p], pool, f);
+                        continue;
+                    };
+                    if up & (1 << e) == 0 {
+                        traced(&mut f, Outcome::Drop(DropReason::PortDown), wire_len);
+                        local[p].drop(DropReason::PortDown);
+                        pool.push(f);
+                        continue;
+                    }
+                    traced(&mut f, Outcome::Tx { egress: port }, wire_len);
+                    match q.try_push(f) {
+                        Ok(()) => {
+                            dirty |= 1 << e;
+                            follow = Some(e);
+                        }
+                        Err(err) => {
+                            local[p].drop(DropReason::TxRingFull);
+                            pool.push(err.element());
+                        }
+                    }
+                }
+                Verdict::Drop(reason) => {
+                    traced(&mut f, Outcome::Drop(reason), wire_len);
+                    local[p].drop(reason);
+                    pool.push(f);
+                }
+                Verdict::Pass(why) => {
+                    traced(&mut f, Outcome::Pass(why), wire_len);
+                    local[p].drop(DropReason::KernelOnly);
+                    pool.push(f);
+                }
+            }
+        }
+        dirty
+    }
+}
+
+/// Decides an rx batch that holds multi-buffer packets, one packet at a
+/// time: `verdicts[k]` for its `k`-th packet, `lens[k]` its length. Counts
+/// what was received.
+/// Returns the number of packets.
+#[cold]
+#[inline(never)]
+fn decide_packets<R: Rings, F: Forwarder>(
+    rings: &R,
+    fwd: &mut F,
+    rxb: &mut Batch<R::Frame>,
+    verdicts: &mut [Verdict; MAX_BATCH],
+    lens: &mut [u32; MAX_BATCH],
+    c: &mut PortCounters,
+    ingress: usize,
+) -> usize {
+    let n = rxb.len();
+    let (mut i, mut k) = (0, 0);
+    while i < n && k < MAX_BATCH {
+        let mut j = i;
+        while j + 1 < n && rings.more(&rxb[j]) {
+            j += 1;
+        }
+        // The rings return whole packets; one cut short is dropped.
+        let whole = !rings.more(&rxb[j]);
+        let meta = if fwd.uses_meta() {
+            rings.take_meta(&mut rxb[i])
+        } else {
+            NO_META[0]
+        };
+        let (head, rest) = rxb[i..=j].split_first_mut().expect("i <= j");
+        let tail: u64 = rest.iter_mut().map(|f| rings.data(f).len() as u64).sum();
+        let data = rings.data(head);
+        let head_len = data.len() as u64;
+        c.rx_packets += 1;
+        c.rx_bytes += head_len + tail;
+        lens[k] = u32::try_from(head_len + tail).unwrap_or(u32::MAX);
+        verdicts[k] = if !whole || tail > u64::from(u32::MAX) {
+            Verdict::Drop(DropReason::Chain)
+        } else if rest.is_empty() {
+            let mut v = [Verdict::Drop(DropReason::NoEgress)];
+            fwd.decide_batch(ingress, &mut [data], &[meta], &mut v);
+            v[0]
+        } else {
+            match fwd.decide_chained(ingress, data, tail as u32, &meta) {
+                Verdict::Tx { len, .. } if u64::from(len) != head_len + tail => {
+                    Verdict::Drop(DropReason::Chain)
+                }
+                v => v,
+            }
+        };
+        k += 1;
+        i = j + 1;
+    }
+    k
+}
+
 /// The bit set of ports `0..n`.
 fn all_ports(n: usize) -> u32 {
     u32::MAX.checked_shr(32 - n as u32).unwrap_or(0)
@@ -732,6 +920,181 @@ mod tests {
         let acc = account(&mut w);
         assert!(acc.conserved(), "{acc:?}");
         assert_eq!(acc.in_fill, 32);
+    }
+
+    /// A worker whose ports carry jumbo frames (up to `max_len`) as
+    /// chains of 2 KiB frames.
+    fn jumbo_worker(max_len: u32, frames: u32) -> Worker<MemRings, L2Forwarder> {
+        let ports = [0, 1].map(|i| L2Port {
+            mac: OWN[i],
+            max_len,
+            next_hop: Some(NH[i]),
+        });
+        let fwd = L2Forwarder::new(L2Mode::CrossConnect, &ports);
+        let (mut rings, pool) = MemRings::new(2, 64, frames, 2048);
+        rings.multi_buffer = true;
+        let mut w = Worker::new(
+            rings,
+            fwd,
+            WorkerParams {
+                batch: 64,
+                idle: Idle::Busy,
+            },
+            pool,
+        );
+        w.prime();
+        w
+    }
+
+    #[test]
+    fn jumbo_chains_are_forwarded_whole_and_byte_exact() {
+        let mut w = jumbo_worker(9014, 256);
+        // One-frame and chained packets mixed, both ways: 9014 B is five
+        // 2 KiB frames, 2049 B two.
+        let lens = [9014, 60, 2048, 2049, 4096, 1515, 8999, 64, 9014, 3000];
+        let mut sent = [Vec::new(), Vec::new()];
+        for round in 0..4u32 {
+            for (i, &len) in lens.iter().enumerate() {
+                let port = (i + round as usize) % 2;
+                let pkt = packet(round * 100 + i as u32, len);
+                w.rings_mut().inject(port, &pkt);
+                sent[port].push(pkt);
+            }
+            w.rings_mut().deliver();
+            w.poll_once();
+            w.poll_once();
+        }
+        for (ingress, egress) in [(0, 1), (1, 0)] {
+            let got = w.rings_mut().take_sent(egress);
+            assert_eq!(got.len(), sent[ingress].len());
+            for (g, s) in got.iter().zip(&sent[ingress]) {
+                assert_eq!(g.len(), s.len());
+                assert_eq!(g[..6], NH[egress].0);
+                assert_eq!(g[6..12], OWN[egress].0);
+                assert_eq!(g[12..], s[12..], "payload of a {}-byte packet", s.len());
+            }
+        }
+        let c = w.counters();
+        let packets = 4 * lens.len() as u64;
+        assert_eq!(c[0].rx_packets + c[1].rx_packets, packets);
+        assert_eq!(
+            c[0].tx_packets + c[1].tx_packets,
+            packets,
+            "packets, not frames"
+        );
+        let bytes: u64 = 4 * lens.iter().map(|&l| l as u64).sum::<u64>();
+        assert_eq!(c[0].rx_bytes + c[1].rx_bytes, bytes);
+        assert_eq!(c[0].tx_bytes + c[1].tx_bytes, bytes);
+        assert_eq!(c[0].dropped() + c[1].dropped(), 0);
+        assert!(account(&mut w).conserved());
+    }
+
+    #[test]
+    fn a_traced_chain_shows_its_first_frame_and_the_whole_length() {
+        use crate::trace::{Filter, Record, Tracer};
+        use std::time::Duration;
+        let tracer = Arc::new(Tracer::new());
+        let mut w = jumbo_worker(9014, 128).with_trace(Arc::clone(&tracer), 0);
+        let bufs = (0..4).map(|_| Record::with_capacity(4096)).collect();
+        let session = tracer.arm(Filter::default(), 2, bufs).unwrap();
+        let (big, small) = (packet(1, 9014), packet(2, 100));
+        w.rings_mut().inject(0, &big);
+        w.rings_mut().inject(0, &small);
+        w.rings_mut().deliver();
+        while w.poll_once() > 0 {}
+        let mut got = Vec::new();
+        while let Some(r) = session.next(Duration::from_millis(1)) {
+            assert_eq!(r.outcome, Outcome::Tx { egress: 1 });
+            got.push((r.wire_len, r.data.len(), r.data[12..].to_vec()));
+            session.recycle(r);
+        }
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            (got[0].0, got[0].1),
+            (9014, 2048),
+            "the first 2 KiB frame of 9014 bytes"
+        );
+        assert_eq!(got[0].2, big[12..2048]);
+        assert_eq!((got[1].0, got[1].1), (100, 100));
+        assert_eq!(w.rings_mut().take_sent(1).len(), 2);
+        drop(session);
+        assert!(account(&mut w).conserved());
+    }
+
+    #[test]
+    fn a_chain_never_goes_on_a_tx_ring_in_part() {
+        let mut w = jumbo_worker(9014, 128);
+        // The tx ring takes 4 frames per call: a five-frame packet never
+        // fits; what fits goes, the rest is dropped whole, once per packet.
+        w.rings_mut().tx_room = 4;
+        for (seq, len) in [(1, 100), (2, 4000), (3, 9014)] {
+            w.rings_mut().inject(0, &packet(seq, len));
+        }
+        w.rings_mut().deliver();
+        w.poll_once();
+        w.poll_once();
+        let got = w.rings_mut().take_sent(1);
+        let lens: Vec<usize> = got.iter().map(Vec::len).collect();
+        // 100 B (1 frame) and 4000 B (2 frames) fit into 4, and the first
+        // frame of the 9014 B packet would too: it is not taken in part.
+        assert_eq!(lens, [100, 4000]);
+        assert_eq!(w.rings().tx_queued(1), 0);
+        assert_eq!(w.counters()[0].drops[DropReason::TxRingFull as usize], 1);
+        assert_eq!(w.counters()[1].tx_packets, 2);
+        assert!(account(&mut w).conserved());
+    }
+
+    #[test]
+    fn a_chain_longer_than_the_egress_allows_is_too_big() {
+        let mut w = jumbo_worker(9014, 128);
+        w.fwd.set_port_max_len(1, 4000);
+        w.rings_mut().inject(0, &packet(1, 4001));
+        w.rings_mut().inject(0, &packet(2, 4000));
+        w.rings_mut().deliver();
+        w.poll_once();
+        w.poll_once();
+        let got = w.rings_mut().take_sent(1);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].len(), 4000);
+        assert_eq!(w.counters()[0].drops[DropReason::TooBig as usize], 1);
+        assert!(account(&mut w).conserved());
+    }
+
+    #[test]
+    fn a_forwarder_without_chains_drops_them_counted() {
+        struct OneFrame;
+        impl Forwarder for OneFrame {
+            fn decide_batch(
+                &mut self,
+                _: usize,
+                f: &mut [&mut [u8]],
+                _: &[Meta],
+                out: &mut [Verdict],
+            ) {
+                for (f, v) in f.iter().zip(out) {
+                    *v = Verdict::Tx {
+                        port: 1,
+                        len: f.len() as u32,
+                    };
+                }
+            }
+        }
+        let (mut rings, pool) = MemRings::new(2, 64, 128, 2048);
+        rings.multi_buffer = true;
+        let params = WorkerParams {
+            batch: 64,
+            idle: Idle::Busy,
+        };
+        let mut w = Worker::new(rings, OneFrame, params, pool);
+        w.prime();
+        w.rings_mut().inject(0, &packet(1, 5000));
+        w.rings_mut().inject(0, &packet(2, 500));
+        w.rings_mut().deliver();
+        w.poll_once();
+        w.poll_once();
+        assert_eq!(w.rings_mut().take_sent(1).len(), 1);
+        assert_eq!(w.counters()[0].drops[DropReason::Chain as usize], 1);
+        assert!(w.drain(|f| u64::from(f.id)).conserved());
     }
 
     #[test]

@@ -908,6 +908,7 @@ fn run_xsk(cfg: &GenConfig, plan: &Plan, stop: &AtomicBool) -> Result<GenReport>
             tx_size: XSK_TX_RING,
             bind: BindMode::Auto,
             need_wakeup: true,
+            multi_buffer: false,
         },
         0,
     )?;

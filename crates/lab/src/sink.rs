@@ -787,6 +787,7 @@ fn check_thread(
                     tx_size: 64,
                     bind: cfg.bind,
                     need_wakeup: true,
+                    multi_buffer: false,
                 },
                 ring,
             )?);

@@ -33,9 +33,10 @@ pub const PAYLOAD_HEADER_LEN: usize = MAGIC.len() + 8;
 pub const MIN_FRAME_LEN: usize = 60;
 /// Longest untagged Ethernet frame without FCS at MTU 1500.
 pub const ETH_FRAME_LEN: usize = 1514;
-/// Longest frame built: what a veth with an XDP program carries (MTU
-/// about 3.5 KB without multi-buffer); a test raises the MTUs first.
-pub const MAX_FRAME_LEN: usize = 3500;
+/// Longest frame built: a jumbo frame of the largest lab MTU (9216, see
+/// `lab::MAX_MTU`) with its Ethernet header. Above about 3.5 KB the lab
+/// must be brought up with an MTU that carries it (`LabSpec::mtu`).
+pub const MAX_FRAME_LEN: usize = 9216 + 14;
 
 const ETH_LEN: usize = 14;
 const IPV4_LEN: usize = 20;

@@ -431,6 +431,9 @@ pub struct VmSpec {
     pub memory_mb: u32,
     /// How long the guest may take to boot.
     pub boot_timeout: Duration,
+    /// MTU of the taps and the guest's NICs (jumbo frames above ~3.8 KB
+    /// make xskfwd use AF_XDP multi-buffer).
+    pub mtu: u32,
 }
 
 impl Default for VmSpec {
@@ -440,6 +443,7 @@ impl Default for VmSpec {
             cpus: 1,
             memory_mb: 512,
             boot_timeout: Duration::from_secs(120),
+            mtu: 1500,
         }
     }
 }
@@ -567,6 +571,12 @@ impl Vm {
             let mac = Mac(s.tap_mac).to_string();
             ip(&s.ns, &["link", "set", "lo", "up"])?;
             ip(&s.ns, &["link", "set", &s.tap, "address", &mac, "up"])?;
+            if spec.mtu != 1500 {
+                ip(
+                    &s.ns,
+                    &["link", "set", &s.tap, "mtu", &spec.mtu.to_string()],
+                )?;
+            }
             ip(
                 &s.ns,
                 &["addr", "add", &format!("{}/24", s.ip), "dev", &s.tap],
@@ -814,6 +824,17 @@ fn tail(lines: &[String]) -> String {
 }
 
 impl Vm {
+    /// Sets the MTU of both taps; the next [`guest_run`] gives the
+    /// guest's NICs the same and [`cross`] sends frames up to it.
+    pub fn set_mtu(&mut self, mtu: u32) -> Result<()> {
+        ensure!((1280..=9216).contains(&mtu), "MTU {mtu} out of 1280..=9216");
+        for s in [&self.src, &self.dst] {
+            ip(&s.ns, &["link", "set", &s.tap, "mtu", &mtu.to_string()])?;
+        }
+        self.spec.mtu = mtu;
+        Ok(())
+    }
+
     /// QEMU's process id (while it runs).
     pub fn qemu_pid(&self) -> Option<u32> {
         self.qemu.as_ref().map(Child::id)
@@ -903,8 +924,10 @@ pub fn cross(vm: &Vm, mode: Forwarding, n: u64, rate: u64, flows: u16) -> Result
             Forwarding::L3 => (from.ip, to.ip),
         };
         let mut frames = Vec::new();
+        // Mixed sizes up to the largest frame of the MTU.
+        let max = vm.spec.mtu as usize + 14;
         for seq in 0..n {
-            let len = 60 + (seq as usize * 97) % (1514 - 60 + 1);
+            let len = 60 + (seq as usize * 97) % (max - 60 + 1);
             let mut spec = FrameSpec::udp(
                 from.tap_mac,
                 from.nic_mac,
@@ -1031,8 +1054,9 @@ pub fn guest_run_with(
     let t = Duration::from_secs(60);
     // Both links up (carrier) before xskfwd starts, so no early frame
     // meets a port that is still down.
+    let mtu = vm.spec.mtu;
     vm.sh_ok(
-        "ip link set eth0 up && ip link set eth1 up && for i in $(seq 100); do [ $(cat /sys/class/net/eth0/carrier) = 1 ] && [ $(cat /sys/class/net/eth1/carrier) = 1 ] && exit 0; sleep 0.1; done; exit 1",
+        &format!("ip link set eth0 mtu {mtu} && ip link set eth1 mtu {mtu} && ip link set eth0 up && ip link set eth1 up && for i in $(seq 100); do [ $(cat /sys/class/net/eth0/carrier) = 1 ] && [ $(cat /sys/class/net/eth1/carrier) = 1 ] && exit 0; sleep 0.1; done; exit 1"),
         t,
     )?;
     let queues: Vec<String> = (0..vm.spec.queues).map(|q| q.to_string()).collect();
@@ -1100,9 +1124,13 @@ pub struct VmArgs {
     /// What xskfwd does in the guest.
     #[arg(long, value_enum, default_value_t = VmMode::Both)]
     pub mode: VmMode,
-    /// Frames each way, per mode (mixed sizes 60–1514 B).
+    /// Frames each way, per mode (mixed sizes 60 B to the MTU's largest).
     #[arg(long, default_value_t = 2000)]
     pub frames: u64,
+    /// MTU of the taps and the guest's NICs (1280..=9216); above ~3.8 KB
+    /// xskfwd carries jumbo frames with AF_XDP multi-buffer.
+    #[arg(long, default_value_t = 1500)]
+    pub mtu: u32,
     /// Frames per second offered (the guest's CPU is emulated: slow).
     #[arg(long, default_value_t = 400)]
     pub rate: u64,
@@ -1164,8 +1192,14 @@ pub fn run_cli(args: &VmArgs) -> Result<()> {
     let spec = VmSpec {
         queues: args.queues.max(1),
         cpus: args.queues.max(1),
+        mtu: args.mtu,
         ..VmSpec::default()
     };
+    anyhow::ensure!(
+        (1280..=9216).contains(&args.mtu),
+        "--mtu must be in 1280..=9216, got {}",
+        args.mtu
+    );
     let t0 = Instant::now();
     eprintln!(
         "vm: guest kernel {} (cache {})",
@@ -1182,11 +1216,23 @@ pub fn run_cli(args: &VmArgs) -> Result<()> {
         vm.dst.ns,
         vm.dst.tap
     );
-    let modes: &[(Forwarding, &str)] = match args.mode {
-        VmMode::L2 => &[(Forwarding::L2, "zero-copy")],
-        VmMode::L3 => &[(Forwarding::L3, "auto")],
-        VmMode::Both => &[(Forwarding::L2, "zero-copy"), (Forwarding::L3, "auto")],
+    // Jumbo frames need AF_XDP multi-buffer, which virtio-net supports in
+    // copy mode only: zero-copy is refused (with a line saying so), so
+    // both modes run with --bind auto and bind copy.
+    let jumbo = args.mtu > 3822;
+    let modes: &[(Forwarding, &str)] = match (args.mode, jumbo) {
+        (VmMode::L2, false) => &[(Forwarding::L2, "zero-copy")],
+        (VmMode::L2, true) => &[(Forwarding::L2, "auto")],
+        (VmMode::L3, _) => &[(Forwarding::L3, "auto")],
+        (VmMode::Both, false) => &[(Forwarding::L2, "zero-copy"), (Forwarding::L3, "auto")],
+        (VmMode::Both, true) => &[(Forwarding::L2, "auto"), (Forwarding::L3, "auto")],
     };
+    if jumbo {
+        eprintln!(
+            "vm: MTU {}: jumbo frames use AF_XDP multi-buffer, which virtio-net supports in copy mode only (--bind auto picks it)",
+            args.mtu
+        );
+    }
     let mut ok = true;
     for &(mode, bind) in modes {
         let t = Instant::now();
@@ -1199,7 +1245,7 @@ pub fn run_cli(args: &VmArgs) -> Result<()> {
             args.rate,
             8,
         )?;
-        let good = r.bind() == "zero-copy"
+        let good = r.bind() == if jumbo { "copy" } else { "zero-copy" }
             && r.ping
             && r.conserved()
             && r.exit == 0

@@ -19,6 +19,8 @@ pub struct MemFrame {
     /// Buffer (capacity = the frame size).
     buf: Box<[u8]>,
     len: usize,
+    /// Not the last frame of its packet (multi-buffer).
+    more: bool,
 }
 
 impl MemFrame {
@@ -50,6 +52,11 @@ pub struct MemRings {
     /// buffers), freeing the fill ring for more; packets land in those
     /// first. 0: no driver ring (copy mode).
     pub driver_ring: usize,
+    /// Models AF_XDP multi-buffer: a packet longer than a frame arrives
+    /// as a chain of frames (every one but the last says
+    /// [`Rings::more`]), if the fill ring has frames for all of it.
+    /// Off, longer packets are cut to one frame.
+    pub multi_buffer: bool,
 }
 
 #[derive(Debug, Default)]
@@ -69,8 +76,10 @@ struct MemPort {
     closed: bool,
     /// Copies of what was transmitted.
     sent: Vec<Vec<u8>>,
-    /// Frames transmitted.
+    /// Packets transmitted.
     sent_count: u64,
+    /// The last frame sent was not its packet's last.
+    joining: bool,
     fill_cap: usize,
     dropped_no_frame: u64,
 }
@@ -89,6 +98,7 @@ impl MemRings {
                 id,
                 buf: vec![0; frame_size].into_boxed_slice(),
                 len: 0,
+                more: false,
             })
             .collect();
         // Every queue can hold every frame, so no ring ever reallocates.
@@ -111,6 +121,7 @@ impl MemRings {
             kicks: 0,
             record: true,
             driver_ring: 0,
+            multi_buffer: false,
         };
         (rings, pool)
     }
@@ -124,17 +135,32 @@ impl MemRings {
     /// onto the rx ring. Returns how many packets were received.
     pub fn deliver(&mut self) -> usize {
         let fs = self.frame_size;
+        let mb = self.multi_buffer;
         let mut n = 0;
         for p in self.ports.iter_mut().filter(|p| !p.down && !p.closed) {
             while let Some(pkt) = p.wire.pop_front() {
-                let Some(mut f) = p.driver.pop_front().or_else(|| p.fill.pop_front()) else {
+                let parts = if mb { pkt.len().div_ceil(fs).max(1) } else { 1 };
+                if p.driver.len() + p.fill.len() < parts {
                     p.dropped_no_frame += 1;
                     continue;
+                }
+                let chunks: Vec<&[u8]> = if mb && !pkt.is_empty() {
+                    pkt.chunks(fs).collect()
+                } else {
+                    vec![&pkt[..pkt.len().min(fs)]]
                 };
-                let len = pkt.len().min(fs);
-                f.buf[..len].copy_from_slice(&pkt[..len]);
-                f.len = len;
-                p.rx.push_back(f);
+                let last = chunks.len() - 1;
+                for (i, c) in chunks.into_iter().enumerate() {
+                    let mut f = p
+                        .driver
+                        .pop_front()
+                        .or_else(|| p.fill.pop_front())
+                        .expect("counted above");
+                    f.buf[..c.len()].copy_from_slice(c);
+                    f.len = c.len();
+                    f.more = i < last;
+                    p.rx.push_back(f);
+                }
                 n += 1;
             }
         }
@@ -154,6 +180,7 @@ impl MemRings {
             let len = packet.len().min(fs);
             f.buf[..len].copy_from_slice(&packet[..len]);
             f.len = len;
+            f.more = false;
             p.rx.push_back(f);
             n += 1;
         }
@@ -230,12 +257,22 @@ impl Rings for MemRings {
         let p = &mut self.ports[port];
         assert!(!p.closed, "rx on a closed port");
         let mut n = 0;
-        while n < max && !out.is_full() {
-            let Some(f) = p.rx.pop_front() else { break };
-            out.push(f);
-            n += 1;
+        // Whole packets only, as the AF_XDP rings hand them over.
+        while n < max {
+            let Some(k) = p.rx.iter().position(|f| !f.more).map(|i| i + 1) else {
+                break;
+            };
+            if k > out.remaining_capacity() {
+                break;
+            }
+            out.extend(p.rx.drain(..k));
+            n += k;
         }
         n
+    }
+
+    fn more(&self, frame: &MemFrame) -> bool {
+        frame.more
     }
 
     fn data<'a>(&'a self, frame: &'a mut MemFrame) -> &'a mut [u8] {
@@ -247,7 +284,11 @@ impl Rings for MemRings {
     }
 
     fn tx(&mut self, port: usize, batch: &mut Batch<MemFrame>) -> usize {
-        let n = batch.len().min(self.tx_room);
+        let mut n = batch.len().min(self.tx_room);
+        // Whole packets only.
+        while n > 0 && batch[n - 1].more {
+            n -= 1;
+        }
         let p = &mut self.ports[port];
         assert!(!p.closed, "tx on a closed port");
         p.tx.extend(batch.drain(..n));
@@ -263,18 +304,30 @@ impl Rings for MemRings {
         let record = self.record;
         let p = &mut self.ports[port];
         assert!(!p.closed, "completion on a closed port");
-        // The "kernel" sends what the tx ring holds while the link is up.
+        // The "kernel" sends what the tx ring holds while the link is up,
+        // a packet at a time (a chain's frames joined).
         while !p.down {
             let Some(f) = p.tx.pop_front() else { break };
             if record {
-                p.sent.push(f.bytes().to_vec());
+                if p.joining {
+                    p.sent
+                        .last_mut()
+                        .expect("joining")
+                        .extend_from_slice(f.bytes());
+                } else {
+                    p.sent.push(f.bytes().to_vec());
+                }
             }
-            p.sent_count += 1;
+            p.joining = f.more;
+            if !f.more {
+                p.sent_count += 1;
+            }
             p.comp.push_back(f);
         }
         let mut done = Completed::default();
         for f in p.comp.drain(..) {
             done.frames += 1;
+            done.packets += usize::from(!f.more);
             done.bytes += f.len as u64;
             pool.push(f);
         }

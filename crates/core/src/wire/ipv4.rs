@@ -81,8 +81,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     /// Validates the header as RFC 1812 §5.2.2 asks, given that the link
-    /// layer delivered `frame_payload_len` bytes for this packet (normally the
-    /// length of the buffer; larger values are clamped to it).
+    /// layer delivered `frame_payload_len` bytes for this packet: normally
+    /// the length of the buffer; more for a multi-buffer (jumbo) packet,
+    /// whose further bytes are in other buffers. The header itself must be
+    /// in this buffer.
     ///
     /// Tests, in this order: version is 4; IHL is at least 5 and the header
     /// fits; total length covers the header; total length fits in what was
@@ -90,16 +92,16 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// it can only be computed once the header length is known to be sane.
     /// Bytes beyond the total length (Ethernet padding) are allowed.
     pub fn check(&self, frame_payload_len: usize) -> Result<(), Ipv4Error> {
-        let avail = frame_payload_len.min(self.buf.as_ref().len());
+        let in_buf = frame_payload_len.min(self.buf.as_ref().len());
         let header_len = self.header_len();
         let total_len = usize::from(self.total_len());
         if self.version() != 4 {
             Err(Ipv4Error::Version)
-        } else if header_len < HEADER_LEN || header_len > avail {
+        } else if header_len < HEADER_LEN || header_len > in_buf {
             Err(Ipv4Error::HeaderLen)
         } else if total_len < header_len {
             Err(Ipv4Error::TotalLen)
-        } else if total_len > avail {
+        } else if total_len > frame_payload_len {
             Err(Ipv4Error::Truncated)
         } else if !self.verify_checksum() {
             Err(Ipv4Error::Checksum)
@@ -505,9 +507,12 @@ mod tests {
         // TotalLen: below the header length (with a bad checksum too).
         let b = with(&|b| b[2..4].copy_from_slice(&23u16.to_be_bytes()));
         assert_eq!(check(&b, len), Err(Ipv4Error::TotalLen));
-        // Truncated: longer than delivered (frame_payload_len or buffer).
+        // Truncated: longer than delivered.
         assert_eq!(check(&good, len - 1), Err(Ipv4Error::Truncated));
-        assert_eq!(check(&good[..len - 1], len), Err(Ipv4Error::Truncated));
+        // Delivered bytes beyond this buffer (a multi-buffer packet's
+        // further buffers) count; the header must be in this one.
+        assert_eq!(check(&good[..len - 1], len), Ok(()));
+        assert_eq!(check(&good[..len - 1], len - 1), Err(Ipv4Error::Truncated));
         let b = with(&|b| b[2..4].copy_from_slice(&0xFFFFu16.to_be_bytes()));
         assert_eq!(check(&b, len), Err(Ipv4Error::Truncated));
         // Checksum: any flipped bit in the header, options included.
