@@ -19,10 +19,10 @@
 //! chosen by size: live frames (in-kernel, fastest) up to
 //! [`gen::LIVE_MAX_FRAME`], an AF_PACKET transmit ring (qdisc bypassed;
 //! `--jumbo-engine packet`: `sendmmsg`) above; the table and JSON name the
-//! engine per row. A
-//! path that cannot carry a size (xskfwd refuses ports whose MTU exceeds
-//! its UMEM frame until it supports multi-buffer AF_XDP) is reported as
-//! "not supported" with xskfwd's own reason, and the run goes on.
+//! engine per row. A path that cannot carry a size (xskfwd exits during
+//! start-up at an MTU above 1500: e.g. zero-copy mode where the driver
+//! has no multi-buffer, or an xskfwd without it) is reported as "not
+//! supported" with xskfwd's own reason, and the run goes on.
 //!
 //! Trials run interleaved (A B C A B C …, every size within a path) so
 //! drift of the machine hits every path alike; each reports offered and
@@ -493,19 +493,25 @@ fn attach_tool(ns: &str, tool: Tool, ifnames: &[&str]) -> Result<(ToolProg, Vec<
 #[error("not supported: {0}")]
 pub struct NotSupported(pub String);
 
-/// The reason in xskfwd's stderr: its last line, without anyhow's prefix.
+/// The reason in xskfwd's stderr: its last error line (a usage error is
+/// followed by a hint), else its last line, without the error prefix.
 fn refusal(stderr: &str) -> String {
-    let line = stderr
+    let lines: Vec<&str> = stderr
         .lines()
-        .rev()
         .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("xskfwd exited during start-up");
-    ["xskfwd: error: ", "Error: ", "error: "]
+        .filter(|l| !l.is_empty())
+        .collect();
+    let line = lines
         .iter()
-        .find_map(|p| line.strip_prefix(p))
-        .unwrap_or(line)
-        .to_string()
+        .rev()
+        .find(|l| l.to_ascii_lowercase().contains("error"))
+        .or(lines.last())
+        .copied()
+        .unwrap_or("xskfwd exited during start-up");
+    match line.find("rror: ") {
+        Some(i) => line[i + "rror: ".len()..].to_string(),
+        None => line.to_string(),
+    }
 }
 
 /// UMEM frame size xskfwd needs for veths of MTU `mtu`, when its default
@@ -1683,6 +1689,12 @@ mod tests {
         let err = "starting\nError: the MTU of dut0 is 8986, but ...\n\n";
         assert_eq!(refusal(err), "the MTU of dut0 is 8986, but ...");
         assert_eq!(refusal("xskfwd: error: too big\n"), "too big");
+        assert_eq!(
+            refusal(
+                "error: invalid value 'x' for '--bind'\n\nFor more information, try '--help'.\n"
+            ),
+            "invalid value 'x' for '--bind'"
+        );
         assert_eq!(refusal(""), "xskfwd exited during start-up");
     }
 

@@ -119,10 +119,8 @@ fn bench_with_two_queues_runs_a_generator_and_a_worker_per_queue() {
 }
 
 /// The frame-size sweep: a plain size, a jumbo size and IMIX through the
-/// kernel and XDP redirect (and xskfwd L2, which refuses jumbo frames
-/// until it supports multi-buffer AF_XDP: that cell must be reported, not
-/// fail the run). Checks conservation and what each trial used, never
-/// timings.
+/// kernel, XDP redirect and xskfwd L2. Checks conservation and what each
+/// trial used, never timings.
 #[test]
 fn bench_sweeps_sizes_up_to_jumbo_and_imix() {
     if !root_or_skip("bench_sweeps_sizes_up_to_jumbo_and_imix") {
@@ -196,36 +194,22 @@ fn bench_sweeps_sizes_up_to_jumbo_and_imix() {
         let avg = imix["avg_frame"].as_f64().unwrap();
         assert!((avg - 353.5).abs() < 5.0, "{imix}");
     }
-    // xskfwd at 9000 B: forwarded (multi-buffer support) or reported as
-    // not supported with xskfwd's reason; the rest of the run happened.
+    // xskfwd carries jumbo frames (AF_XDP multi-buffer): its 9000 B cell
+    // ran, every frame it took is accounted for, and nothing was refused.
     assert!(
         row("xskfwd-l2", 64.into())["delivered_mpps"]
             .as_f64()
             .unwrap()
             > 0.0
     );
-    let unsupported = json["unsupported"].as_array().unwrap();
-    let jumbo = rows
+    let r = row("xskfwd-l2", 9000.into());
+    assert!(r["delivered_mpps"].as_f64().unwrap() > 0.0, "{r}");
+    let t = trials
         .iter()
-        .any(|r| r["path"] == "xskfwd-l2" && r["size"] == 9000);
-    let refused = unsupported
-        .iter()
-        .find(|u| u["path"] == "xskfwd-l2" && u["size"] == 9000);
-    match refused {
-        Some(u) => {
-            assert!(!jumbo, "{u}");
-            assert!(u["reason"].as_str().unwrap().contains("MTU"), "{u}");
-            assert!(stdout.contains("not supported ("), "{stdout}");
-        }
-        None => assert!(
-            jumbo,
-            "xskfwd-l2 9000 neither ran nor was refused: {stdout}"
-        ),
-    }
-    assert!(
-        unsupported.iter().all(|u| u["size"] == 9000),
-        "only jumbo frames may be refused: {unsupported:?}"
-    );
+        .find(|t| t["path"] == "xskfwd-l2" && t["size"] == 9000)
+        .unwrap();
+    assert_eq!(t["xskfwd"]["conserved"], true, "{t}");
+    assert_eq!(json["unsupported"].as_array().map(Vec::len), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
     assert!(!String::from_utf8_lossy(
         &Command::new("ip")
@@ -235,4 +219,38 @@ fn bench_sweeps_sizes_up_to_jumbo_and_imix() {
             .stdout
     )
     .contains(&json["lab"].as_str().unwrap().to_string()));
+}
+
+/// A path that refuses a size is reported as not supported, with
+/// xskfwd's reason, and the run still succeeds: xskfwd in zero-copy mode
+/// on veth (no multi-buffer in zero-copy) at 9000 B.
+#[test]
+fn bench_reports_a_refused_size_as_not_supported() {
+    if !root_or_skip("bench_reports_a_refused_size_as_not_supported") {
+        return;
+    }
+    let (dir, stdout, _) = bench(
+        "refused",
+        &[
+            "--paths",
+            "xskfwd-l2",
+            "--sizes",
+            "9000",
+            "--xskfwd-args=--bind zero-copy",
+        ],
+    );
+    assert!(
+        stdout.contains("xskfwd-l2      9000  not supported (MTU 8986: "),
+        "{stdout}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("bench.json")).unwrap()).unwrap();
+    assert_eq!(json["rows"].as_array().map(Vec::len), Some(0));
+    let u = &json["unsupported"][0];
+    assert_eq!(
+        (&u["path"], &u["size"]),
+        (&"xskfwd-l2".into(), &9000.into())
+    );
+    assert!(u["reason"].as_str().unwrap().contains("zero-copy"), "{u}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
