@@ -1421,6 +1421,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "--queues must be 1..={}",
         crate::lab::MAX_QUEUES
     );
+    let load_start = load_average();
     let (lab, info) = path_lab("bench", args.gen_cpu, args.fwd_cpu, args.queues)?;
 
     let paths: Vec<&'static str> = args.paths.iter().map(|p| p.name()).collect();
@@ -1493,9 +1494,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     // not leave the lab behind.
     let prefix = info.prefix.clone();
     lab.teardown()?;
+    let load_end = load_average();
     let rows = summarise(&trials, &paths);
     let text = table(&rows, &unsupported);
     println!("{text}");
+    if let (Some(a), Some(b)) = (load_start, load_end) {
+        // The bench's own busy cores count too (about 2 on a 2-core lab).
+        println!(
+            "load average (1/5/15 min): {:.2} {:.2} {:.2} at the start, {:.2} {:.2} {:.2} at the end",
+            a[0], a[1], a[2], b[0], b[1], b[2]
+        );
+    }
     for r in &searches {
         println!(
             "rfc2544 {:<13} {:>5} B: zero-loss throughput {:.3} Mpps, at <= 0.5% loss {:.3} Mpps ({} trials)",
@@ -1512,6 +1521,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "queues": args.queues,
         "fwd_cpu": args.fwd_cpu,
         "mtu": args.mtu,
+        "load_average": { "start": load_start, "end": load_end },
         "rows": rows,
         "unsupported": unsupported,
         "trials": trials,
@@ -1528,6 +1538,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         args.out
     );
     Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`), recorded with
+/// the figures: other work on the machine moves them.
+fn load_average() -> Option<[f64; 3]> {
+    parse_loadavg(&std::fs::read_to_string("/proc/loadavg").ok()?)
+}
+
+fn parse_loadavg(text: &str) -> Option<[f64; 3]> {
+    let mut v = text.split_whitespace().map(str::parse::<f64>);
+    Some([v.next()?.ok()?, v.next()?.ok()?, v.next()?.ok()?])
 }
 
 /// Sets every veth of the lab to `want` unless `current` says it has it.
@@ -1682,6 +1703,16 @@ mod tests {
         assert_eq!(xskfwd_frame_size(1500), None);
         assert_eq!(xskfwd_frame_size(3000), Some(4096));
         assert_eq!(xskfwd_frame_size(8986), None);
+    }
+
+    #[test]
+    fn load_average_is_read() {
+        assert_eq!(
+            parse_loadavg("1.33 1.65 2.16 3/412 30701\n"),
+            Some([1.33, 1.65, 2.16])
+        );
+        assert_eq!(parse_loadavg("1.0 x"), None);
+        assert!(load_average().is_some(), "/proc/loadavg");
     }
 
     #[test]

@@ -139,6 +139,9 @@ fn bench_sweeps_sizes_up_to_jumbo_and_imix() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("bench.json")).unwrap()).unwrap();
     let trials = json["trials"].as_array().unwrap();
     let rows = json["rows"].as_array().unwrap();
+    // The machine's load is recorded with the figures.
+    assert!(json["load_average"]["end"][0].as_f64().is_some(), "{json}");
+    assert!(stdout.contains("load average (1/5/15 min): "), "{stdout}");
     let row = |path: &str, size: serde_json::Value| {
         rows.iter()
             .find(|r| r["path"] == path && r["size"] == size)
