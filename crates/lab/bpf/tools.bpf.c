@@ -240,7 +240,8 @@ static __always_inline struct tools_counters *seen(struct xdp_md *ctx)
 
 	if (cnt) {
 		cnt->c[TOOLS_CNT_PACKETS] += 1;
-		cnt->c[TOOLS_CNT_BYTES] += ctx->data_end - ctx->data;
+		/* The whole frame, every buffer of a multi-buffer one. */
+		cnt->c[TOOLS_CNT_BYTES] += bpf_xdp_get_buff_len(ctx);
 	}
 	return cnt;
 }
@@ -252,7 +253,13 @@ static __always_inline int count(struct tools_counters *cnt, __u32 which, int ac
 	return action;
 }
 
-SEC("xdp")
+/*
+ * The programs below sit on veths and accept multi-buffer frames
+ * (xdp.frags): a veth whose peer has an MTU above about 3.5 KB takes only
+ * such programs, and then hands them frames of several buffers. Only the
+ * first buffer is in data..data_end; the headers are always there.
+ */
+SEC("xdp.frags")
 int xskfwd_sink(struct xdp_md *ctx)
 {
 	struct tools_counters *cnt = seen(ctx);
@@ -267,7 +274,7 @@ int xskfwd_sink(struct xdp_md *ctx)
 	return count(cnt, TOOLS_CNT_DROP, XDP_DROP);
 }
 
-SEC("xdp")
+SEC("xdp.frags")
 int xskfwd_drop(struct xdp_md *ctx)
 {
 	return count(seen(ctx), TOOLS_CNT_DROP, XDP_DROP);
@@ -293,11 +300,17 @@ static __always_inline __u16 csum_replace(__u16 hc, __u16 old, __u16 new)
  * does not resolve to SUCCESS (no route, no neighbour yet, too big,
  * forwarding off, local), TTL <= 1 and anything not IP goes to the kernel.
  *
+ * A multi-buffer frame is redirected whole: bpf_redirect hands the
+ * xdp_frame with its fragments to the egress device's ndo_xdp_xmit, which
+ * for veth takes multi-buffer frames (NETDEV_XDP_ACT_NDO_XMIT_SG) up to
+ * the peer's MTU. The FIB's MTU check sees the IP length, so a frame
+ * larger than the egress MTU goes to the kernel.
+ *
  * Attach it to every dut port (each is the ingress of one direction). On
  * veth the egress device's *peer* must run an XDP program too (veth
  * accepts ndo_xdp_xmit only then); the lab's far ends have one.
  */
-SEC("xdp")
+SEC("xdp.frags")
 int xskfwd_redirect(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;

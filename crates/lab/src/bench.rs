@@ -1,9 +1,8 @@
 //! `xskfwd bench`: packet-rate benchmarks in the veth lab, xskfwd side by
 //! side with what users would run instead.
 //!
-//! One lab (`src ── dut ── dst`), an in-kernel generator on src0 (live
-//! frames, pinned), an XDP counting sink on dst0, and one *path* through
-//! dut per trial:
+//! One lab (`src ── dut ── dst`), a generator on src0 (pinned), an XDP
+//! counting sink on dst0, and one *path* through dut per trial:
 //! - `ceiling`: an XDP program drops everything at dut0 (the harness's
 //!   own limit: nothing can forward faster than frames arrive);
 //! - `kernel`: Linux IP forwarding;
@@ -11,6 +10,19 @@
 //!   bpf_redirect) between dut0 and dut1;
 //! - `xskfwd-l2`, `xskfwd-l3`, `xskfwd-l3v6`: xskfwd in dut (L2
 //!   cross-connect; L3 router over IPv4; L3 over IPv6), worker pinned.
+//!
+//! Frame sizes go from 60 bytes to jumbo frames (9000 and up to the
+//! lab's largest MTU), plus `imix` (7:4:1 of 64/570/1514-byte frames at
+//! the plain MTU: [`gen::IMIX_SIZES`] clipped to 1500 + 14). Before each
+//! trial every veth gets the MTU its frames need (1500, or the largest
+//! frame less 14; `--mtu` fixes one MTU for all), and the generator is
+//! chosen by size: live frames (in-kernel, fastest) up to
+//! [`gen::LIVE_MAX_FRAME`], an AF_PACKET transmit ring (qdisc bypassed;
+//! `--jumbo-engine packet`: `sendmmsg`) above; the table and JSON name the
+//! engine per row. A path that cannot carry a size (xskfwd exits during
+//! start-up at an MTU above 1500: e.g. zero-copy mode where the driver
+//! has no multi-buffer, or an xskfwd without it) is reported as "not
+//! supported" with xskfwd's own reason, and the run goes on.
 //!
 //! Trials run interleaved (A B C A B C …, every size within a path) so
 //! drift of the machine hits every path alike; each reports offered and
@@ -80,6 +92,94 @@ impl Path {
     }
 }
 
+/// A frame size of the sweep: fixed, or the IMIX mix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BenchSize {
+    /// Every frame this long (bytes, without FCS).
+    Fixed(usize),
+    /// [`gen::IMIX_SIZES`] in the ratio [`gen::IMIX_WEIGHTS`] at the
+    /// plain MTU (1500): 64/570/1514 bytes without FCS.
+    Imix,
+}
+
+impl BenchSize {
+    /// The generator's frame lengths.
+    fn frame_size(self) -> FrameSize {
+        match self {
+            BenchSize::Fixed(n) => FrameSize::Fixed(n),
+            BenchSize::Imix => FrameSize::Imix,
+        }
+    }
+
+    /// The MTU every veth gets for this size: the plain 1500, or what the
+    /// frame needs above it.
+    pub fn mtu(self) -> u32 {
+        match self {
+            BenchSize::Fixed(n) => (n.saturating_sub(ETH_HLEN) as u32).max(lab::DEFAULT_MTU),
+            BenchSize::Imix => lab::DEFAULT_MTU,
+        }
+    }
+
+    /// The longest frame (bytes) at MTU `mtu`.
+    fn largest(self, mtu: u32) -> usize {
+        match self {
+            BenchSize::Fixed(n) => n,
+            BenchSize::Imix => gen::IMIX_SIZES
+                .iter()
+                .map(|&s| s.min(mtu as usize + ETH_HLEN))
+                .max()
+                .unwrap_or(0),
+        }
+    }
+}
+
+impl std::fmt::Display for BenchSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so widths and alignment in format strings apply.
+        match self {
+            BenchSize::Fixed(n) => f.pad(&n.to_string()),
+            BenchSize::Imix => f.pad("imix"),
+        }
+    }
+}
+
+impl std::str::FromStr for BenchSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("imix") {
+            return Ok(BenchSize::Imix);
+        }
+        let n: usize = t
+            .parse()
+            .map_err(|_| format!("bad frame size {s:?} (bytes, e.g. 64 or 9000, or imix)"))?;
+        if !(MIN_FRAME..=MAX_FRAME).contains(&n) {
+            return Err(format!(
+                "frame size {n} is not within {MIN_FRAME}..={MAX_FRAME} (bytes without FCS)"
+            ));
+        }
+        Ok(BenchSize::Fixed(n))
+    }
+}
+
+/// A number in JSON for a fixed size, `"imix"` for the mix.
+impl serde::Serialize for BenchSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            BenchSize::Fixed(n) => s.serialize_u64(*n as u64),
+            BenchSize::Imix => s.serialize_str("imix"),
+        }
+    }
+}
+
+/// Ethernet header length.
+const ETH_HLEN: usize = 14;
+/// Smallest frame of the sweep (Ethernet's minimum without FCS).
+const MIN_FRAME: usize = 60;
+/// Largest frame of the sweep: the lab's largest MTU plus the header.
+const MAX_FRAME: usize = lab::MAX_MTU as usize + ETH_HLEN;
+
 /// `xskfwd bench`
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
@@ -97,9 +197,18 @@ pub struct BenchArgs {
     /// Repetitions of every (path, size) trial (medians reported).
     #[arg(long, default_value_t = 5)]
     pub reps: u32,
-    /// Frame sizes in bytes without FCS (IPv6 paths use at least 78).
+    /// Frame sizes in bytes without FCS, 60..=9230 (IPv6 paths use at
+    /// least 82), or `imix` (7:4:1 of 64/570/1514 bytes).
     #[arg(long, value_delimiter = ',', default_value = "64")]
-    pub sizes: Vec<usize>,
+    pub sizes: Vec<BenchSize>,
+    /// MTU of every veth for every trial (default: per trial, 1500 or
+    /// what the trial's largest frame needs).
+    #[arg(long)]
+    pub mtu: Option<u32>,
+    /// Generator for frames above the live-frames limit (3408 B):
+    /// `ring` (AF_PACKET PACKET_TX_RING) or `packet` (AF_PACKET sendmmsg).
+    #[arg(long, value_enum, default_value_t = Engine::for_largest(usize::MAX))]
+    pub jumbo_engine: Engine,
     /// CPU of the generator (a veth's receive work runs on the sending CPU).
     #[arg(long, default_value_t = 0)]
     pub gen_cpu: usize,
@@ -248,13 +357,31 @@ pub struct Trial {
     /// Path name.
     pub path: &'static str,
     /// Frame size.
-    pub size: usize,
+    pub size: BenchSize,
+    /// Average frame length sent (bytes without FCS).
+    pub frame_bytes: f64,
+    /// The generator's engine (`live`, `packet`).
+    pub engine: &'static str,
+    /// MTU of the lab's veths during the trial.
+    pub mtu: u32,
     /// Repetition.
     pub rep: u32,
     /// Frames the generator sent.
     pub sent: u64,
     /// Frames that arrived (at the sink; at dut0's drop for `ceiling`).
     pub delivered: u64,
+    /// Their bytes as the receiving XDP program counted them (every
+    /// buffer of a multi-buffer frame), over the same window.
+    pub delivered_bytes: u64,
+    /// Packet generator: frames the interface refused at once (its
+    /// peer's ring was full), counted in `sent` and lost.
+    pub gen_refused: u64,
+    /// xdp-redirect: frames its program sent out of the other port with
+    /// bpf_redirect, over the trial (both ports).
+    pub xdp_redirected: Option<u64>,
+    /// xdp-redirect: frames its program handed to the kernel instead
+    /// (no FIB answer, too big, TTL), over the trial.
+    pub xdp_passed: Option<u64>,
     /// Offered rate (Mpps).
     pub offered_mpps: f64,
     /// Delivered rate (Mpps).
@@ -360,7 +487,43 @@ fn attach_tool(ns: &str, tool: Tool, ifnames: &[&str]) -> Result<(ToolProg, Vec<
     })?
 }
 
-fn start_path(args: &BenchArgs, info: &LabInfo, path: Path) -> Result<PathGuard> {
+/// A path cannot run at this size: xskfwd refused the lab's MTU (in its
+/// own words). The bench reports the cell as not supported and goes on.
+#[derive(Debug, thiserror::Error)]
+#[error("not supported: {0}")]
+pub struct NotSupported(pub String);
+
+/// The reason in xskfwd's stderr: its last error line (a usage error is
+/// followed by a hint), else its last line, without the error prefix.
+fn refusal(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let line = lines
+        .iter()
+        .rev()
+        .find(|l| l.to_ascii_lowercase().contains("error"))
+        .or(lines.last())
+        .copied()
+        .unwrap_or("xskfwd exited during start-up");
+    match line.find("rror: ") {
+        Some(i) => line[i + "rror: ".len()..].to_string(),
+        None => line.to_string(),
+    }
+}
+
+/// UMEM frame size xskfwd needs for veths of MTU `mtu`, when its default
+/// (2048) is too small and the frame still fits a page; `None` otherwise
+/// (then xskfwd's own check decides).
+fn xskfwd_frame_size(mtu: u32) -> Option<u32> {
+    // Ethernet + VLAN header and XDP's headroom come on top of the MTU.
+    let need = mtu + 18 + 256;
+    (need > 2048 && need <= 4096).then_some(4096)
+}
+
+fn start_path(args: &BenchArgs, info: &LabInfo, path: Path, mtu: u32) -> Result<PathGuard> {
     let dut = info.dut_ns();
     let mut g = PathGuard {
         _links: Vec::new(),
@@ -401,6 +564,11 @@ fn start_path(args: &BenchArgs, info: &LabInfo, path: Path) -> Result<PathGuard>
                 "--stats-interval".into(),
                 "60".into(),
             ]);
+            if let Some(fs) = xskfwd_frame_size(mtu) {
+                if !args.xskfwd_args.contains("--frame-size") {
+                    run.extend(["--frame-size".into(), fs.to_string()]);
+                }
+            }
             run.extend(args.xskfwd_args.split_whitespace().map(String::from));
             let exe = crate::demo::forwarder_exe()?;
             let mut child = ChildGuard(
@@ -408,19 +576,32 @@ fn start_path(args: &BenchArgs, info: &LabInfo, path: Path) -> Result<PathGuard>
                     .args(&run)
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())
-                    .stderr(Stdio::null())
+                    .stderr(Stdio::piped())
                     .spawn()
                     .context("starting xskfwd run")?,
             );
-            let out = child.0.stdout.take();
-            g.output = Some(thread::spawn(move || {
-                let mut s = String::new();
-                if let Some(mut o) = out {
-                    let _ = std::io::Read::read_to_string(&mut o, &mut s);
+            let reader = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+                thread::spawn(move || {
+                    let mut s = String::new();
+                    if let Some(mut o) = pipe {
+                        let _ = o.read_to_string(&mut s);
+                    }
+                    s
+                })
+            };
+            g.output = Some(reader(child.0.stdout.take().map(|o| Box::new(o) as _)));
+            // Drained while xskfwd runs; read when it exits during start-up.
+            let errors = reader(child.0.stderr.take().map(|o| Box::new(o) as _));
+            if let Err(e) = demo::wait_attached(dut, "dut1", &mut child.0, Duration::from_secs(20))
+            {
+                let exited = matches!(child.0.try_wait(), Ok(Some(_)));
+                drop(child);
+                if exited && mtu > lab::DEFAULT_MTU {
+                    let why = errors.join().unwrap_or_default();
+                    return Err(NotSupported(format!("MTU {mtu}: {}", refusal(&why))).into());
                 }
-                s
-            }));
-            demo::wait_attached(dut, "dut1", &mut child.0, Duration::from_secs(20))?;
+                return Err(e);
+            }
             g.child = Some(child);
         }
     }
@@ -496,27 +677,42 @@ fn trial(
     args: &BenchArgs,
     info: &LabInfo,
     path: Path,
-    size: usize,
+    size: BenchSize,
     rep: u32,
     rate: Option<u64>,
 ) -> Result<Trial> {
     trial_family(args, info, path, path.v6(), size, rep, rate)
 }
 
+/// The MTU of a trial at `size`: `--mtu`, or what the size needs.
+fn trial_mtu(args: &BenchArgs, size: BenchSize) -> u32 {
+    args.mtu.unwrap_or_else(|| size.mtu())
+}
+
 /// One trial of `path` with IPv6 (`v6`) or IPv4 frames of `size` bytes
 /// (at least 82 / 62, what a stamped frame needs), offered at `rate`
-/// (`None`: as fast as the generator goes) for `args.duration`.
+/// (`None`: as fast as the generator goes) for `args.duration`. The lab's
+/// veths must have [`trial_mtu`] (see [`set_lab_mtu`]); the generator's
+/// engine is the fastest that sends frames this large.
 pub(crate) fn trial_family(
     args: &BenchArgs,
     info: &LabInfo,
     path: Path,
     v6: bool,
-    size: usize,
+    size: BenchSize,
     rep: u32,
     rate: Option<u64>,
 ) -> Result<Trial> {
-    let size = if v6 { size.max(82) } else { size.max(62) };
-    let guard = start_path(args, info, path)?;
+    let size = match size {
+        BenchSize::Fixed(n) => BenchSize::Fixed(if v6 { n.max(82) } else { n.max(62) }),
+        BenchSize::Imix => BenchSize::Imix,
+    };
+    let mtu = trial_mtu(args, size);
+    let engine = match Engine::for_largest(size.largest(mtu)) {
+        Engine::Live => Engine::Live,
+        _ => args.jumbo_engine,
+    };
+    let guard = start_path(args, info, path, mtu)?;
     let dur = Duration::from_secs_f64(args.duration);
     let mut sink_cfg = SinkConfig::new("dst0", SinkMode::Count);
     sink_cfg.netns = Some(info.dst_ns().to_string());
@@ -526,13 +722,13 @@ pub(crate) fn trial_family(
         pin_napi(info.dst_ns(), "dst0", cpu)?;
     }
     let before_prog = guard.prog.as_ref().and_then(|p| p.counters().ok());
-    let mut cfg = GenConfig::new("src0", info.udp_spec(v6, size));
+    let mut cfg = GenConfig::new("src0", info.udp_spec(v6, size.largest(mtu)));
     cfg.netns = Some(info.src_ns().to_string());
-    cfg.size = FrameSize::Fixed(size);
+    cfg.size = size.frame_size();
     cfg.flows = args.flows.max(1);
     cfg.duration = dur;
     cfg.rate_pps = rate;
-    cfg.engine = Engine::Live;
+    cfg.engine = engine;
     cfg.cpu = Some(args.gen_cpu);
     let pid = guard.child.as_ref().map(|c| c.0.id());
     let p0 = pid.and_then(proc_ticks);
@@ -566,6 +762,7 @@ pub(crate) fn trial_family(
         for r in all {
             total.sent += r.sent;
             total.bytes += r.bytes;
+            total.refused += r.refused;
             total.elapsed = total.elapsed.max(r.elapsed);
         }
         total
@@ -573,14 +770,22 @@ pub(crate) fn trial_family(
     let t1 = cpu_times();
     let p1 = pid.and_then(proc_ticks);
     thread::sleep(Duration::from_millis(300));
-    let delivered = if path == Path::Ceiling {
+    let prog_now = guard.prog.as_ref().and_then(|p| p.counters().ok());
+    let (xdp_redirected, xdp_passed) = match (path, before_prog, prog_now) {
+        (Path::XdpRedirect, Some(b), Some(n)) => {
+            (Some(n.redirected - b.redirected), Some(n.passed - b.passed))
+        }
+        _ => (None, None),
+    };
+    let (delivered, delivered_bytes) = if path == Path::Ceiling {
         let now = guard.prog.as_ref().and_then(|p| p.counters().ok());
         match (before_prog, now) {
-            (Some(b), Some(n)) => n.packets - b.packets,
-            _ => 0,
+            (Some(b), Some(n)) => (n.packets - b.packets, n.bytes - b.bytes),
+            _ => (0, 0),
         }
     } else {
-        sink.snapshot().packets
+        let s = sink.snapshot();
+        (s.packets, s.bytes)
     };
     drop(sink.stop());
     let end = match guard.child {
@@ -593,9 +798,20 @@ pub(crate) fn trial_family(
     Ok(Trial {
         path: path.name(),
         size,
+        frame_bytes: if report.sent > 0 {
+            report.bytes as f64 / report.sent as f64
+        } else {
+            size.largest(mtu) as f64
+        },
+        engine: engine.name(),
+        mtu,
         rep,
         sent: report.sent,
         delivered,
+        delivered_bytes,
+        gen_refused: report.refused,
+        xdp_redirected,
+        xdp_passed,
         offered_mpps: report.sent as f64 / secs / 1e6,
         delivered_mpps: delivered as f64 / secs / 1e6,
         loss_pct: if report.sent > 0 {
@@ -641,7 +857,12 @@ pub struct Row {
     /// Path.
     pub path: &'static str,
     /// Frame size.
-    pub size: usize,
+    pub size: BenchSize,
+    /// Average frame length (bytes without FCS; the size itself unless
+    /// IMIX).
+    pub avg_frame: f64,
+    /// The generator's engine.
+    pub engine: &'static str,
     /// Median offered Mpps.
     pub offered_mpps: f64,
     /// Median delivered Mpps.
@@ -652,7 +873,8 @@ pub struct Row {
     pub max_mpps: f64,
     /// Median loss.
     pub loss_pct: f64,
-    /// Delivered Gbit/s on the wire (frame + 24 bytes of overhead).
+    /// Delivered Gbit/s on the wire (average frame + 24 bytes of overhead:
+    /// FCS, preamble, inter-frame gap).
     pub gbps: f64,
     /// Ratio of the median to the first path's median, same size.
     pub ratio: f64,
@@ -720,7 +942,7 @@ pub(crate) fn loss_split(ts: &[&Trial]) -> Option<LossSplit> {
 /// Groups trials by (path, size), in the given path and size order.
 pub fn summarise(trials: &[Trial], paths: &[&'static str]) -> Vec<Row> {
     let mut rows: Vec<Row> = Vec::new();
-    let mut sizes: Vec<usize> = trials.iter().map(|t| t.size).collect();
+    let mut sizes: Vec<BenchSize> = trials.iter().map(|t| t.size).collect();
     sizes.sort_unstable();
     sizes.dedup();
     for &path in paths {
@@ -751,15 +973,18 @@ pub fn summarise(trials: &[Trial], paths: &[&'static str]) -> Vec<Row> {
                 })
                 .collect();
             let [med, min, max] = spread(&mut d);
+            let avg_frame = ts.iter().map(|t| t.frame_bytes).sum::<f64>() / ts.len() as f64;
             rows.push(Row {
                 path,
                 size,
+                avg_frame,
+                engine: ts[0].engine,
                 offered_mpps: median(&mut o),
                 delivered_mpps: med,
                 min_mpps: min,
                 max_mpps: max,
                 loss_pct: median(&mut l),
-                gbps: med * 1e6 * (size as f64 + 24.0) * 8.0 / 1e9,
+                gbps: med * 1e6 * (avg_frame + 24.0) * 8.0 / 1e9,
                 ratio: 0.0,
                 rep_ratio: None,
                 cpu,
@@ -768,7 +993,7 @@ pub fn summarise(trials: &[Trial], paths: &[&'static str]) -> Vec<Row> {
             });
         }
     }
-    let firsts: Vec<(usize, f64)> = rows
+    let firsts: Vec<(BenchSize, f64)> = rows
         .iter()
         .filter(|r| Some(&r.path) == paths.first())
         .map(|r| (r.size, r.delivered_mpps))
@@ -800,14 +1025,27 @@ pub fn summarise(trials: &[Trial], paths: &[&'static str]) -> Vec<Row> {
     rows
 }
 
-/// The results table.
-pub fn table(rows: &[Row]) -> String {
+/// A (path, size) the bench could not run, and why.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Unsupported {
+    /// Path.
+    pub path: &'static str,
+    /// Frame size.
+    pub size: BenchSize,
+    /// Why (xskfwd's own words).
+    pub reason: String,
+}
+
+/// The results table; the cells that could not run follow it.
+pub fn table(rows: &[Row], unsupported: &[Unsupported]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<13} {:>5} {:>9} {:>9} {:>17} {:>7} {:>7} {:>6} {:>16} {:>9}  cpu (user/sys/softirq %)",
+        "{:<13} {:>5} {:>7} {:>6} {:>9} {:>9} {:>17} {:>7} {:>7} {:>6} {:>16} {:>9}  cpu (user/sys/softirq %)",
         "path",
         "size",
+        "avg B",
+        "gen",
         "offered",
         "Mpps",
         "min-max",
@@ -826,9 +1064,11 @@ pub fn table(rows: &[Row]) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "{:<13} {:>5} {:>9.3} {:>9.3} {:>8.3}-{:<8.3} {:>7.2} {:>7.3} {:>6.2} {:>16} {:>9}  {}",
+            "{:<13} {:>5} {:>7.1} {:>6} {:>9.3} {:>9.3} {:>8.3}-{:<8.3} {:>7.2} {:>7.3} {:>6.2} {:>16} {:>9}  {}",
             r.path,
             r.size,
+            r.avg_frame,
+            r.engine,
             r.offered_mpps,
             r.delivered_mpps,
             r.min_mpps,
@@ -843,6 +1083,13 @@ pub fn table(rows: &[Row]) -> String {
             r.syscalls_per_pkt
                 .map_or_else(|| "-".to_string(), |s| format!("{s:.3}")),
             cpu.join("  ")
+        );
+    }
+    for u in unsupported {
+        let _ = writeln!(
+            out,
+            "{:<13} {:>5}  not supported ({})",
+            u.path, u.size, u.reason
         );
     }
     for r in rows {
@@ -861,14 +1108,17 @@ pub fn table(rows: &[Row]) -> String {
 /// CSV of every trial.
 pub fn csv(trials: &[Trial]) -> String {
     let mut out = String::from(
-        "path,size,rep,rfc2544,rate_limit,sent,delivered,offered_mpps,delivered_mpps,loss_pct,syscalls_per_pkt\n",
+        "path,size,avg_frame,engine,mtu,rep,rfc2544,rate_limit,sent,delivered,offered_mpps,delivered_mpps,loss_pct,syscalls_per_pkt\n",
     );
     for t in trials {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{:.6},{:.6},{:.4},{}",
+            "{},{},{:.2},{},{},{},{},{},{},{},{:.6},{:.6},{:.4},{}",
             t.path,
             t.size,
+            t.frame_bytes,
+            t.engine,
+            t.mtu,
             t.rep,
             t.rfc2544,
             t.rate_limit.map_or(String::new(), |r| r.to_string()),
@@ -903,7 +1153,7 @@ const COLORS: [(u8, u8, u8); 8] = [
 pub fn svg(rows: &[Row], paths: &[&'static str]) -> Result<String> {
     use plotters::prelude::*;
 
-    let mut sizes: Vec<usize> = rows.iter().map(|r| r.size).collect();
+    let mut sizes: Vec<BenchSize> = rows.iter().map(|r| r.size).collect();
     sizes.sort_unstable();
     sizes.dedup();
     let max_m = rows
@@ -914,7 +1164,7 @@ pub fn svg(rows: &[Row], paths: &[&'static str]) -> Result<String> {
         * 1.1;
     let max_g = rows.iter().map(|r| r.gbps).fold(0.0, f64::max).max(0.001) * 1.1;
     // Category i sits at x = i; the axis spans half a category beyond.
-    let x = |size: usize| sizes.iter().position(|&s| s == size).unwrap_or(0) as f64;
+    let x = |size: BenchSize| sizes.iter().position(|&s| s == size).unwrap_or(0) as f64;
     let xs = -0.5..(sizes.len().max(1) as f64 - 0.5);
     let label = |v: &f64| {
         let i = v.round();
@@ -1018,7 +1268,7 @@ pub struct Rfc2544 {
     /// Path.
     pub path: &'static str,
     /// Frame size.
-    pub size: usize,
+    pub size: BenchSize,
     /// Highest offered rate with no loss (Mpps).
     pub zero_loss_mpps: f64,
     /// Highest offered rate with at most 0.5 % loss (Mpps).
@@ -1031,7 +1281,7 @@ fn rfc2544(
     args: &BenchArgs,
     info: &LabInfo,
     path: Path,
-    size: usize,
+    size: BenchSize,
     progress: &Progress,
 ) -> Result<(Rfc2544, Vec<Trial>)> {
     // Upper bound: what the generator offers unlimited.
@@ -1148,11 +1398,21 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "--duration must be between 0 and 600 seconds"
     );
     ensure!((1..=100).contains(&args.reps), "--reps must be 1..=100");
-    for s in &args.sizes {
+    ensure!(!args.sizes.is_empty(), "--sizes is empty");
+    if let Some(mtu) = args.mtu {
         ensure!(
-            (60..=1514).contains(s),
-            "--sizes: {s} is not within 60..=1514"
+            (lab::MIN_MTU..=lab::MAX_MTU).contains(&mtu),
+            "--mtu must be in {}..={}",
+            lab::MIN_MTU,
+            lab::MAX_MTU
         );
+        for s in &args.sizes {
+            ensure!(
+                s.largest(mtu) <= mtu as usize + ETH_HLEN,
+                "--sizes: {s}-byte frames do not fit --mtu {mtu} (at most {} bytes)",
+                mtu as usize + ETH_HLEN
+            );
+        }
     }
     lab_run_ok("the benchmark", args.gen_cpu, args.fwd_cpu)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out))?;
@@ -1161,6 +1421,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "--queues must be 1..={}",
         crate::lab::MAX_QUEUES
     );
+    let load_start = load_average();
     let (lab, info) = path_lab("bench", args.gen_cpu, args.fwd_cpu, args.queues)?;
 
     let paths: Vec<&'static str> = args.paths.iter().map(|p| p.name()).collect();
@@ -1172,18 +1433,45 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     };
     let progress = Progress::new(total as u64 + search_steps);
     let mut trials = Vec::new();
+    let mut unsupported: Vec<Unsupported> = Vec::new();
+    let mut mtu = info.mtu;
     let mut n = 0;
     for rep in 0..args.reps {
         for &path in &args.paths {
             for &size in &args.sizes {
                 n += 1;
+                let skip = unsupported
+                    .iter()
+                    .any(|u| u.path == path.name() && u.size == size);
+                if skip {
+                    progress.skip(1);
+                    continue;
+                }
                 progress.begin(&format!("{} {size}B rep {}", path.name(), rep + 1));
-                let t = trial(args, &info, path, size, rep, args.rate)
-                    .with_context(|| format!("trial {} {size}B", path.name()))?;
+                set_lab_mtu(&info, &mut mtu, trial_mtu(args, size))?;
+                let t = match trial(args, &info, path, size, rep, args.rate) {
+                    Ok(t) => t,
+                    Err(e) => match e.downcast::<NotSupported>() {
+                        Ok(NotSupported(reason)) => {
+                            progress.done(&format!(
+                                "[{n}/{total}] {} {size}B: not supported ({reason})",
+                                path.name()
+                            ));
+                            unsupported.push(Unsupported {
+                                path: path.name(),
+                                size,
+                                reason,
+                            });
+                            continue;
+                        }
+                        Err(e) => return Err(e.context(format!("trial {} {size}B", path.name()))),
+                    },
+                };
                 progress.done(&format!(
-                    "[{n}/{total}] {} {size}B rep {}: {:.3} Mpps offered, {:.3} delivered",
+                    "[{n}/{total}] {} {size}B rep {} ({} generator, MTU {mtu}): {:.3} Mpps offered, {:.3} delivered",
                     path.name(),
                     rep + 1,
+                    t.engine,
                     t.offered_mpps,
                     t.delivered_mpps
                 ));
@@ -1193,7 +1481,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let mut searches = Vec::new();
     if args.rfc2544 {
-        let size = args.sizes.first().copied().unwrap_or(64);
+        let size = args.sizes.first().copied().unwrap_or(BenchSize::Fixed(64));
+        set_lab_mtu(&info, &mut mtu, trial_mtu(args, size))?;
         for &path in &args.paths {
             let (r, ts) = rfc2544(args, &info, path, size, &progress)?;
             searches.push(r);
@@ -1201,9 +1490,21 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     }
     drop(progress);
+    // Down before anything is printed: a closed stdout (`| head`) must
+    // not leave the lab behind.
+    let prefix = info.prefix.clone();
+    lab.teardown()?;
+    let load_end = load_average();
     let rows = summarise(&trials, &paths);
-    let text = table(&rows);
+    let text = table(&rows, &unsupported);
     println!("{text}");
+    if let (Some(a), Some(b)) = (load_start, load_end) {
+        // The bench's own busy cores count too (about 2 on a 2-core lab).
+        println!(
+            "load average (1/5/15 min): {:.2} {:.2} {:.2} at the start, {:.2} {:.2} {:.2} at the end",
+            a[0], a[1], a[2], b[0], b[1], b[2]
+        );
+    }
     for r in &searches {
         println!(
             "rfc2544 {:<13} {:>5} B: zero-loss throughput {:.3} Mpps, at <= 0.5% loss {:.3} Mpps ({} trials)",
@@ -1213,13 +1514,16 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let dir = std::path::Path::new(&args.out);
     let doc = json!({
         "type": "bench",
-        "lab": info.prefix,
+        "lab": prefix,
         "duration_s": args.duration,
         "reps": args.reps,
         "gen_cpu": args.gen_cpu,
         "queues": args.queues,
         "fwd_cpu": args.fwd_cpu,
+        "mtu": args.mtu,
+        "load_average": { "start": load_start, "end": load_end },
         "rows": rows,
+        "unsupported": unsupported,
         "trials": trials,
         "rfc2544": searches,
     });
@@ -1233,7 +1537,26 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "wrote {0}/bench.json, {0}/bench.csv, {0}/bench.svg",
         args.out
     );
-    lab.teardown()?;
+    Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`), recorded with
+/// the figures: other work on the machine moves them.
+fn load_average() -> Option<[f64; 3]> {
+    parse_loadavg(&std::fs::read_to_string("/proc/loadavg").ok()?)
+}
+
+fn parse_loadavg(text: &str) -> Option<[f64; 3]> {
+    let mut v = text.split_whitespace().map(str::parse::<f64>);
+    Some([v.next()?.ok()?, v.next()?.ok()?, v.next()?.ok()?])
+}
+
+/// Sets every veth of the lab to `want` unless `current` says it has it.
+fn set_lab_mtu(info: &LabInfo, current: &mut u32, want: u32) -> Result<()> {
+    if *current != want {
+        lab::set_mtu(info, want)?;
+        *current = want;
+    }
     Ok(())
 }
 
@@ -1275,10 +1598,17 @@ mod tests {
     fn t(path: &'static str, size: usize, d: f64) -> Trial {
         Trial {
             path,
-            size,
+            size: BenchSize::Fixed(size),
+            frame_bytes: size as f64,
+            engine: "live",
+            mtu: 1500,
             rep: 0,
             sent: 100,
             delivered: 90,
+            delivered_bytes: 90 * size as u64,
+            gen_refused: 0,
+            xdp_redirected: None,
+            xdp_passed: None,
             offered_mpps: 1.0,
             delivered_mpps: d,
             loss_pct: 10.0,
@@ -1336,6 +1666,70 @@ mod tests {
     }
 
     #[test]
+    fn sizes_parse_and_pick_their_mtu_and_generator() {
+        let p = |s: &str| s.parse::<BenchSize>();
+        assert_eq!(p("64"), Ok(BenchSize::Fixed(64)));
+        assert_eq!(p(" IMIX "), Ok(BenchSize::Imix));
+        assert!(p("59").is_err() && p("9231").is_err() && p("jumbo").is_err());
+        assert_eq!(p("9230"), Ok(BenchSize::Fixed(9230)));
+        // The plain MTU up to 1514-byte frames, then what the frame needs.
+        assert_eq!(BenchSize::Fixed(64).mtu(), 1500);
+        assert_eq!(BenchSize::Fixed(1514).mtu(), 1500);
+        assert_eq!(BenchSize::Fixed(1518).mtu(), 1504);
+        assert_eq!(BenchSize::Fixed(9000).mtu(), 8986);
+        // IMIX stays at 1500: its 1518 is clipped to 1514.
+        assert_eq!(BenchSize::Imix.mtu(), 1500);
+        assert_eq!(BenchSize::Imix.largest(1500), 1514);
+        // Fixed sizes sort by length, the mix last; JSON: number or "imix".
+        let mut v = vec![
+            BenchSize::Imix,
+            BenchSize::Fixed(9000),
+            BenchSize::Fixed(64),
+        ];
+        v.sort();
+        assert_eq!(serde_json::to_string(&v).unwrap(), r#"[64,9000,"imix"]"#);
+        assert_eq!(
+            format!("{:>5}|{:<5}|", BenchSize::Fixed(64), BenchSize::Imix),
+            "   64|imix |"
+        );
+        // Live frames where they fit, AF_PACKET above.
+        assert_eq!(
+            Engine::for_largest(BenchSize::Imix.largest(1500)),
+            Engine::Live
+        );
+        assert_eq!(Engine::for_largest(gen::LIVE_MAX_FRAME), Engine::Live);
+        assert_eq!(Engine::for_largest(gen::LIVE_MAX_FRAME + 1), Engine::Ring);
+        // xskfwd gets a page-sized UMEM frame only when 2048 is too small.
+        assert_eq!(xskfwd_frame_size(1500), None);
+        assert_eq!(xskfwd_frame_size(3000), Some(4096));
+        assert_eq!(xskfwd_frame_size(8986), None);
+    }
+
+    #[test]
+    fn load_average_is_read() {
+        assert_eq!(
+            parse_loadavg("1.33 1.65 2.16 3/412 30701\n"),
+            Some([1.33, 1.65, 2.16])
+        );
+        assert_eq!(parse_loadavg("1.0 x"), None);
+        assert!(load_average().is_some(), "/proc/loadavg");
+    }
+
+    #[test]
+    fn xskfwd_refusal_is_its_last_error_line() {
+        let err = "starting\nError: the MTU of dut0 is 8986, but ...\n\n";
+        assert_eq!(refusal(err), "the MTU of dut0 is 8986, but ...");
+        assert_eq!(refusal("xskfwd: error: too big\n"), "too big");
+        assert_eq!(
+            refusal(
+                "error: invalid value 'x' for '--bind'\n\nFor more information, try '--help'.\n"
+            ),
+            "invalid value 'x' for '--bind'"
+        );
+        assert_eq!(refusal(""), "xskfwd exited during start-up");
+    }
+
+    #[test]
     fn loss_split_adds_up_to_the_loss() {
         let end = |rx_lost, dropped, tx_packets| XskfwdEnd {
             syscalls_per_pkt: 0.02,
@@ -1372,8 +1766,18 @@ mod tests {
         let rows = summarise(&trials, &["kernel", "x"]);
         let c = csv(&trials);
         assert_eq!(c.lines().count(), 4);
-        assert!(c.lines().all(|l| l.split(',').count() == 11));
-        assert!(table(&rows).contains("kernel"));
+        assert!(c.lines().all(|l| l.split(',').count() == 14));
+        let skipped = [Unsupported {
+            path: "x",
+            size: BenchSize::Fixed(9000),
+            reason: "MTU 8986: too big".into(),
+        }];
+        let text = table(&rows, &skipped);
+        assert!(text.contains("kernel"));
+        assert!(
+            text.contains("x              9000  not supported (MTU 8986: too big)"),
+            "{text}"
+        );
     }
 
     /// Checks that `s` is well-formed XML as far as an SVG needs: every

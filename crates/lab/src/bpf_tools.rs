@@ -511,7 +511,7 @@ impl GenProg {
         .map_err(|err| {
             let hint = match err.raw_os_error() {
                 Some(libc::EINVAL) => {
-                    " — the frame may be too large for live frames (at most ~3.5 KB), or the interface has no rx queue 0"
+                    " — the frame may be too large for live frames (at most 3408 bytes on Linux 6.18; use --engine ring), or the interface has no rx queue 0"
                 }
                 Some(libc::ENODEV) => " — no such interface in this network namespace",
                 Some(libc::EPERM) => " — run as root",

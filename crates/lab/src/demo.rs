@@ -353,7 +353,9 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         paths: rows.iter().map(|r| r.1).collect(),
         duration: args.duration,
         reps: 1,
-        sizes: vec![size],
+        sizes: vec![bench::BenchSize::Fixed(size)],
+        mtu: None,
+        jumbo_engine: crate::gen::Engine::for_largest(usize::MAX),
         gen_cpu: args.gen_cpu,
         fwd_cpu: args.fwd_cpu,
         sink_cpu: None,
@@ -369,8 +371,16 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
     let mut outcomes = Vec::new();
     for &(label, path) in &rows {
         let run = |rate: Option<u64>| {
-            bench::trial_family(&bargs, &info, path, args.ipv6, size, 0, rate)
-                .with_context(|| format!("{label} trial"))
+            bench::trial_family(
+                &bargs,
+                &info,
+                path,
+                args.ipv6,
+                bench::BenchSize::Fixed(size),
+                0,
+                rate,
+            )
+            .with_context(|| format!("{label} trial"))
         };
         progress.begin(&format!("{label}: full load"));
         let full = run(None)?;
@@ -562,7 +572,9 @@ fn report(args: &DemoArgs, info: &LabInfo, outcomes: &[Outcome], ncpu: usize) ->
         s,
         "xskfwd demo: {}-byte UDP/{family} frames through {}'s dut (veth), in-kernel generator \
          pinned to cpu{}, xskfwd's worker to cpu{}, {} s per trial",
-        outcomes.first().map_or(0, |o| o.full.size),
+        outcomes
+            .first()
+            .map_or_else(String::new, |o| o.full.size.to_string()),
         info.prefix,
         args.gen_cpu,
         args.fwd_cpu,

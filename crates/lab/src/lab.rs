@@ -659,6 +659,29 @@ fn run(program: &str, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Sets the MTU of every veth of a running lab (`MIN_MTU..=MAX_MTU`), so
+/// one lab can carry jumbo frames in one trial and stay at a plain MTU in
+/// the next (xskfwd refuses ports whose MTU does not fit its frames). Every
+/// XDP program the lab tools put on a veth accepts multi-buffer frames
+/// (`xdp.frags`), which is what lets the MTU rise above a page with them
+/// attached. `info.mtu` is the caller's to update.
+pub fn set_mtu(info: &LabInfo, mtu: u32) -> Result<()> {
+    if !(MIN_MTU..=MAX_MTU).contains(&mtu) {
+        bail!("the lab MTU must be in {MIN_MTU}..={MAX_MTU}, got {mtu}");
+    }
+    let m = mtu.to_string();
+    for (ns, ifname) in [
+        (info.src_ns(), SRC0),
+        (info.dut_ns(), DUT0),
+        (info.dut_ns(), DUT1),
+        (info.dst_ns(), DST0),
+    ] {
+        ip_in(ns, &["link", "set", ifname, "mtu", &m])
+            .with_context(|| format!("setting the MTU of {ifname} to {mtu}"))?;
+    }
+    Ok(())
+}
+
 /// Plugs the dut1 ↔ dst0 cable back in after a test deleted it: the pair
 /// is created again with the MACs, addresses, routes, permanent
 /// neighbours and offload settings it had (so `info` stays true), and

@@ -450,6 +450,58 @@ impl Sender {
         self.qdisc_bypass
     }
 
+    /// Sets the socket's send buffer (SO_SNDBUFFORCE: root may exceed
+    /// `wmem_max`), so a fast sender is not throttled by its own buffer.
+    pub fn set_sndbuf(&self, bytes: i32) -> Result<()> {
+        set_int_opt(
+            self.fd.as_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUFFORCE,
+            bytes,
+        )
+        .context("setsockopt(SO_SNDBUFFORCE)")
+    }
+
+    /// One `sendmmsg` of `frames` (at most 1024), not blocking: how many
+    /// the kernel took, or the error it gave for the first. The caller
+    /// bounds and paces its loop (e.g. the generator's packet engine).
+    pub fn send_batch(&self, frames: &[&[u8]]) -> io::Result<usize> {
+        const MAX: usize = 1024;
+        let n = frames.len().min(MAX);
+        let mut iovs: arrayvec::ArrayVec<libc::iovec, MAX> = arrayvec::ArrayVec::new();
+        for f in &frames[..n] {
+            iovs.push(libc::iovec {
+                // The kernel only reads from send buffers.
+                iov_base: f.as_ptr() as *mut libc::c_void,
+                iov_len: f.len(),
+            });
+        }
+        let mut msgs: arrayvec::ArrayVec<libc::mmsghdr, MAX> = arrayvec::ArrayVec::new();
+        for iov in iovs.iter_mut() {
+            // SAFETY: mmsghdr is plain C data (integers and raw pointers);
+            // all-zero is a valid value (no name, no control data).
+            let mut m: libc::mmsghdr = unsafe { mem::zeroed() };
+            m.msg_hdr.msg_iov = iov as *mut libc::iovec;
+            m.msg_hdr.msg_iovlen = 1;
+            msgs.push(m);
+        }
+        // SAFETY: `msgs` holds `n` initialised headers, each pointing at one
+        // iovec in `iovs`, which point into `frames`; all of them outlive
+        // the call and are not otherwise accessed during it.
+        let rc = unsafe {
+            libc::sendmmsg(
+                self.fd.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(rc as usize)
+    }
+
     /// Sends `frames` cyclically (frame `i % frames.len()` as the i-th
     /// packet) until `limits.count` packets went out or `limits.duration`
     /// passed, whichever comes first. ENOBUFS/EAGAIN are retried after a
@@ -568,6 +620,217 @@ impl Sender {
 impl AsFd for Sender {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+/// `TPACKET_V2` (`enum tpacket_versions` in `<linux/if_packet.h>`).
+const TPACKET_V2: i32 = 1;
+/// Where a transmitted frame's data starts in a `TPACKET_V2` ring frame:
+/// `TPACKET2_HDRLEN - sizeof(struct sockaddr_ll)` (no `PACKET_TX_HAS_OFF`).
+const TX_RING_DATA_OFF: usize = 32;
+
+/// An AF_PACKET transmit ring (`PACKET_TX_RING`, `TPACKET_V2`) on one
+/// interface, qdisc bypassed: userspace writes frames into slots of a
+/// shared ring and one `send` hands every ready slot to the driver. The
+/// kernel builds each skb around the ring's pages (only the Ethernet
+/// header is copied), so AF_PACKET does not copy a jumbo frame (a veth
+/// does, when it forwards the skb to its peer); a slot is free again once
+/// the kernel freed its skb.
+///
+/// Slots are filled strictly in ring order ([`TxRing::fill`] takes the
+/// next one), which is the order the kernel sends them in.
+#[derive(Debug)]
+pub struct TxRing {
+    fd: OwnedFd,
+    ring: *mut u8,
+    ring_len: usize,
+    frame_size: usize,
+    frames: usize,
+    next: usize,
+}
+
+// SAFETY: the ring is a private mapping of this socket, reached only
+// through `&mut self` (writes) or `&self` (volatile status reads).
+unsafe impl Send for TxRing {}
+
+impl TxRing {
+    /// A ring of `frames` slots (a multiple of 4), each holding a frame of
+    /// up to `max_len` bytes, on `ifname` of the calling thread's namespace.
+    pub fn here(ifname: &str, max_len: usize, frames: usize) -> Result<TxRing> {
+        ensure!(
+            frames >= 4 && frames % 4 == 0,
+            "frames must be a multiple of 4"
+        );
+        ensure!(
+            (ETH_LEN..=65535).contains(&max_len),
+            "cannot send {max_len}-byte frames"
+        );
+        let fd = packet_socket(ifname, 0)?;
+        let frame_size = (TX_RING_DATA_OFF + max_len).next_power_of_two().max(2048);
+        // Four slots per block: a block is a multiple of the page size.
+        let block_size = frame_size * 4;
+        let set = |level, name, value, what: &str| {
+            set_int_opt(fd.as_fd(), level, name, value)
+                .with_context(|| format!("setsockopt({what})"))
+        };
+        set(
+            libc::SOL_PACKET,
+            libc::PACKET_VERSION,
+            TPACKET_V2,
+            "PACKET_VERSION",
+        )?;
+        set(
+            libc::SOL_PACKET,
+            libc::PACKET_QDISC_BYPASS,
+            1,
+            "PACKET_QDISC_BYPASS",
+        )?;
+        set(
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUFFORCE,
+            64 << 20,
+            "SO_SNDBUFFORCE",
+        )?;
+        let req = libc::tpacket_req {
+            tp_block_size: block_size as u32,
+            tp_block_nr: (frames / 4) as u32,
+            tp_frame_size: frame_size as u32,
+            tp_frame_nr: frames as u32,
+        };
+        // SAFETY: `req` is a live tpacket_req and its size is passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_TX_RING,
+                (&req as *const libc::tpacket_req).cast::<libc::c_void>(),
+                mem::size_of::<libc::tpacket_req>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error()).context("setsockopt(PACKET_TX_RING)");
+        }
+        let ring_len = frame_size * frames;
+        // SAFETY: maps the socket's ring (its whole length) shared; the
+        // result is checked against MAP_FAILED.
+        let ring = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                ring_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ring == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error()).context("mmap of the PACKET_TX_RING");
+        }
+        Ok(TxRing {
+            fd,
+            ring: ring.cast(),
+            ring_len,
+            frame_size,
+            frames,
+            next: 0,
+        })
+    }
+
+    /// Number of slots.
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
+    /// The `tp_status` word of slot `i` (< frames).
+    fn status_ptr(&self, i: usize) -> *mut u32 {
+        debug_assert!(i < self.frames);
+        // SAFETY: slot i starts i * frame_size bytes into the mapping
+        // (i < frames), with the tpacket2_hdr (tp_status first) there.
+        unsafe { self.ring.add(i * self.frame_size).cast::<u32>() }
+    }
+
+    /// Whether slot `i` is free (`TP_STATUS_AVAILABLE`): never used, or the
+    /// kernel is done with the frame it held.
+    pub fn is_free(&self, i: usize) -> bool {
+        // SAFETY: an aligned u32 inside the mapping, which the kernel
+        // writes concurrently: read volatile.
+        let st = unsafe { std::ptr::read_volatile(self.status_ptr(i % self.frames)) };
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        st == libc::TP_STATUS_AVAILABLE
+    }
+
+    /// The slot [`TxRing::fill`] takes next.
+    pub fn next_slot(&self) -> usize {
+        self.next
+    }
+
+    /// Writes `init` into the data area of every slot (e.g. a template
+    /// frame that later fills only stamp). Slots must all be free.
+    pub fn init_all(&mut self, init: &[u8]) {
+        let room = self.frame_size - TX_RING_DATA_OFF;
+        let n = init.len().min(room);
+        for i in 0..self.frames {
+            // SAFETY: the data area of slot i, `room` bytes inside the
+            // mapping; the slot is free, so the kernel does not read it.
+            let data = unsafe {
+                std::slice::from_raw_parts_mut(
+                    self.ring.add(i * self.frame_size + TX_RING_DATA_OFF),
+                    room,
+                )
+            };
+            data[..n].copy_from_slice(&init[..n]);
+        }
+    }
+
+    /// Fills the next slot if it is free: `write` gets its data area and
+    /// returns the frame's length; the slot is then marked for sending.
+    /// Returns the slot's index, or `None` if it is still in flight.
+    pub fn fill(&mut self, write: impl FnOnce(&mut [u8]) -> usize) -> Option<usize> {
+        let i = self.next;
+        if !self.is_free(i) {
+            return None;
+        }
+        let room = self.frame_size - TX_RING_DATA_OFF;
+        // SAFETY: the data area of slot i inside the mapping; the slot is
+        // free, so the kernel neither reads nor writes it until we mark it.
+        let data = unsafe {
+            std::slice::from_raw_parts_mut(
+                self.ring.add(i * self.frame_size + TX_RING_DATA_OFF),
+                room,
+            )
+        };
+        let len = write(data).min(room);
+        let hdr = self.status_ptr(i).cast::<libc::tpacket2_hdr>();
+        // SAFETY: the slot's tpacket2_hdr, ours while free; tp_len first,
+        // then (after a release fence) the status that hands it over.
+        unsafe {
+            std::ptr::write_volatile(std::ptr::addr_of_mut!((*hdr).tp_len), len as u32);
+            std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
+            std::ptr::write_volatile(self.status_ptr(i), libc::TP_STATUS_SEND_REQUEST);
+        }
+        self.next = (i + 1) % self.frames;
+        Some(i)
+    }
+
+    /// Asks the kernel to send every slot marked for sending (not
+    /// blocking): bytes sent, or its error (`ENOBUFS`: the interface
+    /// dropped a frame at once; the rest stay marked for the next call).
+    pub fn kick(&self) -> io::Result<usize> {
+        // SAFETY: send(2) with no buffer: the ring holds the frames.
+        let rc =
+            unsafe { libc::send(self.fd.as_raw_fd(), std::ptr::null(), 0, libc::MSG_DONTWAIT) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(rc as usize)
+    }
+}
+
+impl Drop for TxRing {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `here`, unmapped once; skbs still in
+        // flight hold their own page references.
+        unsafe { libc::munmap(self.ring.cast(), self.ring_len) };
     }
 }
 
