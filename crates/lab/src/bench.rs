@@ -514,15 +514,6 @@ fn refusal(stderr: &str) -> String {
     }
 }
 
-/// UMEM frame size xskfwd needs for veths of MTU `mtu`, when its default
-/// (2048) is too small and the frame still fits a page; `None` otherwise
-/// (then xskfwd's own check decides).
-fn xskfwd_frame_size(mtu: u32) -> Option<u32> {
-    // Ethernet + VLAN header and XDP's headroom come on top of the MTU.
-    let need = mtu + 18 + 256;
-    (need > 2048 && need <= 4096).then_some(4096)
-}
-
 fn start_path(args: &BenchArgs, info: &LabInfo, path: Path, mtu: u32) -> Result<PathGuard> {
     let dut = info.dut_ns();
     let mut g = PathGuard {
@@ -564,11 +555,6 @@ fn start_path(args: &BenchArgs, info: &LabInfo, path: Path, mtu: u32) -> Result<
                 "--stats-interval".into(),
                 "60".into(),
             ]);
-            if let Some(fs) = xskfwd_frame_size(mtu) {
-                if !args.xskfwd_args.contains("--frame-size") {
-                    run.extend(["--frame-size".into(), fs.to_string()]);
-                }
-            }
             run.extend(args.xskfwd_args.split_whitespace().map(String::from));
             let exe = crate::demo::forwarder_exe()?;
             let mut child = ChildGuard(
@@ -1699,10 +1685,6 @@ mod tests {
         );
         assert_eq!(Engine::for_largest(gen::LIVE_MAX_FRAME), Engine::Live);
         assert_eq!(Engine::for_largest(gen::LIVE_MAX_FRAME + 1), Engine::Ring);
-        // xskfwd gets a page-sized UMEM frame only when 2048 is too small.
-        assert_eq!(xskfwd_frame_size(1500), None);
-        assert_eq!(xskfwd_frame_size(3000), Some(4096));
-        assert_eq!(xskfwd_frame_size(8986), None);
     }
 
     #[test]
