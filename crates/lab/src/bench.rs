@@ -595,7 +595,7 @@ fn start_path(args: &BenchArgs, info: &LabInfo, path: Path, mtu: u32) -> Result<
 }
 
 /// What xskfwd's summary says about a trial.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct XskfwdEnd {
     /// Syscalls (tx kicks + fill wakeups) per forwarded packet.
     pub syscalls_per_pkt: f64,
@@ -612,6 +612,9 @@ pub struct XskfwdEnd {
     /// The summary's frame account closed (`conserved: yes`): every UMEM
     /// frame is free, in a kernel ring or in flight, none twice.
     pub conserved: bool,
+    /// Packets transmitted by each queue's worker (index: queue id), over
+    /// every port.
+    pub tx_per_queue: Vec<u64>,
 }
 
 /// Parses the summary line of `xskfwd run --stats json`.
@@ -639,7 +642,25 @@ fn parse_end(out: &str) -> Option<XskfwdEnd> {
         rx_lost,
         rx_ring_full,
         conserved: summary["frames"]["conserved"] == true,
+        tx_per_queue: per_queue(ports, "tx_packets"),
     })
+}
+
+/// A per-port counter summed by queue id (index), from a summary's
+/// `ports` (one entry per port and queue).
+fn per_queue(ports: &[serde_json::Value], key: &str) -> Vec<u64> {
+    let mut v = Vec::new();
+    for p in ports {
+        let (Some(q), Some(n)) = (p["queue"].as_u64(), p[key].as_u64()) else {
+            continue;
+        };
+        let q = q as usize;
+        if q >= v.len() {
+            v.resize(q + 1, 0);
+        }
+        v[q] += n;
+    }
+    v
 }
 
 /// Stops xskfwd (SIGTERM) and reads its summary.
@@ -806,7 +827,10 @@ pub(crate) fn trial_family(
             0.0
         },
         cpu: split(&t0, &t1),
-        syscalls_per_pkt: end.map(|e| e.syscalls_per_pkt).filter(|&s| s > 0.0),
+        syscalls_per_pkt: end
+            .as_ref()
+            .map(|e| e.syscalls_per_pkt)
+            .filter(|&s| s > 0.0),
         xskfwd: end,
         xskfwd_cpu: match (p0, p1) {
             (Some(a), Some(b)) => Some(ProcCpu::between(a, b, secs)),
@@ -874,6 +898,9 @@ pub struct Row {
     pub syscalls_per_pkt: Option<f64>,
     /// Where xskfwd's lost frames went, summed over the trials.
     pub loss_split: Option<LossSplit>,
+    /// xskfwd with several queues: each queue's share of the delivered
+    /// rate (Mpps, median over the repetitions; index: queue id).
+    pub queue_mpps: Option<Vec<f64>>,
 }
 
 /// Where the frames an xskfwd path lost went, in percent of the lost.
@@ -891,7 +918,10 @@ pub struct LossSplit {
 }
 
 pub(crate) fn loss_split(ts: &[&Trial]) -> Option<LossSplit> {
-    let ends: Vec<(&Trial, XskfwdEnd)> = ts.iter().filter_map(|t| Some((*t, t.xskfwd?))).collect();
+    let ends: Vec<(&Trial, XskfwdEnd)> = ts
+        .iter()
+        .filter_map(|t| Some((*t, t.xskfwd.clone()?)))
+        .collect();
     if ends.is_empty() {
         return None;
     }
@@ -976,6 +1006,7 @@ pub fn summarise(trials: &[Trial], paths: &[&'static str]) -> Vec<Row> {
                 cpu,
                 syscalls_per_pkt: (!s.is_empty()).then(|| median(&mut s)),
                 loss_split: loss_split(&ts),
+                queue_mpps: queue_rates(&ts),
             });
         }
     }
@@ -1009,6 +1040,34 @@ pub fn summarise(trials: &[Trial], paths: &[&'static str]) -> Vec<Row> {
         }
     }
     rows
+}
+
+/// Each queue's share of the delivered rate (what its worker
+/// transmitted, of all xskfwd transmitted), median over `ts`; only with
+/// more than one queue.
+fn queue_rates(ts: &[&Trial]) -> Option<Vec<f64>> {
+    let ends: Vec<(&Trial, &XskfwdEnd)> = ts
+        .iter()
+        .filter_map(|t| Some((*t, t.xskfwd.as_ref()?)))
+        .collect();
+    let queues = ends.iter().map(|(_, e)| e.tx_per_queue.len()).max()?;
+    if queues < 2 {
+        return None;
+    }
+    let rates = (0..queues)
+        .map(|q| {
+            let mut v: Vec<f64> = ends
+                .iter()
+                .filter(|(_, e)| e.tx_packets > 0)
+                .map(|(t, e)| {
+                    let n = e.tx_per_queue.get(q).copied().unwrap_or(0);
+                    t.delivered_mpps * n as f64 / e.tx_packets as f64
+                })
+                .collect();
+            median(&mut v)
+        })
+        .collect();
+    Some(rates)
 }
 
 /// A (path, size) the bench could not run, and why.
@@ -1077,6 +1136,23 @@ pub fn table(rows: &[Row], unsupported: &[Unsupported]) -> String {
             "{:<13} {:>5}  not supported ({})",
             u.path, u.size, u.reason
         );
+    }
+    for r in rows {
+        if let Some(q) = &r.queue_mpps {
+            let each: Vec<String> = q
+                .iter()
+                .enumerate()
+                .map(|(i, m)| format!("queue {i} {m:.3}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "per queue {} {} B (Mpps, of {:.3} delivered): {}",
+                r.path,
+                r.size,
+                r.delivered_mpps,
+                each.join(", ")
+            );
+        }
     }
     for r in rows {
         if let Some(l) = r.loss_split.filter(|_| r.loss_pct > 0.0) {
@@ -1720,6 +1796,7 @@ mod tests {
             rx_lost,
             rx_ring_full: rx_lost,
             conserved: true,
+            tx_per_queue: vec![tx_packets],
         };
         // sent 100, delivered 90: 10 lost; 6 never entered xskfwd, 2 it
         // dropped, 1 after its transmit, 1 unaccounted (before it).

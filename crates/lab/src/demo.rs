@@ -388,7 +388,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
             "demo: {label}: full load: {:.3} Mpps offered, {:.3} delivered, loss {:.2} %",
             full.offered_mpps, full.delivered_mpps, full.loss_pct
         ));
-        let mut ends = vec![full.xskfwd];
+        let mut ends = vec![full.xskfwd.clone()];
         let search = zero_loss(
             (full.offered_mpps * 1e6) as u64,
             (full.delivered_mpps * 1e6) as u64,
@@ -412,7 +412,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         let conserved = (path != Path::Kernel).then(|| {
             let yes = ends
                 .iter()
-                .filter(|e| e.is_some_and(|e| e.conserved))
+                .filter(|e| e.as_ref().is_some_and(|e| e.conserved))
                 .count();
             (yes, ends.len())
         });
@@ -500,7 +500,7 @@ fn loss_line(o: &Outcome, duration: f64) -> String {
         f.loss_pct,
         mpps(lost)
     );
-    match (o.path, f.xskfwd, bench::loss_split(&[f])) {
+    match (o.path, f.xskfwd.clone(), bench::loss_split(&[f])) {
         (Path::Kernel, ..) => format!(
             "{head}: the excess is dropped inside the kernel on the way through dut \
              (`xskfwd bench` has the per-CPU split)"

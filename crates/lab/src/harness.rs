@@ -27,11 +27,27 @@ pub fn xdp_prog(ns: &str, ifname: &str) -> Option<String> {
     crate::demo::xdp_prog_in(ns, ifname).expect("query the XDP program in the namespace")
 }
 
+/// The XDP program left on `ifname` in `ns` once a detach had time to
+/// finish (bounded, 2 s): a bpf_link fd this process just closed can
+/// still be held for a moment by a child another test thread is spawning
+/// (the fd table is copied when it forks and closed when it execs), and
+/// the link goes only with the last holder.
+pub fn xdp_prog_settled(ns: &str, ifname: &str) -> Option<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let prog = xdp_prog(ns, ifname);
+        if prog.is_none() || std::time::Instant::now() >= deadline {
+            return prog;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Asserts that no XDP program is attached to dut0 and dut1.
 pub fn assert_dut_clean(ns: &str) {
     for ifname in ["dut0", "dut1"] {
         assert_eq!(
-            xdp_prog(ns, ifname),
+            xdp_prog_settled(ns, ifname),
             None,
             "an XDP program is left on {ifname}"
         );

@@ -185,7 +185,7 @@ fn check_sink_sees_no_loss_then_exactly_the_skipped_number() {
         // One host, one clock: one-way latency is positive and below a second.
         assert!(c.latency.max_ns < 1_000_000_000, "{:?}", c.latency);
         assert_eq!(c.xsk.rx_ring_full, 0);
-        assert_eq!(common::xdp_prog(info.dut_ns(), "dut0"), None);
+        assert_eq!(common::xdp_prog_settled(info.dut_ns(), "dut0"), None);
     }
 }
 
@@ -333,7 +333,11 @@ fn sinks_detach_on_stop_drop_and_failure() {
             Some("xskfwd_sink")
         );
         drop(sink);
-        assert_eq!(common::xdp_prog(info.dut_ns(), "dut0"), None, "{mode:?}");
+        assert_eq!(
+            common::xdp_prog_settled(info.dut_ns(), "dut0"),
+            None,
+            "{mode:?}"
+        );
         // No such interface: an error, and nothing attached anywhere.
         let mut cfg = sink_cfg(&info, mode, None);
         cfg.ifname = "nosuchif0".into();
