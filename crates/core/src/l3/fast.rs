@@ -112,8 +112,8 @@ impl FastHops {
 /// What the fast path needs besides the frame: the ingress port and the
 /// resolved next hops.
 pub(super) struct Fast<'a> {
-    /// The ingress port's MAC.
-    pub mac: [u8; 6],
+    /// The ingress port's MAC, as [`mac48`] reads it.
+    pub mac: u64,
     /// The ingress port.
     pub ingress: usize,
     /// Next hops resolved for the current snapshots.
@@ -130,6 +130,32 @@ const V6_END: usize = ETH + 40;
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
+
+/// A MAC address as one number (a byte-order-independent key: only
+/// compared for equality).
+#[inline(always)]
+pub(super) fn mac48(m: [u8; 6]) -> u64 {
+    u64::from_le_bytes([m[0], m[1], m[2], m[3], m[4], m[5], 0, 0])
+}
+
+/// The destination MAC of the frame `h` starts with, as [`mac48`].
+#[inline(always)]
+fn dst_mac(h: &[u8]) -> u64 {
+    mac48([h[0], h[1], h[2], h[3], h[4], h[5]])
+}
+
+/// Bytes 12..15 (EtherType, first byte of the IP header) as a number.
+#[inline(always)]
+fn type_and_version(h: &[u8]) -> u32 {
+    u32::from_le_bytes([h[12], h[13], h[14], 0])
+}
+
+/// What [`type_and_version`] reads for IPv4 without options.
+const IPV4_IHL5: u32 = u32::from_le_bytes([0x08, 0x00, 0x45, 0]);
+/// What [`type_and_version`] reads for IPv6, without the traffic class.
+const IPV6_V6: u32 = u32::from_le_bytes([0x86, 0xdd, 0x60, 0]);
+/// The bits of [`type_and_version`] that [`IPV6_V6`] fixes.
+const IPV6_MASK: u32 = u32::from_le_bytes([0xff, 0xff, 0xf0, 0]);
 
 /// Decides an untagged IPv4 frame of the common kind; `found` gives the
 /// next-hop index of a destination (a lookup, or one made ahead).
@@ -148,21 +174,18 @@ pub(super) fn ipv4(
     let dst = u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]);
     // The reference path's checks, each as it must come out for a
     // forward, folded into one test (`&`, not `&&`: no branch each).
-    let sane = (h[..6] == ctx.mac)
-        & (be16(h, 12) == 0x0800)
-        // Version 4, no options (so the header is 20 bytes).
-        & (ip[0] == 0x45)
+    let sane = (dst_mac(h) == ctx.mac)
+        // EtherType IPv4, version 4, no options (a 20-byte header).
+        & (type_and_version(h) == IPV4_IHL5)
         & (total >= 20)
         & (total <= avail)
-        & (checksum::fold(checksum::sum20(ip)) == 0xFFFF)
-        // Not multicast or limited broadcast (either end), no 0.0.0.0,
-        // no loopback.
+        & checksum::verify20(ip)
+        // Not multicast (either end); neither 255.255.255.255 nor 0.0.0.0
+        // (either end: x + 1 is then 0 or 1); no loopback.
         & (dst >> 28 != 0xe)
         & (src >> 28 != 0xe)
-        & (dst != u32::MAX)
-        & (src != u32::MAX)
-        & (dst != 0)
-        & (src != 0)
+        & (dst.wrapping_add(1) > 1)
+        & (src.wrapping_add(1) > 1)
         & (dst >> 24 != 127)
         & (src >> 24 != 127)
         & (ttl > 1);
@@ -210,9 +233,9 @@ pub(super) fn ipv6(
         u128::from_be_bytes(a)
     };
     let (src, dst) = (addr(8), addr(24));
-    let sane = (h[..6] == ctx.mac)
-        & (be16(h, 12) == 0x86DD)
-        & (ip[0] >> 4 == 6)
+    let sane = (dst_mac(h) == ctx.mac)
+        // EtherType IPv6, version 6.
+        & (type_and_version(h) & IPV6_MASK == IPV6_V6)
         & (total <= avail)
         // No hop-by-hop options header.
         & (ip[6] != 0)
