@@ -44,6 +44,9 @@ use crate::wire::ethernet::{self, ethertype};
 use crate::wire::ipv4::{self, Ipv4Error};
 use crate::wire::ipv6;
 
+mod fast;
+use fast::{Fast, FastHops};
+
 /// Decides and rewrites one frame that arrived on port `ingress`.
 ///
 /// `ports[i]` describes port `i`; `fib` and `neigh` are the current
@@ -538,12 +541,13 @@ fn ipv6_route(ctx: &Ctx<'_>, frame: &mut [u8], off: usize, hint: Hint) -> Result
     Ok(routed)
 }
 
-/// Routing tables at least this large get their lookups done for a whole
-/// batch ahead of the decisions. Measured (`l3_process` benches, batches
-/// of 64): with 1M IPv4 / 200k IPv6 routes look-ahead halves the cost per
-/// packet (the lookups' cache and TLB misses overlap instead of queueing
-/// behind each decision); with 100 routes everything is in cache and the
-/// extra pass only costs.
+/// Routing tables at least this large get their IPv4 lookups done for a
+/// whole batch ahead of the decisions (IPv6 ones always are). Measured
+/// (`l3_process` benches, batches of 64): with 1M IPv4 / 200k IPv6 routes
+/// look-ahead halves the cost per packet (the lookups' cache and TLB
+/// misses overlap instead of queueing behind each decision); with 100
+/// IPv4 routes everything is in cache and the extra pass only costs
+/// (13–16 vs 16–17 ns).
 pub const LOOKAHEAD_MIN_ROUTES: usize = 4096;
 
 /// The L3 forwarder a worker drives: the port table and its reader of the
@@ -553,18 +557,24 @@ pub struct L3Forwarder {
     ports: L3Ports,
     nports: usize,
     tables: TablesReader,
-    /// Look routes up ahead (only pays off when the tables outgrow the
-    /// caches; see [`LOOKAHEAD_MIN_ROUTES`]).
+    /// Look IPv4 routes up ahead (only pays off when the tables outgrow
+    /// the caches; see [`LOOKAHEAD_MIN_ROUTES`]). IPv6 routes are always
+    /// looked up ahead: with 100 routes too, that measured 22 instead of
+    /// 25–29 ns per packet (a walk of up to five levels inside each
+    /// decision serialises even on cache hits).
     lookahead: bool,
     /// Scratch of one [`Forwarder::decide_batch`] call: each frame's route
     /// looked up ahead.
     hints: [Hint; MAX_BATCH],
-    /// Scratch of one call: IPv6 destinations with their slots, looked up
-    /// together, level by level. IPv4 lookups (at most three levels) are
-    /// done one by one: the CPU overlaps those by itself, and
-    /// `lookup_many` measured slower for them (benches/lpm.rs: 10.7 vs
-    /// 5.6 ns).
+    /// Scratch of one call: IPv4 and IPv6 destinations with their slots,
+    /// looked up together, level by level, in rounds without branches on
+    /// the data (`lookup_many`): the loop that parses the frames issues no
+    /// table load, so the loads of a round are all in flight together.
+    ahead4: Ahead<u32>,
     ahead6: Ahead<u128>,
+    /// The next hops resolved for the fast path (see [`fast`]), for the
+    /// snapshots and ports held now.
+    fast: FastHops,
 }
 
 /// Destinations waiting for a batched lookup.
@@ -603,23 +613,36 @@ impl L3Forwarder {
         let mut p = [L3Port::default(); MAX_L3_PORTS];
         let nports = ports.len().min(MAX_L3_PORTS);
         p[..nports].copy_from_slice(&ports[..nports]);
-        L3Forwarder {
+        let mut f = L3Forwarder {
             lookahead: tables.fib().routes().len() >= LOOKAHEAD_MIN_ROUTES,
             ports: p,
             nports,
             tables,
             hints: [Hint::None; MAX_BATCH],
+            ahead4: Ahead::new(),
             ahead6: Ahead::new(),
-        }
+            fast: FastHops::default(),
+        };
+        f.resolve_fast();
+        f
+    }
+
+    /// Resolves the fast path's next hops again (after a snapshot or a
+    /// port changed).
+    fn resolve_fast(&mut self) {
+        let ports = &self.ports[..self.nports];
+        self.fast
+            .rebuild(ports, self.tables.fib(), self.tables.neigh());
     }
 
     /// Looks the routes of a whole batch up before any is decided (not
-    /// those the kernel decided already).
+    /// those the kernel decided already; IPv4 ones only with
+    /// `lookahead`), and notes the kernel's decisions.
     #[inline]
     fn look_ahead(&mut self, frames: &[&mut [u8]], meta: &[Meta]) {
         let fib = self.tables.fib();
-        let a = &mut self.ahead6;
-        a.len = 0;
+        let (a4, a6) = (&mut self.ahead4, &mut self.ahead6);
+        (a4.len, a6.len) = (0, 0);
         for (slot, ((f, h), m)) in frames
             .iter()
             .zip(self.hints.iter_mut())
@@ -630,19 +653,26 @@ impl L3Forwarder {
                 *h = Hint::Kernel(k);
                 continue;
             }
-            *h = match peek_dst(f) {
-                Some(Dst::V6(d)) => {
-                    a.push(slot, d);
-                    Hint::None
-                }
-                dst => hint_for(fib, dst),
-            };
+            *h = Hint::None;
+            match peek_dst(f) {
+                Some(Dst::V4(d)) if self.lookahead => a4.push(slot, d),
+                Some(Dst::V6(d)) => a6.push(slot, d),
+                _ => {}
+            }
         }
-        if a.len > 0 {
-            fib.index_v6_many(&a.dst[..a.len], &mut a.found[..a.len]);
-            for i in 0..a.len {
-                if let Some(h) = self.hints.get_mut(usize::from(a.slot[i])) {
-                    *h = Hint::V6(a.dst[i], a.found[i]);
+        if a4.len > 0 {
+            fib.index_v4_many(&a4.dst[..a4.len], &mut a4.found[..a4.len]);
+            for i in 0..a4.len {
+                if let Some(h) = self.hints.get_mut(usize::from(a4.slot[i])) {
+                    *h = Hint::V4(a4.dst[i], a4.found[i]);
+                }
+            }
+        }
+        if a6.len > 0 {
+            fib.index_v6_many(&a6.dst[..a6.len], &mut a6.found[..a6.len]);
+            for i in 0..a6.len {
+                if let Some(h) = self.hints.get_mut(usize::from(a6.slot[i])) {
+                    *h = Hint::V6(a6.dst[i], a6.found[i]);
                 }
             }
         }
@@ -658,6 +688,7 @@ impl Forwarder for L3Forwarder {
     fn set_port_max_len(&mut self, port: usize, max_len: u32) {
         if port < self.nports {
             self.ports[port].mtu = max_len.saturating_sub(crate::limits::L2_OVERHEAD);
+            self.resolve_fast();
         }
     }
 
@@ -674,24 +705,25 @@ impl Forwarder for L3Forwarder {
         );
         // New snapshots are taken over once per batch: a pointer
         // comparison each when nothing changed.
-        if self.tables.refresh() {
+        let (fib_changed, neigh_changed) = self.tables.refresh_each();
+        if fib_changed {
             self.lookahead = self.tables.fib().routes().len() >= LOOKAHEAD_MIN_ROUTES;
         }
-        if self.lookahead {
-            self.look_ahead(frames, meta);
+        if fib_changed || neigh_changed {
+            self.resolve_fast();
         }
+        self.look_ahead(frames, meta);
         let ports = &self.ports[..self.nports];
-        if self.lookahead {
-            for ((f, v), h) in frames.iter_mut().zip(out).zip(&self.hints) {
-                let (fib, neigh) = (self.tables.fib(), self.tables.neigh());
-                *v = decide_with(ports, fib, neigh, ingress, f, *h);
-            }
-        } else {
-            let (fib, neigh) = (self.tables.fib(), self.tables.neigh());
-            for ((f, v), m) in frames.iter_mut().zip(out).zip(meta) {
-                let hint = KernelHop::from_meta(m).map_or(Hint::None, Hint::Kernel);
-                *v = decide_with(ports, fib, neigh, ingress, f, hint);
-            }
+        let (fib, neigh) = (self.tables.fib(), self.tables.neigh());
+        let fast = ports.get(ingress).map(|p| Fast {
+            mac: fast::mac48(p.mac),
+            ingress,
+            hops: &self.fast,
+        });
+        for (i, (f, v)) in frames.iter_mut().zip(out).enumerate() {
+            let hint = self.hints.get(i).copied().unwrap_or_default();
+            let fast = fast.as_ref().and_then(|c| fast_decide(c, fib, f, hint));
+            *v = fast.unwrap_or_else(|| decide_with(ports, fib, neigh, ingress, f, hint));
         }
     }
 
@@ -709,6 +741,42 @@ impl Forwarder for L3Forwarder {
         let (fib, neigh) = (self.tables.fib(), self.tables.neigh());
         let hint = KernelHop::from_meta(meta).map_or(Hint::None, Hint::Kernel);
         decide_chained(ports, fib, neigh, ingress, head, tail, hint)
+    }
+}
+
+/// The fast path (see [`fast`]) for one frame: `None` leaves the frame
+/// untouched for [`decide_with`].
+#[inline(always)]
+fn fast_decide(c: &Fast<'_>, fib: &Fib, frame: &mut [u8], hint: Hint) -> Option<Verdict> {
+    match hint {
+        Hint::Kernel(_) => None,
+        Hint::V4(d, idx) => fast::ipv4(
+            c,
+            frame,
+            |dst| {
+                if dst == d {
+                    idx
+                } else {
+                    fib.index_v4(dst)
+                }
+            },
+        ),
+        Hint::V6(d, idx) => fast::ipv6(
+            c,
+            frame,
+            |dst| {
+                if dst == d {
+                    idx
+                } else {
+                    fib.index_v6(dst)
+                }
+            },
+        ),
+        Hint::None => match frame.get(12..14) {
+            Some([0x08, 0x00]) => fast::ipv4(c, frame, |d| fib.index_v4(d)),
+            Some([0x86, 0xdd]) => fast::ipv6(c, frame, |d| fib.index_v6(d)),
+            _ => None,
+        },
     }
 }
 
@@ -1320,6 +1388,194 @@ mod tests {
                 proptest::prop_assert_eq!(port, 1);
             }
         }
+    }
+
+    /// The test world's routes plus the next hops the fast path must
+    /// leave alone: a gateway of the other family each way, a route MTU
+    /// above what an IP packet can be, and one just above a small packet.
+    fn fast_world_fib() -> Fib {
+        let mut r = crate::testing::router::routes();
+        r.kernel_add(p("198.18.11.0/24"), 0, fwd(1, Some("fd00:0:0:2::1"), None));
+        r.kernel_add(
+            p("198.18.12.0/24"),
+            0,
+            fwd(1, Some("198.18.1.1"), Some(70_000)),
+        );
+        r.kernel_add(p("198.18.13.0/24"), 0, fwd(1, Some("198.18.1.1"), Some(60)));
+        r.kernel_add(p("fd00:0:0:11::/64"), 0, fwd(1, Some("198.18.1.1"), None));
+        r.kernel_add(
+            p("fd00:0:0:12::/64"),
+            0,
+            fwd(1, Some("fd00:0:0:2::1"), Some(100_000)),
+        );
+        r.kernel_add(
+            p("fd00:0:0:13::/64"),
+            0,
+            fwd(0, Some("fd00:0:0:2::1"), None),
+        );
+        // Defaults, so that special addresses have a route too.
+        r.kernel_add(p("::/0"), 0, fwd(1, Some("fd00:0:0:2::1"), None));
+        r.kernel_add(p("0.0.0.0/0"), 0, fwd(1, Some("198.18.1.1"), None));
+        r.build().unwrap()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// The forwarder (fast path first, the reference path for what it
+        /// leaves) decides and rewrites every frame exactly as `decide`:
+        /// valid frames to every kind of route, then damaged in any byte,
+        /// with or without a checksum that fits, cut or padded.
+        #[test]
+        fn fast_path_agrees_with_the_reference(
+            v6 in proptest::prelude::any::<bool>(),
+            net in proptest::prop_oneof![
+                3 => proptest::sample::select(vec![5u8, 7, 8, 12]),
+                1 => 0u8..16,
+            ],
+            host in proptest::prelude::any::<u8>(),
+            src_kind in 0u8..16,
+            ttl in proptest::prop_oneof![
+                proptest::sample::select(vec![0u8, 1, 2, 255]),
+                proptest::prelude::any::<u8>(),
+            ],
+            payload in 0usize..120,
+            edits in proptest::collection::vec((0usize..80, proptest::prelude::any::<u8>()), 0..3),
+            fix_checksum in proptest::prelude::any::<bool>(),
+            cut in 0usize..60,
+            pad in 0usize..8,
+            ingress in 0usize..3,
+            dmac in 0u8..5,
+            resolved in 0u8..4,
+            lookahead in proptest::prelude::any::<bool>(),
+            mtu in proptest::prop_oneof![proptest::prelude::Just(1500u32), 40u32..200, 60_000u32..70_000],
+        ) {
+            let w = world();
+            let fib = fast_world_fib();
+            let n = crate::testing::router::neighbours().build();
+            let neigh = if resolved > 0 { n.resolved_for(&fib) } else { n };
+            let mut ports = w.ports;
+            ports[1].mtu = mtu;
+            let dmac = match dmac {
+                0..=2 => [A, B, A][ingress],
+                3 => [B, A, B][ingress],
+                _ => [0x33, 0x33, 0, 0, 0, 1],
+            };
+            let mut f = if v6 {
+                let src = match src_kind {
+                    0 => "fe80::1",
+                    1 => "ff02::1",
+                    2 => "::1",
+                    3 => "::ffff:1.2.3.4",
+                    _ => "fd00:0:0:1::1",
+                };
+                let dst = match src_kind {
+                    4 => "fe80::9".to_string(),
+                    5 => "ff02::9".to_string(),
+                    6 => "::1".to_string(),
+                    7 => "::".to_string(),
+                    _ => format!("fd00:0:0:{net:x}::{host:x}"),
+                };
+                let mut f = udp6(dmac, src, &dst, ttl, payload);
+                if src_kind == 8 {
+                    f[20] = ipv6::next_header::HOP_BY_HOP;
+                }
+                f
+            } else {
+                let src = match src_kind {
+                    0 => [127, 0, 0, 1],
+                    1 => [224, 0, 0, 1],
+                    2 => [255, 255, 255, 255],
+                    3 => [0, 0, 0, 0],
+                    _ => [198, 18, 0, 1],
+                };
+                let dst = match src_kind {
+                    4 => [127, 0, 0, 1],
+                    5 => [224, 0, 0, 1],
+                    6 => [255, 255, 255, 255],
+                    7 => [0, 0, 0, 0],
+                    _ => [198, 18, net, host],
+                };
+                let mut f = udp4(dmac, src, dst, ttl, payload);
+                // Options (IHL 6) or another version.
+                if src_kind >= 14 {
+                    f[14] = [0x46, 0x55][usize::from(src_kind - 14)];
+                }
+                f
+            };
+            for (at, x) in edits {
+                if let Some(b) = f.get_mut(at) {
+                    *b ^= x;
+                }
+            }
+            if fix_checksum && !v6 && f.len() >= 34 {
+                let ihl = (usize::from(f[14] & 0xf) * 4).clamp(20, f.len() - 14);
+                f[24..26].fill(0);
+                let c = crate::wire::checksum::checksum(&f[14..14 + ihl]);
+                f[24..26].copy_from_slice(&c.to_be_bytes());
+            }
+            f.truncate(f.len().saturating_sub(if cut < 50 { 0 } else { cut - 49 }));
+            f.extend(std::iter::repeat_n(0xa5, pad));
+            let mut want_f = f.clone();
+            let want = decide(&ports, &fib, &neigh, ingress, &mut want_f);
+            let (_writer, reader) = tables(fib.clone(), neigh.clone());
+            let mut fwd = L3Forwarder::new(&ports, reader);
+            fwd.lookahead = lookahead;
+            let mut got_f = f.clone();
+            let mut v = [Verdict::Drop(DropReason::NoEgress)];
+            fwd.decide_batch(ingress, &mut [&mut got_f[..]], &[[0; META_LEN]], &mut v);
+            proptest::prop_assert_eq!((v[0], &got_f), (want, &want_f));
+        }
+    }
+
+    /// The fast path's next hops follow the ports' MTU and the neighbour
+    /// snapshots, and leave every hop alone that is not a resolved gateway.
+    #[test]
+    fn fast_hops_follow_ports_and_snapshots() {
+        let w = world();
+        let fib = fast_world_fib();
+        let n = crate::testing::router::neighbours().build();
+        let (mut writer, reader) = tables(fib.clone(), n.clone());
+        let mut fwd = L3Forwarder::new(&w.ports, reader);
+        let f = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 400);
+        let run = |fwd: &mut L3Forwarder| {
+            let mut c = f.clone();
+            let v = one(fwd, &mut c);
+            (v, c)
+        };
+        // Not resolved for this build: by address, the same result.
+        let mut by_address = f.clone();
+        let want = decide(&w.ports, &fib, &n, 0, &mut by_address);
+        assert!(matches!(want, Verdict::Tx { port: 1, .. }));
+        assert_eq!(run(&mut fwd), (want, by_address.clone()));
+        assert!(fwd.fast == FastHops::default(), "nothing resolved yet");
+        writer.publish(None, Some(n.clone().resolved_for(&fib)));
+        assert_eq!(run(&mut fwd), (want, by_address));
+        assert!(fwd.fast != FastHops::default(), "resolved now");
+        let c = Fast {
+            mac: fast::mac48(A),
+            ingress: 0,
+            hops: &fwd.fast,
+        };
+        let mut g = f.clone();
+        let fib2 = fwd.tables.fib().clone();
+        assert_eq!(
+            fast_decide(&c, &fib2, &mut g, Hint::None),
+            Some(want),
+            "the fast path decides it"
+        );
+        let mut g6 = udp6(A, "fd00:0:0:1::1", "fd00:0:0:5::9", 64, 20);
+        assert!(matches!(
+            fast_decide(&c, &fib2, &mut g6, Hint::None),
+            Some(Verdict::Tx { port: 1, .. })
+        ));
+        // A smaller port MTU reaches the fast path too.
+        fwd.set_port_max_len(1, 300 + crate::limits::L2_OVERHEAD);
+        assert_eq!(run(&mut fwd).0, Verdict::Pass(PassReason::Mtu));
+        fwd.set_port_max_len(1, 1500 + crate::limits::L2_OVERHEAD);
+        assert!(matches!(run(&mut fwd).0, Verdict::Tx { port: 1, .. }));
+        // The neighbour is gone: the kernel resolves it.
+        writer.publish(None, Some(NeighSet::new().build().resolved_for(&fib)));
+        assert_eq!(run(&mut fwd).0, Verdict::Pass(PassReason::NoNeighbour));
     }
 
     #[test]

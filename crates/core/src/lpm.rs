@@ -135,6 +135,14 @@ trait Key: Copy + Ord + BitAnd<Output = Self> + BitXor<Output = Self> {
     fn root_slot(self) -> usize;
     /// The 8 bits starting `d` bits from the top (`d < BITS`).
     fn byte(self, d: u32) -> u8;
+    /// The address bytes, most significant first, zero-padded to 16.
+    fn bytes(self) -> [u8; 16];
+}
+
+/// Whether entry `e` is a chunk (a child that is not a single).
+#[inline(always)]
+fn is_chunk(e: u32) -> bool {
+    e & (CHILD | SINGLE) == CHILD
 }
 
 impl Key for u32 {
@@ -154,6 +162,12 @@ impl Key for u32 {
     fn byte(self, d: u32) -> u8 {
         (self.wrapping_shl(d) >> (Self::BITS - STRIDE)) as u8
     }
+    #[inline(always)]
+    fn bytes(self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b[..4].copy_from_slice(&self.to_be_bytes());
+        b
+    }
 }
 
 impl Key for u128 {
@@ -172,6 +186,10 @@ impl Key for u128 {
     #[inline(always)]
     fn byte(self, d: u32) -> u8 {
         (self.wrapping_shl(d) >> (Self::BITS - STRIDE)) as u8
+    }
+    #[inline(always)]
+    fn bytes(self) -> [u8; 16] {
+        self.to_be_bytes()
     }
 }
 
@@ -357,44 +375,57 @@ impl<K: Key> Table<K> {
     /// level by level across the addresses: each level's loads are
     /// independent of each other, so their cache misses overlap instead of
     /// each lookup's chain of misses running on its own.
+    ///
+    /// A level is a step without branches on the data: every lane loads
+    /// (one not at a chunk reads chunk 0 and keeps its entry), so no
+    /// mispredicted branch throws away the loads in flight, and the body
+    /// is short enough that the loads of a whole batch are outstanding
+    /// together. Singles, which end a walk, are resolved in one last pass.
     fn lookup_many(&self, addrs: &[K], out: &mut [Option<u32>]) {
-        const LANES: usize = 32;
+        const LANES: usize = 64;
         for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
             let n = a.len().min(o.len());
+            let (a, o) = (&a[..n], &mut o[..n]);
             let mut e = [NONE; LANES];
-            let mut depth = [ROOT_BITS; LANES];
-            let mut done = [false; LANES];
-            for i in 0..n {
-                e[i] = self.root[a[i].root_slot()];
+            let mut bytes = [[0u8; 16]; LANES];
+            let mut more = false;
+            for ((e, b), &addr) in e.iter_mut().zip(bytes.iter_mut()).zip(a) {
+                *e = self.root[addr.root_slot()];
+                *b = addr.bytes();
+                more |= is_chunk(*e);
             }
-            // Every round takes each unfinished lookup one level down; a
-            // lookup has at most one level per STRIDE bits below the root
-            // plus a single, so this bound is never reached.
-            for _ in 0..=K::BITS / STRIDE {
-                let mut pending = false;
-                for i in 0..n {
-                    if done[i] || e[i] & CHILD == 0 {
-                        continue;
-                    }
-                    match self.step(a[i], e[i], depth[i]) {
-                        Ok((next, d)) => {
-                            (e[i], depth[i]) = (next, d);
-                            pending |= next & CHILD != 0;
-                        }
-                        Err(answer) => {
-                            done[i] = true;
-                            o[i] = answer;
-                        }
-                    }
+            // Each round takes every lane that is at a chunk one level down;
+            // all of them are at the same depth.
+            let mut depth = ROOT_BITS;
+            while more && depth < K::BITS {
+                let at = (depth / 8) as usize;
+                more = false;
+                for (e, b) in e[..n].iter_mut().zip(&bytes[..n]) {
+                    let x = *e;
+                    let down = is_chunk(x);
+                    let chunk = if down { (x & INDEX) as usize } else { 0 };
+                    let slot = usize::from(b.get(at).copied().unwrap_or(0));
+                    let v = self.chunks.get(chunk).map_or(NONE, |c| c[slot]);
+                    let next = if down { v } else { x };
+                    *e = next;
+                    more |= is_chunk(next);
                 }
-                if !pending {
-                    break;
-                }
+                depth += STRIDE;
             }
-            for i in 0..n {
-                if !done[i] {
-                    o[i] = (e[i] & CHILD == 0).then_some(e[i]);
-                }
+            for ((o, &x), &addr) in o.iter_mut().zip(&e[..n]).zip(a) {
+                let single = x & (CHILD | SINGLE) == CHILD | SINGLE;
+                let v = if single {
+                    match self.singles.get((x & INDEX) as usize) {
+                        Some(s) if (addr ^ s.key) & s.mask == K::ZERO => s.value,
+                        Some(s) => s.fallback,
+                        None => NONE,
+                    }
+                } else {
+                    x
+                };
+                // A chunk left at the last bit (never built) is no answer,
+                // as in `lookup`.
+                *o = (v & CHILD == 0).then_some(v);
             }
         }
     }

@@ -393,6 +393,13 @@ impl Fib {
         self.v6.lookup(dst)
     }
 
+    /// [`Fib::index_v4`] for many destinations at once (see
+    /// [`Lpm4::lookup_many`]).
+    #[inline]
+    pub fn index_v4_many(&self, dsts: &[u32], out: &mut [Option<u32>]) {
+        self.v4.lookup_many(dsts, out)
+    }
+
     /// [`Fib::index_v6`] for many destinations at once (see
     /// [`Lpm6::lookup_many`]).
     #[inline]

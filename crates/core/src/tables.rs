@@ -115,16 +115,24 @@ impl TablesReader {
     /// nothing changed. Returns whether the routing table changed.
     #[inline]
     pub fn refresh(&mut self) -> bool {
+        self.refresh_each().0
+    }
+
+    /// [`TablesReader::refresh`], telling for each snapshot whether it
+    /// changed: (routing table, neighbours).
+    #[inline]
+    pub fn refresh_each(&mut self) -> (bool, bool) {
         let n = self.shared.neigh.load();
-        if !Arc::ptr_eq(&n, &self.neigh) {
+        let neigh = !Arc::ptr_eq(&n, &self.neigh);
+        if neigh {
             self.neigh = arc_swap::Guard::into_inner(n);
         }
         let f = self.shared.fib.load();
         if Arc::ptr_eq(&f, &self.fib) {
-            return false;
+            return (false, neigh);
         }
         self.fib = arc_swap::Guard::into_inner(f);
-        true
+        (true, neigh)
     }
 
     /// The routing snapshot this reader holds.

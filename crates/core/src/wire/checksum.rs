@@ -85,6 +85,20 @@ pub fn sum20(h: &[u8; 20]) -> u32 {
     fold64(w(0) + w(4) + w(8) + w(12) + w(16)) as u32
 }
 
+/// Whether a 20-byte IPv4 header verifies: `fold(sum20(h)) == 0xFFFF`,
+/// computed on the words as the CPU loads them, without swapping bytes.
+///
+/// Why that is the same test: a sum of byte-swapped words is the
+/// byte-swapped sum (RFC 1071 §2), and for a 16-bit `v`, `swap(v) ≡ 256·v
+/// (mod 0xFFFF)` with 256 invertible mod 0xFFFF; so one sum is ≡ 0 exactly
+/// when the other is, and either is zero only when every byte is. Hence
+/// either folds to 0xFFFF exactly when the other does.
+#[inline]
+pub fn verify20(h: &[u8; 20]) -> bool {
+    let w = |i: usize| u64::from(u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
+    fold(fold64(w(0) + w(4) + w(8) + w(12) + w(16)) as u32) == 0xFFFF
+}
+
 /// Folds the carries of a ones'-complement sum into 16 bits (end-around carry).
 ///
 /// Returns 0 only for a sum of 0; every other sum folds into `1..=0xFFFF`.
@@ -381,10 +395,50 @@ mod tests {
     fn sum20_extremes() {
         for h in [[0u8; 20], [0xff; 20]] {
             assert_eq!(fold(sum20(&h)), fold(sum(&h, 0)));
+            assert_eq!(verify20(&h), fold(sum20(&h)) == 0xFFFF);
+        }
+        assert!(!verify20(&[0u8; 20]));
+        assert!(verify20(&[0xff; 20]));
+    }
+
+    #[test]
+    fn verify20_agrees_with_sum20_for_every_checksum() {
+        for base in [
+            header(0x1c46, 64, 17, [172, 16, 10, 99], [172, 16, 10, 12]),
+            header(0, 0, 0, [0, 0, 0, 0], [0, 0, 0, 0]),
+            header(0xffff, 255, 255, [255; 4], [255; 4]),
+        ] {
+            let mut h: [u8; 20] = base[..20].try_into().unwrap();
+            let mut ok = 0;
+            for c in 0..=u16::MAX {
+                h[10..12].copy_from_slice(&c.to_be_bytes());
+                let want = fold(sum20(&h)) == 0xFFFF;
+                assert_eq!(verify20(&h), want, "checksum {c:#06x}");
+                ok += usize::from(want);
+            }
+            assert!(ok >= 1, "some checksum verifies");
         }
     }
 
     proptest! {
+        #[test]
+        fn verify20_agrees_with_sum20(
+            h in proptest::array::uniform20(any::<u8>()),
+            fix in any::<bool>(),
+        ) {
+            let mut h = h;
+            if fix {
+                h[10] = 0;
+                h[11] = 0;
+                let c = checksum(&h);
+                h[10..12].copy_from_slice(&c.to_be_bytes());
+            }
+            prop_assert_eq!(verify20(&h), fold(sum20(&h)) == 0xFFFF);
+            if fix && h.iter().any(|&b| b != 0) {
+                prop_assert!(verify20(&h));
+            }
+        }
+
         #[test]
         fn sum20_agrees_with_sum(h in proptest::array::uniform20(any::<u8>())) {
             prop_assert_eq!(fold(sum20(&h)), fold(sum(&h, 0)));
