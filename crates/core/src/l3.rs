@@ -635,6 +635,20 @@ impl L3Forwarder {
             .rebuild(ports, self.tables.fib(), self.tables.neigh());
     }
 
+    /// Takes over new table snapshots (once per batch or chained packet: a
+    /// pointer comparison each when nothing changed), and with them the
+    /// look-ahead choice and the fast path's next hops.
+    #[inline]
+    fn take_snapshots(&mut self) {
+        let (fib_changed, neigh_changed) = self.tables.refresh_each();
+        if fib_changed {
+            self.lookahead = self.tables.fib().routes().len() >= LOOKAHEAD_MIN_ROUTES;
+        }
+        if fib_changed || neigh_changed {
+            self.resolve_fast();
+        }
+    }
+
     /// Looks the routes of a whole batch up before any is decided (not
     /// those the kernel decided already; IPv4 ones only with
     /// `lookahead`), and notes the kernel's decisions.
@@ -703,15 +717,7 @@ impl Forwarder for L3Forwarder {
         debug_assert!(
             frames.len() == out.len() && frames.len() == meta.len() && frames.len() <= MAX_BATCH
         );
-        // New snapshots are taken over once per batch: a pointer
-        // comparison each when nothing changed.
-        let (fib_changed, neigh_changed) = self.tables.refresh_each();
-        if fib_changed {
-            self.lookahead = self.tables.fib().routes().len() >= LOOKAHEAD_MIN_ROUTES;
-        }
-        if fib_changed || neigh_changed {
-            self.resolve_fast();
-        }
+        self.take_snapshots();
         self.look_ahead(frames, meta);
         let ports = &self.ports[..self.nports];
         let (fib, neigh) = (self.tables.fib(), self.tables.neigh());
@@ -734,9 +740,7 @@ impl Forwarder for L3Forwarder {
         tail: u32,
         meta: &Meta,
     ) -> Verdict {
-        if self.tables.refresh() {
-            self.lookahead = self.tables.fib().routes().len() >= LOOKAHEAD_MIN_ROUTES;
-        }
+        self.take_snapshots();
         let ports = &self.ports[..self.nports];
         let (fib, neigh) = (self.tables.fib(), self.tables.neigh());
         let hint = KernelHop::from_meta(meta).map_or(Hint::None, Hint::Kernel);
@@ -1576,6 +1580,23 @@ mod tests {
         // The neighbour is gone: the kernel resolves it.
         writer.publish(None, Some(NeighSet::new().build().resolved_for(&fib)));
         assert_eq!(run(&mut fwd).0, Verdict::Pass(PassReason::NoNeighbour));
+        // A new snapshot first taken over by a multi-buffer packet reaches
+        // the fast path too: the next one-frame packet does not use a
+        // next hop that is gone.
+        writer.publish(None, Some(n.clone().resolved_for(&fib)));
+        assert_eq!(run(&mut fwd).0, want, "resolved again, by the fast path");
+        writer.publish(None, Some(NeighSet::new().build().resolved_for(&fib)));
+        let big = udp4(A, [198, 18, 0, 1], [198, 18, 5, 9], 64, 1400);
+        let (mut head, tail) = (big[..1000].to_vec(), (big.len() - 1000) as u32);
+        assert_eq!(
+            fwd.decide_chained(0, &mut head, tail, &[0; META_LEN]),
+            Verdict::Pass(PassReason::NoNeighbour)
+        );
+        assert_eq!(
+            run(&mut fwd).0,
+            Verdict::Pass(PassReason::NoNeighbour),
+            "not a stale next hop"
+        );
     }
 
     #[test]
