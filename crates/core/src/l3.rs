@@ -724,6 +724,7 @@ impl Forwarder for L3Forwarder {
         let fast = ports.get(ingress).map(|p| Fast {
             mac: fast::mac48(p.mac),
             ingress,
+            ports: ports.len(),
             hops: &self.fast,
         });
         for (i, (f, v)) in frames.iter_mut().zip(out).enumerate() {
@@ -753,32 +754,28 @@ impl Forwarder for L3Forwarder {
 #[inline(always)]
 fn fast_decide(c: &Fast<'_>, fib: &Fib, frame: &mut [u8], hint: Hint) -> Option<Verdict> {
     match hint {
-        Hint::Kernel(_) => None,
-        Hint::V4(d, idx) => fast::ipv4(
-            c,
-            frame,
-            |dst| {
-                if dst == d {
-                    idx
-                } else {
-                    fib.index_v4(dst)
-                }
-            },
-        ),
-        Hint::V6(d, idx) => fast::ipv6(
-            c,
-            frame,
-            |dst| {
-                if dst == d {
-                    idx
-                } else {
-                    fib.index_v6(dst)
-                }
-            },
-        ),
+        // The kernel's FIB decided: its egress port and MACs, after the
+        // same header checks.
+        Hint::Kernel(k) => match frame.get(12..14) {
+            Some([0x08, 0x00]) => fast::ipv4(c, frame, |_, _| c.kernel(k.port, k.dst, k.src)),
+            Some([0x86, 0xdd]) => fast::ipv6(c, frame, |_, _| c.kernel(k.port, k.dst, k.src)),
+            _ => None,
+        },
+        Hint::V4(d, idx) => fast::ipv4(c, frame, |dst, total| {
+            let idx = if dst == d { idx } else { fib.index_v4(dst) };
+            c.table(idx, fast::FAMILY_V4, total)
+        }),
+        Hint::V6(d, idx) => fast::ipv6(c, frame, |dst, total| {
+            let idx = if dst == d { idx } else { fib.index_v6(dst) };
+            c.table(idx, fast::FAMILY_V6, total)
+        }),
         Hint::None => match frame.get(12..14) {
-            Some([0x08, 0x00]) => fast::ipv4(c, frame, |d| fib.index_v4(d)),
-            Some([0x86, 0xdd]) => fast::ipv6(c, frame, |d| fib.index_v6(d)),
+            Some([0x08, 0x00]) => fast::ipv4(c, frame, |d, total| {
+                c.table(fib.index_v4(d), fast::FAMILY_V4, total)
+            }),
+            Some([0x86, 0xdd]) => fast::ipv6(c, frame, |d, total| {
+                c.table(fib.index_v6(d), fast::FAMILY_V6, total)
+            }),
             _ => None,
         },
     }
@@ -1452,6 +1449,7 @@ mod tests {
             resolved in 0u8..4,
             lookahead in proptest::prelude::any::<bool>(),
             mtu in proptest::prop_oneof![proptest::prelude::Just(1500u32), 40u32..200, 60_000u32..70_000],
+            kernel in 0u8..6,
         ) {
             let w = world();
             let fib = fast_world_fib();
@@ -1519,14 +1517,23 @@ mod tests {
             }
             f.truncate(f.len().saturating_sub(if cut < 50 { 0 } else { cut - 49 }));
             f.extend(std::iter::repeat_n(0xa5, pad));
+            // Half the frames carry the kernel's decision (XDP metadata):
+            // out of port 1, or a port that is not another of ours.
+            let hop = (kernel >= 3).then(|| KernelHop {
+                port: [1, 1, ingress as u8, 7][usize::from(kernel - 3).min(3)],
+                dst: [2, 0, 0, 0, 9, kernel],
+                src: B,
+            });
             let mut want_f = f.clone();
-            let want = decide(&ports, &fib, &neigh, ingress, &mut want_f);
+            let hint = hop.map_or(Hint::None, Hint::Kernel);
+            let want = decide_with(&ports, &fib, &neigh, ingress, &mut want_f, hint);
             let (_writer, reader) = tables(fib.clone(), neigh.clone());
             let mut fwd = L3Forwarder::new(&ports, reader);
             fwd.lookahead = lookahead;
             let mut got_f = f.clone();
             let mut v = [Verdict::Drop(DropReason::NoEgress)];
-            fwd.decide_batch(ingress, &mut [&mut got_f[..]], &[[0; META_LEN]], &mut v);
+            let meta = hop.map_or([0; META_LEN], KernelHop::to_meta);
+            fwd.decide_batch(ingress, &mut [&mut got_f[..]], &[meta], &mut v);
             proptest::prop_assert_eq!((v[0], &got_f), (want, &want_f));
         }
     }
@@ -1558,6 +1565,7 @@ mod tests {
         let c = Fast {
             mac: fast::mac48(A),
             ingress: 0,
+            ports: 2,
             hops: &fwd.fast,
         };
         let mut g = f.clone();

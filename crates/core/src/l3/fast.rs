@@ -26,9 +26,9 @@ use crate::wire::checksum;
 pub(super) const FAST_HOPS: usize = 256;
 
 /// [`FastHop::family`]: usable by IPv4 packets.
-const FAMILY_V4: u8 = 1;
+pub(super) const FAMILY_V4: u8 = 1;
 /// [`FastHop::family`]: usable by IPv6 packets.
-const FAMILY_V6: u8 = 2;
+pub(super) const FAMILY_V6: u8 = 2;
 
 /// One next hop, resolved for the fast path: what it writes and checks.
 /// 16 bytes, so four share a cache line.
@@ -116,8 +116,40 @@ pub(super) struct Fast<'a> {
     pub mac: u64,
     /// The ingress port.
     pub ingress: usize,
+    /// Number of ports.
+    pub ports: usize,
     /// Next hops resolved for the current snapshots.
     pub hops: &'a FastHops,
+}
+
+/// Where a packet goes: egress port and the MACs to write (destination,
+/// source).
+pub(super) type Out = (PortId, [u8; 12]);
+
+impl Fast<'_> {
+    /// The route's next hop `idx` for a packet of `family` and `total`
+    /// bytes, if the fast path can execute it: resolved, not back out of
+    /// the ingress port, within the MTU.
+    #[inline(always)]
+    pub(super) fn table(&self, idx: Option<u32>, family: u8, total: usize) -> Option<Out> {
+        let hop = self.hops.get(idx, family)?;
+        (usize::from(hop.port) != self.ingress && total <= usize::from(hop.mtu))
+            .then_some((hop.port, hop.macs))
+    }
+
+    /// The kernel's decision (XDP metadata), if it names another port of
+    /// ours; no MTU check, as on the reference path (the FIB lookup and
+    /// the program's length limit made it).
+    #[inline(always)]
+    pub(super) fn kernel(&self, port: PortId, dst: [u8; 6], src: [u8; 6]) -> Option<Out> {
+        let p = usize::from(port);
+        (p < self.ports && p != self.ingress).then(|| {
+            let mut macs = [0u8; 12];
+            macs[..6].copy_from_slice(&dst);
+            macs[6..].copy_from_slice(&src);
+            (port, macs)
+        })
+    }
 }
 
 const ETH: usize = 14;
@@ -157,13 +189,15 @@ const IPV6_V6: u32 = u32::from_le_bytes([0x86, 0xdd, 0x60, 0]);
 /// The bits of [`type_and_version`] that [`IPV6_V6`] fixes.
 const IPV6_MASK: u32 = u32::from_le_bytes([0xff, 0xff, 0xf0, 0]);
 
-/// Decides an untagged IPv4 frame of the common kind; `found` gives the
-/// next-hop index of a destination (a lookup, or one made ahead).
+/// Decides an untagged IPv4 frame of the common kind; `next` says where
+/// a packet to a destination of so many bytes goes (a route looked up,
+/// or looked up ahead, or the kernel's decision), if the fast path can
+/// send it there.
 #[inline(always)]
 pub(super) fn ipv4(
     ctx: &Fast<'_>,
     frame: &mut [u8],
-    found: impl FnOnce(u32) -> Option<u32>,
+    next: impl FnOnce(u32, usize) -> Option<Out>,
 ) -> Option<Verdict> {
     let avail = frame.len().wrapping_sub(ETH);
     let (h, _) = frame.split_first_chunk_mut::<V4_END>()?;
@@ -192,21 +226,18 @@ pub(super) fn ipv4(
     if !sane {
         return None;
     }
-    let hop = ctx.hops.get(found(dst), FAMILY_V4)?;
-    if usize::from(hop.port) == ctx.ingress || total > usize::from(hop.mtu) {
-        return None;
-    }
+    let (port, macs) = next(dst, total)?;
     let proto = ip[9];
     let hc = checksum::update(
         be16(ip, 10),
         u16::from_be_bytes([ttl, proto]),
         u16::from_be_bytes([ttl - 1, proto]),
     );
-    h[..12].copy_from_slice(&hop.macs);
+    h[..12].copy_from_slice(&macs);
     h[ETH + 8] = ttl - 1;
     h[ETH + 10..ETH + 12].copy_from_slice(&hc.to_be_bytes());
     Some(Verdict::Tx {
-        port: hop.port,
+        port,
         len: (ETH + total) as u32,
     })
 }
@@ -214,13 +245,13 @@ pub(super) fn ipv4(
 const LINK_LOCAL: u128 = 0xfe80 << 112;
 const LINK_LOCAL_MASK: u128 = 0xffc0 << 112;
 
-/// Decides an untagged IPv6 frame of the common kind; `found` as for
+/// Decides an untagged IPv6 frame of the common kind; `next` as for
 /// [`ipv4`].
 #[inline(always)]
 pub(super) fn ipv6(
     ctx: &Fast<'_>,
     frame: &mut [u8],
-    found: impl FnOnce(u128) -> Option<u32>,
+    next: impl FnOnce(u128, usize) -> Option<Out>,
 ) -> Option<Verdict> {
     let avail = frame.len().wrapping_sub(ETH);
     let (h, _) = frame.split_first_chunk_mut::<V6_END>()?;
@@ -251,14 +282,11 @@ pub(super) fn ipv6(
     if !sane {
         return None;
     }
-    let hop = ctx.hops.get(found(dst), FAMILY_V6)?;
-    if usize::from(hop.port) == ctx.ingress || total > usize::from(hop.mtu) {
-        return None;
-    }
-    h[..12].copy_from_slice(&hop.macs);
+    let (port, macs) = next(dst, total)?;
+    h[..12].copy_from_slice(&macs);
     h[ETH + 7] = hops - 1;
     Some(Verdict::Tx {
-        port: hop.port,
+        port,
         len: (ETH + total) as u32,
     })
 }
