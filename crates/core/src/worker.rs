@@ -546,41 +546,11 @@ impl<F> Outcomes<'_, F> {
         };
         let mut dirty = 0u32;
         for (mut f, v) in rxb.drain(..).zip(verdicts.iter()) {
-            match *v {
-                Verdict::Tx { port, len } => {
-                    let e = port as usize;
-                    rings.set_len(&mut f, len);
-                    // txq[e] holds at most one rx batch: flushed after.
-                    let Some(q) = txq.get_mut(e) else {
-                        traced(&mut f, Outcome::Drop(DropReason::NoEgress));
-                        unreachable_port(&mut local[p], pool, f);
-                        continue;
-                    };
-                    if up & (1 << e) == 0 {
-                        traced(&mut f, Outcome::Drop(DropReason::PortDown));
-                        local[p].drop(DropReason::PortDown);
-                        pool.push(f);
-                        continue;
-                    }
-                    traced(&mut f, Outcome::Tx { egress: port });
-                    match q.try_push(f) {
-                        Ok(()) => dirty |= 1 << e,
-                        Err(err) => {
-                            local[p].drop(DropReason::TxRingFull);
-                            pool.push(err.element());
-                        }
-                    }
-                }
-                Verdict::Drop(reason) => {
-                    traced(&mut f, Outcome::Drop(reason));
-                    local[p].drop(reason);
-                    pool.push(f);
-                }
-                Verdict::Pass(why) => {
-                    traced(&mut f, Outcome::Pass(why));
-                    local[p].drop(DropReason::KernelOnly);
-                    pool.push(f);
-                }
+            if let Verdict::Tx { len, .. } = *v {
+                rings.set_len(&mut f, len);
+            }
+            if let Some(e) = carry_out(*v, f, &mut local[p], txq, pool, up, traced) {
+                dirty |= 1 << e;
             }
         }
         dirty
@@ -645,48 +615,71 @@ impl<F> Outcomes<'_, F> {
                 continue;
             };
             k += 1;
-            match *v {
-                Verdict::Tx { port, len } => {
-                    let e = port as usize;
-                    if !more {
-                        rings.set_len(&mut f, len);
-                    }
-                    let Some(q) = txq.get_mut(e) else {
-                        traced(&mut f, Outcome::Drop(DropReason::NoEgress), wire_len);
-                        unreachable_port(&mut local[p], pool, f);
-                        continue;
-                    };
-                    if up & (1 << e) == 0 {
-                        traced(&mut f, Outcome::Drop(DropReason::PortDown), wire_len);
-                        local[p].drop(DropReason::PortDown);
-                        pool.push(f);
-                        continue;
-                    }
-                    traced(&mut f, Outcome::Tx { egress: port }, wire_len);
-                    match q.try_push(f) {
-                        Ok(()) => {
-                            dirty |= 1 << e;
-                            follow = Some(e);
-                        }
-                        Err(err) => {
-                            local[p].drop(DropReason::TxRingFull);
-                            pool.push(err.element());
-                        }
-                    }
-                }
-                Verdict::Drop(reason) => {
-                    traced(&mut f, Outcome::Drop(reason), wire_len);
-                    local[p].drop(reason);
-                    pool.push(f);
-                }
-                Verdict::Pass(why) => {
-                    traced(&mut f, Outcome::Pass(why), wire_len);
-                    local[p].drop(DropReason::KernelOnly);
-                    pool.push(f);
-                }
+            // A chain keeps its length (see above).
+            if let (Verdict::Tx { len, .. }, false) = (*v, more) {
+                rings.set_len(&mut f, len);
+            }
+            let traced = |f: &mut F, o: Outcome| traced(f, o, wire_len);
+            follow = carry_out(*v, f, &mut local[p], txq, pool, up, traced);
+            if let Some(e) = follow {
+                dirty |= 1 << e;
             }
         }
         dirty
+    }
+}
+
+/// Carries out verdict `v` for frame `f` (a packet's first frame) that
+/// arrived on the port counted in `c`: queued on its egress port's tx
+/// queue (returns that port) or back to `pool`, counted; `traced` sees the
+/// outcome first. The length is already set.
+#[inline(always)]
+fn carry_out<F>(
+    v: Verdict,
+    mut f: F,
+    c: &mut PortCounters,
+    txq: &mut [Batch<F>],
+    pool: &mut Vec<F>,
+    up: u32,
+    traced: impl FnOnce(&mut F, Outcome),
+) -> Option<usize> {
+    match v {
+        Verdict::Tx { port, .. } => {
+            let e = port as usize;
+            // txq[e] holds at most one rx batch: flushed after.
+            let Some(q) = txq.get_mut(e) else {
+                traced(&mut f, Outcome::Drop(DropReason::NoEgress));
+                unreachable_port(c, pool, f);
+                return None;
+            };
+            if up & (1 << e) == 0 {
+                traced(&mut f, Outcome::Drop(DropReason::PortDown));
+                c.drop(DropReason::PortDown);
+                pool.push(f);
+                return None;
+            }
+            traced(&mut f, Outcome::Tx { egress: port });
+            match q.try_push(f) {
+                Ok(()) => Some(e),
+                Err(err) => {
+                    c.drop(DropReason::TxRingFull);
+                    pool.push(err.element());
+                    None
+                }
+            }
+        }
+        Verdict::Drop(reason) => {
+            traced(&mut f, Outcome::Drop(reason));
+            c.drop(reason);
+            pool.push(f);
+            None
+        }
+        Verdict::Pass(why) => {
+            traced(&mut f, Outcome::Pass(why));
+            c.drop(DropReason::KernelOnly);
+            pool.push(f);
+            None
+        }
     }
 }
 
