@@ -523,8 +523,6 @@ impl Sender {
         let deadline = start + limits.duration;
         let mut report = SendReport::default();
         let mut consecutive = 0u32;
-        let mut iovs: Vec<libc::iovec> = Vec::with_capacity(limits.batch);
-        let mut msgs: Vec<libc::mmsghdr> = Vec::with_capacity(limits.batch);
 
         while report.sent < limits.count {
             let now = Instant::now();
@@ -552,38 +550,15 @@ impl Sender {
             }
             let n = n as usize;
 
-            iovs.clear();
-            msgs.clear();
-            for i in 0..n {
-                let frame = &frames[((report.sent + i as u64) % frames.len() as u64) as usize];
-                iovs.push(libc::iovec {
-                    // The kernel only reads from send buffers.
-                    iov_base: frame.as_ptr() as *mut libc::c_void,
-                    iov_len: frame.len(),
-                });
-            }
-            for iov in iovs.iter_mut() {
-                // SAFETY: mmsghdr is plain C data (integers and raw pointers);
-                // all-zero is a valid value (no name, no control data).
-                let mut m: libc::mmsghdr = unsafe { mem::zeroed() };
-                m.msg_hdr.msg_iov = iov as *mut libc::iovec;
-                m.msg_hdr.msg_iovlen = 1;
-                msgs.push(m);
-            }
-            // SAFETY: `msgs` holds `n` initialised headers, each pointing at
-            // one iovec in `iovs`, which in turn point into `frames`; all of
-            // them outlive the call and are not otherwise accessed during it.
-            let rc = unsafe {
-                libc::sendmmsg(
-                    self.fd.as_raw_fd(),
-                    msgs.as_mut_ptr(),
-                    n as libc::c_uint,
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if rc < 0 {
-                let err = io::Error::last_os_error();
-                match err.raw_os_error() {
+            let batch: arrayvec::ArrayVec<&[u8], 1024> = (0..n)
+                .map(|i| {
+                    frames[((report.sent + i as u64) % frames.len() as u64) as usize].as_slice()
+                })
+                .collect();
+            let rc = self.send_batch(&batch);
+            let done = match rc {
+                Ok(done) => done,
+                Err(err) => match err.raw_os_error() {
                     Some(libc::EINTR) => continue,
                     Some(libc::EAGAIN) | Some(libc::ENOBUFS) => {
                         report.backoffs += 1;
@@ -602,15 +577,11 @@ impl Sender {
                     _ => {
                         return Err(err).with_context(|| format!("sendmmsg on {}", self.ifname));
                     }
-                }
-            }
+                },
+            };
             consecutive = 0;
-            let done = rc as usize;
             report.sent += done as u64;
-            report.bytes += msgs[..done]
-                .iter()
-                .map(|m| u64::from(m.msg_len))
-                .sum::<u64>();
+            report.bytes += batch[..done].iter().map(|f| f.len() as u64).sum::<u64>();
         }
         report.elapsed = start.elapsed();
         Ok(report)
