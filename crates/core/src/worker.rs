@@ -763,13 +763,27 @@ mod tests {
     const OWN: [Mac; 2] = [Mac([2, 0, 0, 0, 0, 0]), Mac([2, 0, 0, 0, 0, 1])];
 
     fn worker(fill: usize, frames: u32, batch: usize) -> Worker<MemRings, L2Forwarder> {
+        worker_with(1514, false, fill, frames, batch)
+    }
+
+    /// A primed L2 worker over in-memory rings of 2 KiB frames whose ports
+    /// send frames up to `max_len`, longer packets arriving as chains of
+    /// frames if `multi_buffer`.
+    fn worker_with(
+        max_len: u32,
+        multi_buffer: bool,
+        fill: usize,
+        frames: u32,
+        batch: usize,
+    ) -> Worker<MemRings, L2Forwarder> {
         let ports = [0, 1].map(|i| L2Port {
             mac: OWN[i],
-            max_len: 1514,
+            max_len,
             next_hop: Some(NH[i]),
         });
         let fwd = L2Forwarder::new(L2Mode::CrossConnect, &ports);
-        let (rings, pool) = MemRings::new(2, fill, frames, 2048);
+        let (mut rings, pool) = MemRings::new(2, fill, frames, 2048);
+        rings.multi_buffer = multi_buffer;
         let mut w = Worker::new(
             rings,
             fwd,
@@ -918,25 +932,7 @@ mod tests {
     /// A worker whose ports carry jumbo frames (up to `max_len`) as
     /// chains of 2 KiB frames.
     fn jumbo_worker(max_len: u32, frames: u32) -> Worker<MemRings, L2Forwarder> {
-        let ports = [0, 1].map(|i| L2Port {
-            mac: OWN[i],
-            max_len,
-            next_hop: Some(NH[i]),
-        });
-        let fwd = L2Forwarder::new(L2Mode::CrossConnect, &ports);
-        let (mut rings, pool) = MemRings::new(2, 64, frames, 2048);
-        rings.multi_buffer = true;
-        let mut w = Worker::new(
-            rings,
-            fwd,
-            WorkerParams {
-                batch: 64,
-                idle: Idle::Busy,
-            },
-            pool,
-        );
-        w.prime();
-        w
+        worker_with(max_len, true, 64, frames, 64)
     }
 
     #[test]
