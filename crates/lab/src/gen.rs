@@ -812,6 +812,67 @@ pub fn run_until(cfg: &GenConfig, stop: &AtomicBool) -> Result<GenReport> {
     })
 }
 
+/// The bounds of a paced sending loop (the AF_XDP and AF_PACKET
+/// engines): `count` frames with one sequence number possibly skipped,
+/// until `deadline`, at the pacer's rate, or until `stop` is set.
+struct Paced<'a> {
+    stop: &'a AtomicBool,
+    count: u64,
+    skip: u64,
+    pacer: Pacer,
+    start: Instant,
+    deadline: Instant,
+}
+
+/// What a paced loop does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Turn {
+    /// Stop, for this reason.
+    Stop(StopReason),
+    /// Nothing is due yet: wait this long (never past the deadline).
+    Wait(Duration),
+    /// Send this many frames now.
+    Send(u64),
+}
+
+impl<'a> Paced<'a> {
+    /// Bounds for `cfg`, starting now.
+    fn new(cfg: &GenConfig, max_burst: u64, stop: &'a AtomicBool) -> Paced<'a> {
+        let start = Instant::now();
+        Paced {
+            stop,
+            count: cfg.count,
+            skip: cfg.skip_seq.unwrap_or(u64::MAX),
+            pacer: Pacer {
+                rate_pps: cfg.rate_pps,
+                min_burst: 1,
+                max_burst,
+            },
+            start,
+            deadline: start + cfg.duration,
+        }
+    }
+
+    /// The next turn, with `next` the next sequence number and `paced`
+    /// the frames handed over so far.
+    fn turn(&self, next: u64, paced: u64) -> Turn {
+        if self.stop.load(Ordering::Relaxed) {
+            return Turn::Stop(StopReason::Stopped);
+        }
+        if next >= self.count || (next == self.skip && self.skip.saturating_add(1) >= self.count) {
+            return Turn::Stop(StopReason::Count);
+        }
+        let now = Instant::now();
+        if now >= self.deadline {
+            return Turn::Stop(StopReason::Duration);
+        }
+        match self.pacer.step(now - self.start, paced, self.count - next) {
+            Step::Wait(d) => Turn::Wait(d.min(self.deadline - now)),
+            Step::Send(n) => Turn::Send(n),
+        }
+    }
+}
+
 fn run_live(cfg: &GenConfig, plan: &Plan, ifindex: u32, stop: &AtomicBool) -> Result<GenReport> {
     let prog = GenProg::load(plan.params())?;
     prog.arm(cfg.count, cfg.skip_seq)?;
@@ -921,14 +982,7 @@ fn run_xsk(cfg: &GenConfig, plan: &Plan, stop: &AtomicBool) -> Result<GenReport>
         pool.push(f);
     }
     let total = pool.len();
-    let pacer = Pacer {
-        rate_pps: cfg.rate_pps,
-        min_burst: 1,
-        max_burst: MAX_BATCH as u64,
-    };
-    let skip = cfg.skip_seq.unwrap_or(u64::MAX);
-    let start = Instant::now();
-    let deadline = start + cfg.duration;
+    let paced = Paced::new(cfg, MAX_BATCH as u64, stop);
     // `queued`: put on the tx ring (paces); `sent`/`bytes`: completed.
     let (mut next, mut queued, mut calls) = (0u64, 0u64, 0u64);
     let (mut sent, mut bytes) = (0u64, 0u64);
@@ -952,23 +1006,14 @@ fn run_xsk(cfg: &GenConfig, plan: &Plan, stop: &AtomicBool) -> Result<GenReport>
     };
     let stopped_by = loop {
         complete(&mut rings, &mut pool, &mut in_flight);
-        if stop.load(Ordering::Relaxed) {
-            break StopReason::Stopped;
-        }
-        if next >= cfg.count || (next == skip && skip.saturating_add(1) >= cfg.count) {
-            break StopReason::Count;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            break StopReason::Duration;
-        }
-        let n = match pacer.step(now - start, queued, cfg.count - next) {
-            Step::Wait(d) => {
+        let n = match paced.turn(next, queued) {
+            Turn::Stop(why) => break why,
+            Turn::Wait(d) => {
                 rings.kick_tx(0);
-                thread::sleep(d.min(deadline - now));
+                thread::sleep(d);
                 continue;
             }
-            Step::Send(n) => n.min(pool.len() as u64) as usize,
+            Turn::Send(n) => n.min(pool.len() as u64) as usize,
         };
         if n == 0 {
             // Every frame is on the tx ring: let the kernel work.
@@ -979,7 +1024,7 @@ fn run_xsk(cfg: &GenConfig, plan: &Plan, stop: &AtomicBool) -> Result<GenReport>
         let ts = bpf_tools::monotonic_ns();
         let mut seq = next;
         for _ in 0..n {
-            if seq == skip {
+            if seq == paced.skip {
                 seq += 1;
             }
             if seq >= cfg.count {
@@ -1008,7 +1053,7 @@ fn run_xsk(cfg: &GenConfig, plan: &Plan, stop: &AtomicBool) -> Result<GenReport>
         lens.clear();
         rings.kick_tx(0);
     };
-    let wall_loop = start.elapsed();
+    let wall_loop = paced.start.elapsed();
     // Wait (bounded) until the kernel gave every frame back.
     let drain_end = Instant::now() + XSK_DRAIN;
     while pool.len() < total && Instant::now() < drain_end {
@@ -1024,8 +1069,8 @@ fn run_xsk(cfg: &GenConfig, plan: &Plan, stop: &AtomicBool) -> Result<GenReport>
         sent,
         bytes,
         next_seq: next,
-        elapsed: last_tx.map_or(wall_loop, |t| t - start),
-        wall: start.elapsed(),
+        elapsed: last_tx.map_or(wall_loop, |t| t - paced.start),
+        wall: paced.start.elapsed(),
         calls,
         stopped_by,
         frame_sizes: plan.sizes(),
@@ -1048,39 +1093,23 @@ fn run_packet(cfg: &GenConfig, plan: &Plan, stop: &AtomicBool) -> Result<GenRepo
     let mut frames: Vec<Vec<u8>> = (0..PACKET_BATCH).map(|_| template.to_vec()).collect();
     let mut lens = [0usize; PACKET_BATCH];
     let mut seqs = [0u64; PACKET_BATCH];
-    let pacer = Pacer {
-        rate_pps: cfg.rate_pps,
-        min_burst: 1,
-        max_burst: PACKET_BATCH as u64,
-    };
-    let skip = cfg.skip_seq.unwrap_or(u64::MAX);
-    let start = Instant::now();
-    let deadline = start + cfg.duration;
+    let paced = Paced::new(cfg, PACKET_BATCH as u64, stop);
     let (mut next, mut sent, mut bytes, mut calls, mut refused) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut last_tx: Option<Instant> = None;
     let stopped_by = loop {
-        if stop.load(Ordering::Relaxed) {
-            break StopReason::Stopped;
-        }
-        if next >= cfg.count || (next == skip && skip.saturating_add(1) >= cfg.count) {
-            break StopReason::Count;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            break StopReason::Duration;
-        }
-        let n = match pacer.step(now - start, sent, cfg.count - next) {
-            Step::Wait(d) => {
-                thread::sleep(d.min(deadline - now));
+        let n = match paced.turn(next, sent) {
+            Turn::Stop(why) => break why,
+            Turn::Wait(d) => {
+                thread::sleep(d);
                 continue;
             }
-            Step::Send(n) => n as usize,
+            Turn::Send(n) => n as usize,
         };
         let ts = bpf_tools::monotonic_ns();
         let mut seq = next;
         let mut k = 0;
         while k < n && seq < cfg.count {
-            if seq == skip {
+            if seq == paced.skip {
                 seq += 1;
                 continue;
             }
@@ -1122,13 +1151,13 @@ fn run_packet(cfg: &GenConfig, plan: &Plan, stop: &AtomicBool) -> Result<GenRepo
         // Numbers of frames the kernel did not take are used again.
         next = if done < k { seqs[done] } else { seq };
     };
-    let wall = start.elapsed();
+    let wall = paced.start.elapsed();
     Ok(GenReport {
         engine: Engine::Packet,
         sent,
         bytes,
         next_seq: next,
-        elapsed: last_tx.map_or(wall, |t| t - start),
+        elapsed: last_tx.map_or(wall, |t| t - paced.start),
         wall,
         calls,
         stopped_by,
@@ -1152,41 +1181,25 @@ fn run_ring(cfg: &GenConfig, plan: &Plan, stop: &AtomicBool) -> Result<GenReport
     let n_slots = ring.frames();
     // Length of the frame each slot holds, 0: none in flight.
     let mut in_slot = vec![0u32; n_slots];
-    let pacer = Pacer {
-        rate_pps: cfg.rate_pps,
-        min_burst: 1,
-        max_burst: PACKET_BATCH as u64,
-    };
-    let skip = cfg.skip_seq.unwrap_or(u64::MAX);
-    let start = Instant::now();
-    let deadline = start + cfg.duration;
+    let paced = Paced::new(cfg, PACKET_BATCH as u64, stop);
     // `queued`: handed to the ring (paces); `sent`/`bytes`: slots the
     // kernel is done with.
     let (mut next, mut queued, mut calls, mut refused) = (0u64, 0u64, 0u64, 0u64);
     let (mut sent, mut bytes) = (0u64, 0u64);
     let mut last_tx: Option<Instant> = None;
     let stopped_by = loop {
-        if stop.load(Ordering::Relaxed) {
-            break StopReason::Stopped;
-        }
-        if next >= cfg.count || (next == skip && skip.saturating_add(1) >= cfg.count) {
-            break StopReason::Count;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            break StopReason::Duration;
-        }
-        let n = match pacer.step(now - start, queued, cfg.count - next) {
-            Step::Wait(d) => {
-                thread::sleep(d.min(deadline - now));
+        let n = match paced.turn(next, queued) {
+            Turn::Stop(why) => break why,
+            Turn::Wait(d) => {
+                thread::sleep(d);
                 continue;
             }
-            Step::Send(n) => n,
+            Turn::Send(n) => n,
         };
         let ts = bpf_tools::monotonic_ns();
         let mut k = 0;
         while k < n && next < cfg.count {
-            if next == skip {
+            if next == paced.skip {
                 next += 1;
                 continue;
             }
@@ -1225,7 +1238,7 @@ fn run_ring(cfg: &GenConfig, plan: &Plan, stop: &AtomicBool) -> Result<GenReport
             thread::sleep(PACKET_FULL_SLEEP);
         }
     };
-    let wall_loop = start.elapsed();
+    let wall_loop = paced.start.elapsed();
     // Wait (bounded) until the kernel is done with every slot.
     let drain_end = Instant::now() + RING_DRAIN;
     loop {
@@ -1248,8 +1261,8 @@ fn run_ring(cfg: &GenConfig, plan: &Plan, stop: &AtomicBool) -> Result<GenReport
         sent,
         bytes,
         next_seq: next,
-        elapsed: last_tx.map_or(wall_loop, |t| t - start),
-        wall: start.elapsed(),
+        elapsed: last_tx.map_or(wall_loop, |t| t - paced.start),
+        wall: paced.start.elapsed(),
         calls,
         stopped_by,
         frame_sizes: plan.sizes(),
@@ -1531,6 +1544,38 @@ mod tests {
         assert_eq!(imix_schedule(&[1]), vec![0]);
         assert_eq!(imix_schedule(&[1, 1]), vec![0, 1]);
         assert!(imix_schedule(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_paced_loop_stops_at_its_bounds() {
+        let stop = AtomicBool::new(false);
+        let mut cfg = GenConfig::new("x", spec(false));
+        cfg.count = 10;
+        cfg.duration = Duration::from_secs(60);
+        let paced = Paced::new(&cfg, 4, &stop);
+        // Unpaced: bursts of at most 4, at most what is left.
+        assert_eq!(paced.turn(0, 0), Turn::Send(4));
+        assert_eq!(paced.turn(8, 8), Turn::Send(2));
+        assert_eq!(paced.turn(10, 10), Turn::Stop(StopReason::Count));
+        // A skipped last number ends the count one early.
+        cfg.skip_seq = Some(9);
+        let paced = Paced::new(&cfg, 4, &stop);
+        assert_eq!(paced.turn(9, 9), Turn::Stop(StopReason::Count));
+        assert_eq!(paced.turn(8, 8), Turn::Send(2));
+        // Paced at 10 frames/s: the second frame waits, never past the
+        // deadline.
+        cfg.rate_pps = Some(10);
+        cfg.duration = Duration::from_millis(50);
+        let paced = Paced::new(&cfg, 4, &stop);
+        assert_eq!(paced.turn(0, 0), Turn::Send(1));
+        match paced.turn(1, 1) {
+            Turn::Wait(d) => assert!(d <= Duration::from_millis(50), "{d:?}"),
+            t => panic!("{t:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(paced.turn(1, 1), Turn::Stop(StopReason::Duration));
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(paced.turn(0, 0), Turn::Stop(StopReason::Stopped));
     }
 
     #[test]
