@@ -19,8 +19,8 @@ pub struct Port {
     pub ifindex: u32,
     /// Its MAC.
     pub mac: Mac,
-    /// Largest frame it sends (MTU + [`L2_OVERHEAD`]), within the UMEM
-    /// frame.
+    /// Largest frame it sends (MTU + [`L2_OVERHEAD`]); more than one UMEM
+    /// frame holds makes the datapath use multi-buffer.
     pub max_len: u32,
     /// L2 cross-connect: the next hop's MAC behind it.
     pub next_hop: Option<Mac>,
@@ -47,7 +47,7 @@ impl Port {
 }
 
 /// Finds every configured port in the current namespace and checks that
-/// its MTU fits a UMEM frame and the configured queues exist.
+/// its MTU is one an IP packet can use and the configured queues exist.
 pub fn resolve(config: &Config) -> Result<Vec<Port>> {
     let ports = config
         .ports()
