@@ -11,14 +11,16 @@
 //! - No I/O, no syscalls, no clock, no `unsafe`, no global state.
 //! - A table never changes after `build`: there is no insert or delete.
 //!
-//! # Design: a 16-bit root, 8-bit chunks, and singles
+//! # Design: a 16- or 24-bit root, 8-bit chunks, and singles
 //!
 //! Both tables share one generic multibit trie with controlled prefix
-//! expansion (DIR-16-8-8 for IPv4, DIR-16-8-…-8 for IPv6):
+//! expansion (DIR-16-8-8 or DIR-24-8 for IPv4, DIR-16-8-…-8 or
+//! DIR-24-8-…-8 for IPv6):
 //!
-//! - The **root** is a direct array of 2^16 entries indexed by the top 16
-//!   address bits. A **chunk** is an array of 256 entries indexed by the next
-//!   8 bits. Every entry is a `u32`: a route value (bit 31 clear), "no
+//! - The **root** is a direct array indexed by the top 16 address bits
+//!   (2^16 entries, 256 KiB), or by the top 24 bits (2^24 entries,
+//!   64 MiB) in a table of at least 65,536 prefixes. A **chunk** is an
+//!   array of 256 entries indexed by the next 8 bits. Every entry is a `u32`: a route value (bit 31 clear), "no
 //!   route", a chunk index, or a single index (below).
 //! - Prefixes are expanded to the stride boundary (a /20 fills 16 entries of
 //!   its chunk), and values are pushed down: a chunk starts as 256 copies of
@@ -41,12 +43,21 @@
 //! # Lookup cost bound
 //!
 //! Dependent memory loads per lookup: one root entry, then one chunk entry
-//! per 8 bits below the root, or one single, which ends the walk:
+//! per 8 bits below the root, or one single, which ends the walk. With the
+//! 16-bit root:
 //!
 //! - IPv4: at most **3** (root, chunk, chunk or single).
 //! - IPv6: at most **15** (root and 14 chunks, the last possibly a single).
 //!   An address whose longest match is at most a /48 takes at most **5**,
 //!   at most a /64 at most **7**.
+//!
+//! The wide root takes one load less in each case: a /24 or shorter route
+//! of a full IPv4 table is **one** load. It pays in a large table only:
+//! there a lookup misses the caches anyway, and the chunk level it
+//! replaces is one more dependent load; a small table would pay 64 MiB and
+//! a 64 MiB fill per build for nothing. Measured (criterion `l3_process`,
+//! 1M IPv4 + 200k IPv6 routes, two interleaved rounds): IPv4 21.0–21.7 →
+//! 19.0–19.2 ns per packet, IPv6 39.3–41.1 → 38.5–39.5 ns.
 //!
 //! # Alternatives measured (synthetic full tables of `benches/lpm.rs`:
 //! 1M IPv4, 200k IPv6 prefixes)
@@ -64,6 +75,20 @@
 //!   probe per distinct length (~40 in an IPv6 table); binary search on
 //!   lengths (Waldvogel) still needs ~6 dependent hash probes plus markers.
 //!   Both exceed the ≤ 5 loads above for realistic IPv6 routes.
+//! - Compressed chunks (a 256-bit bitmap of where runs of equal entries
+//!   start, per-word counts and the runs, popcount to find an entry;
+//!   cache-line aligned): IPv4 8.2 MiB (vs 50) and IPv6 6.9 MiB (vs 85),
+//!   but every level becomes two dependent loads (the bitmap, then the
+//!   run) plus a popcount: lookups 1.9–2.9× slower for small and full
+//!   tables alike (1.6–2.4× with the `popcnt` instruction enabled), and
+//!   `l3_process` IPv6 full 41 → 53 ns.
+//! - 16-bit range nodes (a subtree with at most 11 runs over its next 16
+//!   bits stored as 10 sorted bounds and 11 entries in one cache line,
+//!   counted without branches; chunks elsewhere): IPv6 7.1 MiB (vs 85) and
+//!   one level fewer for a /48, but no faster. With the table in cache
+//!   (64 addresses) a lookup cost 13.8 ns against 9.3 for chunks, and the
+//!   spread lookups gained only what the compute lost (29 vs 24 ns per
+//!   hit). A smaller table alone does not make misses cheap here.
 //! - Unchecked indexing (`get_unchecked`) measured no faster than the
 //!   bounds-checked `get` used here, whose failure is also what turns "no
 //!   route" into `None`; hence no `unsafe`.
@@ -74,7 +99,7 @@
 //! entry is the tag that marks a child.
 
 use std::fmt;
-use std::mem::size_of;
+use std::mem::{size_of, size_of_val};
 use std::ops::{BitAnd, BitXor};
 
 /// Largest storable value: `2^31 - 1`. Bit 31 of a table entry tags a child.
@@ -104,9 +129,13 @@ impl fmt::Display for LpmError {
 
 impl std::error::Error for LpmError {}
 
-/// Address bits resolved by the root array.
+/// Address bits resolved by the root array of a table with fewer than
+/// [`WIDE_ROOT_MIN`] prefixes.
 const ROOT_BITS: u32 = 16;
-const ROOT_LEN: usize = 1 << ROOT_BITS;
+/// Address bits resolved by the root array of a large table.
+const WIDE_ROOT_BITS: u32 = 24;
+/// Tables with at least this many prefixes get the wide root.
+const WIDE_ROOT_MIN: usize = 1 << 16;
 /// Address bits resolved by each chunk.
 const STRIDE: u32 = 8;
 const CHUNK_LEN: usize = 1 << STRIDE;
@@ -131,8 +160,8 @@ trait Key: Copy + Ord + BitAnd<Output = Self> + BitXor<Output = Self> {
     const ZERO: Self;
     /// The network mask of a prefix of length `len` (`len <= BITS`).
     fn mask(len: u8) -> Self;
-    /// The top [`ROOT_BITS`] bits.
-    fn root_slot(self) -> usize;
+    /// The top `bits` bits (`bits` is [`ROOT_BITS`] or [`WIDE_ROOT_BITS`]).
+    fn root_slot(self, bits: u32) -> usize;
     /// The 8 bits starting `d` bits from the top (`d < BITS`).
     fn byte(self, d: u32) -> u8;
     /// The address bytes, most significant first, zero-padded to 16.
@@ -155,8 +184,8 @@ impl Key for u32 {
             .unwrap_or(0)
     }
     #[inline(always)]
-    fn root_slot(self) -> usize {
-        (self >> (Self::BITS - ROOT_BITS)) as usize
+    fn root_slot(self, bits: u32) -> usize {
+        (self >> (Self::BITS - bits)) as usize
     }
     #[inline(always)]
     fn byte(self, d: u32) -> u8 {
@@ -180,8 +209,8 @@ impl Key for u128 {
             .unwrap_or(0)
     }
     #[inline(always)]
-    fn root_slot(self) -> usize {
-        (self >> (Self::BITS - ROOT_BITS)) as usize
+    fn root_slot(self, bits: u32) -> usize {
+        (self >> (Self::BITS - bits)) as usize
     }
     #[inline(always)]
     fn byte(self, d: u32) -> u8 {
@@ -220,7 +249,9 @@ struct Route<K> {
 /// The trie shared by [`Lpm4`] and [`Lpm6`].
 #[derive(Clone)]
 struct Table<K> {
-    root: Box<[u32; ROOT_LEN]>,
+    /// `2^root_bits` entries.
+    root: Box<[u32]>,
+    root_bits: u32,
     chunks: Vec<Chunk>,
     singles: Vec<Single<K>>,
     len: usize,
@@ -228,9 +259,13 @@ struct Table<K> {
 
 impl<K: Key> Table<K> {
     fn empty() -> Self {
-        let root = vec![NONE; ROOT_LEN].into_boxed_slice();
+        Self::with_root(ROOT_BITS)
+    }
+
+    fn with_root(root_bits: u32) -> Self {
         Table {
-            root: root.try_into().expect("the root has ROOT_LEN entries"),
+            root: vec![NONE; 1 << root_bits].into_boxed_slice(),
+            root_bits,
             chunks: Vec::new(),
             singles: Vec::new(),
             len: 0,
@@ -238,6 +273,15 @@ impl<K: Key> Table<K> {
     }
 
     fn build<I: IntoIterator<Item = (K, u8, u32)>>(prefixes: I) -> Result<Self, LpmError> {
+        Self::build_with(prefixes, None)
+    }
+
+    /// [`Table::build`] with the root width chosen by the table's size,
+    /// or `root_bits` (tests).
+    fn build_with<I: IntoIterator<Item = (K, u8, u32)>>(
+        prefixes: I,
+        root_bits: Option<u32>,
+    ) -> Result<Self, LpmError> {
         let iter = prefixes.into_iter();
         let mut routes: Vec<Route<K>> = Vec::with_capacity(iter.size_hint().0);
         for (i, (addr, len, value)) in iter.enumerate() {
@@ -266,14 +310,19 @@ impl<K: Key> Table<K> {
             same
         });
 
-        let mut t = Self::empty();
+        let bits = root_bits.unwrap_or(if routes.len() >= WIDE_ROOT_MIN {
+            WIDE_ROOT_BITS
+        } else {
+            ROOT_BITS
+        });
+        let mut t = Self::with_root(bits);
         t.len = routes.len();
         let mut i = 0;
         while i < routes.len() {
             let r = routes[i];
-            let slot = r.addr.root_slot();
-            if u32::from(r.len) <= ROOT_BITS {
-                let n = 1 << (ROOT_BITS - u32::from(r.len));
+            let slot = r.addr.root_slot(bits);
+            if u32::from(r.len) <= bits {
+                let n = 1 << (bits - u32::from(r.len));
                 t.root[slot..slot + n].fill(r.value);
                 i += 1;
                 continue;
@@ -283,9 +332,9 @@ impl<K: Key> Table<K> {
             // on every route of the slot is longer.
             let n = routes[i..]
                 .iter()
-                .take_while(|r| r.addr.root_slot() == slot)
+                .take_while(|r| r.addr.root_slot(bits) == slot)
                 .count();
-            t.root[slot] = t.subtree(&routes[i..i + n], ROOT_BITS, t.root[slot])?;
+            t.root[slot] = t.subtree(&routes[i..i + n], bits, t.root[slot])?;
             i += n;
         }
         t.chunks.shrink_to_fit();
@@ -358,10 +407,17 @@ impl<K: Key> Table<K> {
         }
     }
 
+    /// The root entry for `addr`.
+    #[inline(always)]
+    fn root_entry(&self, addr: K) -> u32 {
+        let slot = addr.root_slot(self.root_bits);
+        self.root.get(slot).copied().unwrap_or(NONE)
+    }
+
     #[inline]
     fn lookup(&self, addr: K) -> Option<u32> {
-        let mut e = self.root[addr.root_slot()];
-        let mut depth = ROOT_BITS;
+        let mut e = self.root_entry(addr);
+        let mut depth = self.root_bits;
         while e & CHILD != 0 {
             match self.step(addr, e, depth) {
                 Ok((next, d)) => (e, depth) = (next, d),
@@ -390,13 +446,13 @@ impl<K: Key> Table<K> {
             let mut bytes = [[0u8; 16]; LANES];
             let mut more = false;
             for ((e, b), &addr) in e.iter_mut().zip(bytes.iter_mut()).zip(a) {
-                *e = self.root[addr.root_slot()];
+                *e = self.root_entry(addr);
                 *b = addr.bytes();
                 more |= is_chunk(*e);
             }
             // Each round takes every lane that is at a chunk one level down;
             // all of them are at the same depth.
-            let mut depth = ROOT_BITS;
+            let mut depth = self.root_bits;
             while more && depth < K::BITS {
                 let at = (depth / 8) as usize;
                 more = false;
@@ -431,7 +487,7 @@ impl<K: Key> Table<K> {
     }
 
     fn memory_bytes(&self) -> usize {
-        size_of::<[u32; ROOT_LEN]>()
+        size_of_val::<[u32]>(&self.root)
             + self.chunks.capacity() * size_of::<Chunk>()
             + self.singles.capacity() * size_of::<Single<K>>()
     }
@@ -440,7 +496,10 @@ impl<K: Key> Table<K> {
     /// side (`xskfwd_hugepage`).
     fn regions(&self) -> [(usize, usize); 3] {
         [
-            (self.root.as_ptr() as usize, size_of::<[u32; ROOT_LEN]>()),
+            (
+                self.root.as_ptr() as usize,
+                size_of_val::<[u32]>(&self.root),
+            ),
             (
                 self.chunks.as_ptr() as usize,
                 self.chunks.len() * size_of::<Chunk>(),
@@ -455,6 +514,7 @@ impl<K: Key> Table<K> {
     fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct(name)
             .field("len", &self.len)
+            .field("root_bits", &self.root_bits)
             .field("chunks", &self.chunks.len())
             .field("singles", &self.singles.len())
             .field("memory_bytes", &self.memory_bytes())
@@ -462,8 +522,8 @@ impl<K: Key> Table<K> {
     }
 }
 
-/// An immutable IPv4 longest-prefix-match table (DIR-16-8-8 with singles;
-/// at most 3 dependent loads per lookup).
+/// An immutable IPv4 longest-prefix-match table (DIR-16-8-8 with singles,
+/// DIR-24-8 from 65,536 prefixes; at most 3 dependent loads per lookup).
 ///
 /// `Default` is the empty table (256 KiB for the root array).
 #[derive(Clone)]
@@ -533,9 +593,9 @@ impl fmt::Debug for Lpm4 {
     }
 }
 
-/// An immutable IPv6 longest-prefix-match table (16-bit root, 8-bit chunks,
-/// singles; at most 15 dependent loads per lookup, at most 5 when the
-/// longest match is at most a /48).
+/// An immutable IPv6 longest-prefix-match table (16-bit root, 24-bit from
+/// 65,536 prefixes, 8-bit chunks, singles; at most 15 dependent loads per
+/// lookup, at most 5 when the longest match is at most a /48).
 ///
 /// `Default` is the empty table (256 KiB for the root array).
 #[derive(Clone)]
@@ -820,7 +880,7 @@ mod tests {
         for t in [Lpm4::default(), Lpm4::build([]).expect("empty")] {
             assert!(t.is_empty());
             assert_eq!(t.len(), 0);
-            assert_eq!(t.memory_bytes(), ROOT_LEN * 4);
+            assert_eq!(t.memory_bytes(), (1 << ROOT_BITS) * 4);
             for a in [0, 1, 0x0a01_0203, u32::MAX] {
                 assert_eq!(t.lookup(a), None);
             }
@@ -898,6 +958,34 @@ mod tests {
         }
         assert_eq!(t.lookup(base | 4), None);
         assert_eq!(t.lookup(base | 1 << 8), None);
+    }
+
+    #[test]
+    fn large_tables_get_the_wide_root_and_the_same_answers() {
+        let small = crate::testing::synth::gen4(WIDE_ROOT_MIN - 1, 7);
+        let t = Lpm4::build(small.iter().copied()).expect("valid");
+        assert_eq!(t.0.root_bits, ROOT_BITS);
+        let large = crate::testing::synth::gen4(WIDE_ROOT_MIN, 7);
+        let wide = Lpm4::build(large.iter().copied()).expect("valid");
+        let narrow = Table::build_with(large.iter().copied(), Some(ROOT_BITS)).expect("valid");
+        assert_eq!(
+            (wide.0.root_bits, narrow.root_bits),
+            (WIDE_ROOT_BITS, ROOT_BITS)
+        );
+        assert_eq!((wide.0.root.len(), narrow.root.len()), (1 << 24, 1 << 16));
+        let mut r = crate::testing::synth::Rng(11);
+        let addrs = crate::testing::synth::addresses(&large, &mut r);
+        let mut a = vec![None; addrs.len()];
+        let mut b = vec![Some(0); addrs.len()];
+        wide.lookup_many(&addrs, &mut a);
+        narrow.lookup_many(&addrs, &mut b);
+        assert_eq!(a, b);
+        assert!(a.iter().filter(|x| x.is_some()).count() >= addrs.len() / 2);
+        for &x in addrs.iter().step_by(97) {
+            assert_eq!(wide.lookup(x), narrow.lookup(x));
+        }
+        let t6 = Lpm6::build(crate::testing::synth::gen6(WIDE_ROOT_MIN, 8)).expect("valid");
+        assert_eq!(t6.0.root_bits, WIDE_ROOT_BITS);
     }
 
     #[test]
@@ -995,6 +1083,38 @@ mod tests {
             t.lookup_many(&all, &mut many);
             let one: Vec<Option<u32>> = all.iter().map(|&a| t.lookup(a)).collect();
             prop_assert_eq!(many, one);
+        }
+    }
+
+    proptest! {
+        // Each case fills a 64 MiB root, slow in a debug build.
+        #![proptest_config(ProptestConfig::with_cases(12))]
+
+        #[test]
+        fn wide_roots_match_linear_scan(
+            bases4 in prop::array::uniform3(any::<u32>()),
+            raw4 in prop::collection::vec(((0usize..3, any::<u32>(), 0u32..=32), len4(), value()), 0..150),
+            bases6 in prop::array::uniform3(any::<u128>()),
+            raw6 in prop::collection::vec(((0usize..3, any::<u128>(), 0u32..=128), len6(), value()), 0..150),
+            noise4 in prop::collection::vec(any::<u32>(), 1..32),
+            noise6 in prop::collection::vec(any::<u128>(), 1..32),
+        ) {
+            let p: Vec<(u32, u8, u32)> = raw4.into_iter().map(|(n, l, v)| (near(&bases4, n), l, v)).collect();
+            let t = Table::build_with(p.iter().copied(), Some(WIDE_ROOT_BITS)).expect("valid");
+            let all: Vec<u32> = probes(&p, &noise4, &[], |k, d| k.wrapping_add_signed(d.into()));
+            let mut many = vec![Some(u32::MAX - 1); all.len()];
+            t.lookup_many(&all, &mut many);
+            for (&a, &m) in all.iter().zip(&many) {
+                prop_assert_eq!((t.lookup(a), m), (naive(&p, a), naive(&p, a)), "addr {:#010x}", a);
+            }
+            let p: Vec<(u128, u8, u32)> = raw6.into_iter().map(|(n, l, v)| (near(&bases6, n), l, v)).collect();
+            let t = Table::build_with(p.iter().copied(), Some(WIDE_ROOT_BITS)).expect("valid");
+            let all: Vec<u128> = probes(&p, &noise6, &[], |k, d| k.wrapping_add_signed(d.into()));
+            let mut many = vec![Some(u32::MAX - 1); all.len()];
+            t.lookup_many(&all, &mut many);
+            for (&a, &m) in all.iter().zip(&many) {
+                prop_assert_eq!((t.lookup(a), m), (naive(&p, a), naive(&p, a)), "addr {:#034x}", a);
+            }
         }
     }
 }
