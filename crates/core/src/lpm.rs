@@ -270,6 +270,14 @@ impl Root {
         }
     }
 
+    /// Address bits it resolves.
+    fn bits(&self) -> u32 {
+        match self {
+            Root::Narrow(_) => ROOT_BITS,
+            Root::Wide(_) => WIDE_ROOT_BITS,
+        }
+    }
+
     fn entries(&self) -> &[u32] {
         match self {
             Root::Narrow(r) => &r[..],
@@ -299,7 +307,6 @@ struct Route<K> {
 #[derive(Clone)]
 struct Table<K> {
     root: Root,
-    root_bits: u32,
     chunks: Vec<Chunk>,
     singles: Vec<Single<K>>,
     len: usize,
@@ -313,7 +320,6 @@ impl<K: Key> Table<K> {
     fn with_root(root_bits: u32) -> Self {
         Table {
             root: Root::new(root_bits),
-            root_bits,
             chunks: Vec::new(),
             singles: Vec::new(),
             len: 0,
@@ -473,7 +479,7 @@ impl<K: Key> Table<K> {
     #[inline]
     fn lookup(&self, addr: K) -> Option<u32> {
         let mut e = self.root_entry(addr);
-        let mut depth = self.root_bits;
+        let mut depth = self.root.bits();
         while e & CHILD != 0 {
             match self.step(addr, e, depth) {
                 Ok((next, d)) => (e, depth) = (next, d),
@@ -515,7 +521,7 @@ impl<K: Key> Table<K> {
             }
             // Each round takes every lane that is at a chunk one level down;
             // all of them are at the same depth.
-            let mut depth = self.root_bits;
+            let mut depth = self.root.bits();
             while more && depth < K::BITS {
                 let at = (depth / 8) as usize;
                 let mut active = 0usize;
@@ -594,7 +600,7 @@ impl<K: Key> Table<K> {
     fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct(name)
             .field("len", &self.len)
-            .field("root_bits", &self.root_bits)
+            .field("root_bits", &self.root.bits())
             .field("chunks", &self.chunks.len())
             .field("singles", &self.singles.len())
             .field("memory_bytes", &self.memory_bytes())
@@ -1044,12 +1050,12 @@ mod tests {
     fn large_tables_get_the_wide_root_and_the_same_answers() {
         let small = crate::testing::synth::gen4(WIDE_ROOT_MIN - 1, 7);
         let t = Lpm4::build(small.iter().copied()).expect("valid");
-        assert_eq!(t.0.root_bits, ROOT_BITS);
+        assert_eq!(t.0.root.bits(), ROOT_BITS);
         let large = crate::testing::synth::gen4(WIDE_ROOT_MIN, 7);
         let wide = Lpm4::build(large.iter().copied()).expect("valid");
         let narrow = Table::build_with(large.iter().copied(), Some(ROOT_BITS)).expect("valid");
         assert_eq!(
-            (wide.0.root_bits, narrow.root_bits),
+            (wide.0.root.bits(), narrow.root.bits()),
             (WIDE_ROOT_BITS, ROOT_BITS)
         );
         assert_eq!(
@@ -1068,7 +1074,7 @@ mod tests {
             assert_eq!(wide.lookup(x), narrow.lookup(x));
         }
         let t6 = Lpm6::build(crate::testing::synth::gen6(WIDE_ROOT_MIN, 8)).expect("valid");
-        assert_eq!(t6.0.root_bits, WIDE_ROOT_BITS);
+        assert_eq!(t6.0.root.bits(), WIDE_ROOT_BITS);
     }
 
     #[test]
