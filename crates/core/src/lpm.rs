@@ -8,7 +8,8 @@
 //!
 //! - `lookup` never allocates, never panics, never locks and never loops
 //!   without a bound (at most one step per 8 address bits).
-//! - No I/O, no syscalls, no clock, no `unsafe`, no global state.
+//! - No I/O, no syscalls, no clock, no `unsafe`, no global state (the
+//!   prefetch hint is a safe function of `xskfwd-prefetch`).
 //! - A table never changes after `build`: there is no insert or delete.
 //!
 //! # Design: a 16- or 24-bit root, 8-bit chunks, and singles
@@ -95,6 +96,19 @@
 //!   same loop as the loads, 2× slower (each lane's store waited on the
 //!   previous load). What is kept instead: the last few walks of a batch
 //!   one by one (see `lookup_many`).
+//! - Software prefetch (`Lpm4::prefetch`, from `xskfwd-prefetch`): kept
+//!   for IPv4, where the L3 forwarder hints every frame's root entry while
+//!   it parses the batch and then looks up inline (see
+//!   `l3::LOOKAHEAD_MIN_ROUTES`). For IPv6 it bought nothing: the root
+//!   entries hinted before `lookup_many` measured 2.18–2.30 against
+//!   2.21–2.23 µs per batch of 64 (`l3_process`, full tables), since that
+//!   round already has all 64 root loads in flight. Walking IPv6 lookups
+//!   as per-frame lanes advanced one level between decisions (software
+//!   pipelining, 3 or 4 stages, prefetching each lane's next line, with
+//!   and without branches) was slower everywhere: IPv6 full 2.24–2.30 →
+//!   2.64–2.83 µs, small 1.36–1.48 → 1.98–2.09 µs, and IPv4 paid for the
+//!   extra bookkeeping too. The decision is too short for a lane's miss to
+//!   hide behind it, and the per-lane state costs more than the round.
 //! - Unchecked indexing (`get_unchecked`) measured no faster than the
 //!   bounds-checked `get` used here, whose failure is also what turns "no
 //!   route" into `None`; hence no `unsafe`.
@@ -107,6 +121,8 @@
 use std::fmt;
 use std::mem::{size_of, size_of_val};
 use std::ops::{BitAnd, BitXor};
+
+use xskfwd_prefetch::prefetch;
 
 /// Largest storable value: `2^31 - 1`. Bit 31 of a table entry tags a child.
 pub const MAX_VALUE: u32 = (1 << 31) - 1;
@@ -462,6 +478,19 @@ impl<K: Key> Table<K> {
         }
     }
 
+    /// Asks for the cache line of `addr`'s root entry (a hint: no load
+    /// waits for it, nothing changes).
+    #[inline(always)]
+    fn prefetch_root(&self, addr: K) {
+        let e = match &self.root {
+            Root::Narrow(r) => r.get(addr.root_slot(ROOT_BITS)),
+            Root::Wide(r) => r.get(addr.root_slot(WIDE_ROOT_BITS)),
+        };
+        if let Some(e) = e {
+            prefetch(e);
+        }
+    }
+
     /// The root entry for `addr`.
     #[inline(always)]
     fn root_entry(&self, addr: K) -> u32 {
@@ -635,6 +664,14 @@ impl Lpm4 {
     #[inline]
     pub fn lookup(&self, addr: u32) -> Option<u32> {
         self.0.lookup(addr)
+    }
+
+    /// Asks the CPU for the cache line [`Lpm4::lookup`] of `addr` reads
+    /// first (its root entry), so that a lookup issued a little later
+    /// finds it there. A hint only: it never waits and changes nothing.
+    #[inline(always)]
+    pub fn prefetch(&self, addr: u32) {
+        self.0.prefetch_root(addr)
     }
 
     /// [`Lpm4::lookup`] for many addresses at once (faster for tables

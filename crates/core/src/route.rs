@@ -393,11 +393,11 @@ impl Fib {
         self.v6.lookup(dst)
     }
 
-    /// [`Fib::index_v4`] for many destinations at once (see
-    /// [`Lpm4::lookup_many`]).
-    #[inline]
-    pub fn index_v4_many(&self, dsts: &[u32], out: &mut [Option<u32>]) {
-        self.v4.lookup_many(dsts, out)
+    /// Asks for the first cache line [`Fib::index_v4`] of `dst` will read
+    /// (see [`Lpm4::prefetch`]).
+    #[inline(always)]
+    pub fn prefetch_v4(&self, dst: u32) {
+        self.v4.prefetch(dst)
     }
 
     /// [`Fib::index_v6`] for many destinations at once (see
