@@ -560,10 +560,9 @@ pub struct L3Forwarder {
     tables: TablesReader,
     /// Prefetch the IPv4 routes' root entries ahead (only pays off when the
     /// tables outgrow the caches; see [`LOOKAHEAD_MIN_ROUTES`]). IPv6
-    /// routes are always
-    /// looked up ahead: with 100 routes too, that measured 22 instead of
-    /// 25–29 ns per packet (a walk of up to five levels inside each
-    /// decision serialises even on cache hits).
+    /// routes are always looked up ahead: with 100 routes too, that
+    /// measured 22 instead of 25–29 ns per packet (a walk of up to five
+    /// levels inside each decision serialises even on cache hits).
     lookahead: bool,
     /// Scratch of one [`Forwarder::decide_batch`] call: each frame's route
     /// looked up ahead.

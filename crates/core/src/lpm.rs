@@ -487,22 +487,9 @@ impl<K: Key> Table<K> {
         }
     }
 
-    /// Asks for the cache line of `addr`'s root entry (a hint: no load
-    /// waits for it, nothing changes).
+    /// Where `addr`'s root entry is.
     #[inline(always)]
-    fn prefetch_root(&self, addr: K) {
-        let e = match &self.root {
-            Root::Narrow(r) => r.get(addr.root_slot(ROOT_BITS)),
-            Root::Wide(r) => r.get(addr.root_slot(WIDE_ROOT_BITS)),
-        };
-        if let Some(e) = e {
-            prefetch(e);
-        }
-    }
-
-    /// The root entry for `addr`.
-    #[inline(always)]
-    fn root_entry(&self, addr: K) -> u32 {
+    fn root_ref(&self, addr: K) -> Option<&u32> {
         // A constant shift and an index the compiler sees is in bounds,
         // behind a branch that never changes for a table: a shift by
         // `root_bits` cost small tables 1-2 ns a packet.
@@ -510,8 +497,21 @@ impl<K: Key> Table<K> {
             Root::Narrow(r) => r.get(addr.root_slot(ROOT_BITS)),
             Root::Wide(r) => r.get(addr.root_slot(WIDE_ROOT_BITS)),
         }
-        .copied()
-        .unwrap_or(NONE)
+    }
+
+    /// Asks for the cache line of `addr`'s root entry (a hint: no load
+    /// waits for it, nothing changes).
+    #[inline(always)]
+    fn prefetch_root(&self, addr: K) {
+        if let Some(e) = self.root_ref(addr) {
+            prefetch(e);
+        }
+    }
+
+    /// The root entry for `addr`.
+    #[inline(always)]
+    fn root_entry(&self, addr: K) -> u32 {
+        self.root_ref(addr).copied().unwrap_or(NONE)
     }
 
     #[inline]
