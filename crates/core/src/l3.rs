@@ -657,7 +657,7 @@ impl L3Forwarder {
     /// table's lookup is nearly always the one root load, so a hint issued
     /// here, a batch ahead of the decision that loads it, hides its miss
     /// as well as `lookup_many` did without that pass's second loop and
-    /// stores: 16.1–18.1 → 14.2–15.5 ns per packet with 1M routes (five
+    /// stores: 16.1–18.1 → 14.2–15.5 ns per packet with 1M routes (eight
     /// interleaved rounds on two days; 100 routes and IPv6 unchanged).
     /// Hinting instead a fixed distance ahead inside the decision loop (12
     /// or 32 frames, the destinations kept from this pass) was slower:
