@@ -565,7 +565,8 @@ pub struct L3Forwarder {
     /// levels inside each decision serialises even on cache hits).
     lookahead: bool,
     /// Scratch of one [`Forwarder::decide_batch`] call: each frame's route
-    /// looked up ahead.
+    /// looked up ahead (IPv6) or decided by the kernel; IPv4 frames hold
+    /// `Hint::None` and are looked up in their decision.
     hints: [Hint; MAX_BATCH],
     /// Scratch of one call: IPv6 destinations with their slots, looked up
     /// together, level by level, in rounds without branches on the data
